@@ -1,0 +1,1 @@
+"""The ``horizons`` command line."""

@@ -1,0 +1,73 @@
+"""Options, settings and output helpers shared by every ``horizons`` command."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from types import FrameType
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from ..config import KafkaSettings
+
+__all__ = [
+    "BootstrapOpt",
+    "JsonOpt",
+    "ProfileOpt",
+    "TopicOpt",
+    "err_console",
+    "fail",
+    "load_settings",
+    "out_console",
+    "sigterm_as_interrupt",
+]
+
+BootstrapOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--bootstrap",
+        "-b",
+        help="Kafka bootstrap servers host:port[,host:port]; overrides KAFKA_BOOTSTRAP_SERVERS, "
+        "KAFKA_HOST/KAFKA_PORT.",
+        show_default=False,
+    ),
+]
+TopicOpt = Annotated[
+    str | None,
+    typer.Option("--topic", "-t", help="Topic name [default: element.raw_data or HORIZONS_TOPIC]."),
+]
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option("--profile", "-p", help="dev or prod [default: HORIZONS_PROFILE or dev]."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
+out_console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def load_settings(
+    bootstrap: str | None = None, topic: str | None = None, profile: str | None = None
+) -> KafkaSettings:
+    """Settings from the environment with the command line's overrides applied."""
+    return KafkaSettings.from_env().with_overrides(
+        bootstrap=bootstrap, topic=topic, profile=profile
+    )
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``error: message`` on stderr and exit with ``code``."""
+    err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def sigterm_as_interrupt() -> None:
+    """Make SIGTERM stop a command the way Ctrl-C does (flush, report, exit)."""
+    if sys.platform != "win32":
+        signal.signal(signal.SIGTERM, _raise_interrupt)

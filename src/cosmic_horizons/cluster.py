@@ -1,0 +1,83 @@
+"""Admin connections and the broker check (the spec's ``kafka-broker-api-versions.sh``)."""
+
+from __future__ import annotations
+
+import time
+
+import msgspec
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+
+from .config import KafkaSettings
+from .errors import BrokerUnavailableError, from_kafka_error
+
+__all__ = ["BrokerCheck", "BrokerInfo", "check_broker", "make_admin"]
+
+
+class BrokerInfo(msgspec.Struct, frozen=True):
+    id: int
+    host: str
+    port: int
+
+
+class BrokerCheck(msgspec.Struct, frozen=True, kw_only=True):
+    """Whether the cluster answered, who it is, and how fast."""
+
+    bootstrap: str
+    reachable: bool
+    latency_ms: float | None = None
+    cluster_id: str | None = None
+    controller_id: int | None = None
+    brokers: list[BrokerInfo] = []
+    topics: int | None = None
+    error: str | None = None
+
+
+def make_admin(settings: KafkaSettings, *, timeout_ms: int = 5000) -> AdminClient:
+    """An admin client with bounded timeouts (never hangs on a missing broker)."""
+    conf = settings.client_config("cosmic-horizons-admin")
+    conf.update(
+        {
+            "socket.timeout.ms": timeout_ms,
+            "socket.connection.setup.timeout.ms": timeout_ms,
+            "reconnect.backoff.max.ms": 1000,
+            "log_level": 0,  # failures are reported through results, not librdkafka's log
+        }
+    )
+    return AdminClient(conf)
+
+
+def check_broker(
+    settings: KafkaSettings, *, timeout: float = 5.0, admin: AdminClient | None = None
+) -> BrokerCheck:
+    """Ask the cluster for its metadata; never raises for an unreachable broker."""
+    bootstrap = settings.require_bootstrap()
+    client = admin or make_admin(settings, timeout_ms=int(timeout * 1000))
+    started = time.perf_counter()
+    try:
+        metadata = client.list_topics(timeout=timeout)
+    except KafkaException as exc:
+        err = from_kafka_error(exc, operation="Metadata", target=bootstrap)
+        return BrokerCheck(bootstrap=bootstrap, reachable=False, error=str(err))
+    latency = (time.perf_counter() - started) * 1000
+    brokers = sorted(
+        (BrokerInfo(b.id, b.host or "", b.port) for b in metadata.brokers.values()),
+        key=lambda b: b.id,
+    )
+    return BrokerCheck(
+        bootstrap=bootstrap,
+        reachable=True,
+        latency_ms=round(latency, 2),
+        cluster_id=metadata.cluster_id,
+        controller_id=metadata.controller_id if metadata.controller_id >= 0 else None,
+        brokers=brokers,
+        topics=len([t for t in metadata.topics if not t.startswith("__")]),
+    )
+
+
+def require_reachable(settings: KafkaSettings, *, timeout: float = 5.0) -> BrokerCheck:
+    """:func:`check_broker`, raising :class:`BrokerUnavailableError` when unreachable."""
+    check = check_broker(settings, timeout=timeout)
+    if not check.reachable:
+        raise BrokerUnavailableError(check.error or f"no broker answered at {check.bootstrap}")
+    return check

@@ -1,0 +1,202 @@
+"""Settings from the environment, turned into librdkafka configuration.
+
+Environment variables (all optional):
+
+=============================  ==============================================================
+``KAFKA_BOOTSTRAP_SERVERS``    bootstrap list ``host1:9092,host2:9092`` (wins over the two below)
+``KAFKA_HOST``/``KAFKA_PORT``  the spec's single-broker form (port defaults to 9092)
+``HORIZONS_PROFILE``           ``dev`` (default) or ``prod``: topic layout and producer durability
+``HORIZONS_TOPIC``             topic name, default ``element.raw_data``
+``KAFKA_SECURITY_PROTOCOL``    ``PLAINTEXT`` (default), ``SSL``, ``SASL_PLAINTEXT``, ``SASL_SSL``
+``KAFKA_SASL_MECHANISM``       ``PLAIN``, ``SCRAM-SHA-256``, ``SCRAM-SHA-512``
+``KAFKA_SASL_USERNAME``        SASL user name
+``KAFKA_SASL_PASSWORD``        SASL password (never printed)
+``KAFKA_SSL_CA_LOCATION``      CA bundle used to verify the brokers
+=============================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from .errors import ConfigError
+
+__all__ = [
+    "DEFAULT_TOPIC",
+    "PROFILES",
+    "KafkaSettings",
+    "Profile",
+    "Secret",
+    "mask_config",
+]
+
+DEFAULT_TOPIC = "element.raw_data"
+Profile = Literal["dev", "prod"]
+PROFILES: tuple[Profile, ...] = ("dev", "prod")
+_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+_SECRET_KEYS = frozenset({"sasl.password", "ssl.key.password", "sasl.oauthbearer.client.secret"})
+
+
+class Secret:
+    """A string that never shows itself in ``repr``, ``str`` or logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    def __str__(self) -> str:
+        return "********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def parse_profile(value: str, *, source: str = "profile") -> Profile:
+    """``dev`` or ``prod``; anything else is a :class:`ConfigError` naming ``source``."""
+    lowered = value.strip().lower()
+    if lowered not in PROFILES:
+        raise ConfigError(f"{source}={value!r}: expected one of {', '.join(PROFILES)}")
+    return lowered
+
+
+def _bootstrap_from_env(env: Mapping[str, str]) -> str | None:
+    full = env.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+    if full:
+        return normalize_bootstrap(full, source="KAFKA_BOOTSTRAP_SERVERS")
+    host = env.get("KAFKA_HOST", "").strip()
+    port = env.get("KAFKA_PORT", "").strip()
+    if not host:
+        if port:
+            raise ConfigError(
+                "KAFKA_PORT is set but KAFKA_HOST is not; set both, or KAFKA_BOOTSTRAP_SERVERS"
+            )
+        return None
+    return normalize_bootstrap(f"{host}:{port or '9092'}", source="KAFKA_HOST/KAFKA_PORT")
+
+
+def normalize_bootstrap(value: str, *, source: str = "--bootstrap") -> str:
+    """Check a ``host:port[,host:port...]`` list and return it without spaces."""
+    servers = [s.strip() for s in value.split(",") if s.strip()]
+    if not servers:
+        raise ConfigError(f"{source}: empty bootstrap server list")
+    for server in servers:
+        host, sep, port = server.rpartition(":")
+        if not sep or not host:
+            raise ConfigError(f"{source}: {server!r} is not host:port")
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"{source}: port {port!r} of {server!r} is not a TCP port")
+    return ",".join(servers)
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSettings:
+    """Where the cluster is and how to talk to it.
+
+    ``bootstrap_servers`` is None when nothing is configured: ``horizons up`` then starts the
+    embedded broker, and every other command asks for ``--bootstrap``.
+    """
+
+    bootstrap_servers: str | None = None
+    profile: Profile = "dev"
+    topic: str = DEFAULT_TOPIC
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: Secret | None = field(default=None, repr=True)
+    ssl_ca_location: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.security_protocol not in _SECURITY_PROTOCOLS:
+            raise ConfigError(
+                f"KAFKA_SECURITY_PROTOCOL={self.security_protocol!r}: expected one of "
+                + ", ".join(_SECURITY_PROTOCOLS)
+            )
+        if self.sasl_mechanism is not None and self.sasl_mechanism not in _SASL_MECHANISMS:
+            raise ConfigError(
+                f"KAFKA_SASL_MECHANISM={self.sasl_mechanism!r}: expected one of "
+                + ", ".join(_SASL_MECHANISMS)
+            )
+        if self.security_protocol.startswith("SASL") and not (
+            self.sasl_username and self.sasl_password
+        ):
+            raise ConfigError(
+                f"KAFKA_SECURITY_PROTOCOL={self.security_protocol} needs KAFKA_SASL_USERNAME "
+                "and KAFKA_SASL_PASSWORD"
+            )
+        if not self.topic:
+            raise ConfigError("HORIZONS_TOPIC: empty topic name")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> KafkaSettings:
+        """Read the settings from ``env`` (default: the process environment)."""
+        e = os.environ if env is None else env
+        password = e.get("KAFKA_SASL_PASSWORD")
+        return cls(
+            bootstrap_servers=_bootstrap_from_env(e),
+            profile=parse_profile(e.get("HORIZONS_PROFILE", "dev"), source="HORIZONS_PROFILE"),
+            topic=e.get("HORIZONS_TOPIC", DEFAULT_TOPIC).strip() or DEFAULT_TOPIC,
+            security_protocol=e.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").strip().upper(),
+            sasl_mechanism=(e.get("KAFKA_SASL_MECHANISM") or None),
+            sasl_username=(e.get("KAFKA_SASL_USERNAME") or None),
+            sasl_password=Secret(password) if password else None,
+            ssl_ca_location=(e.get("KAFKA_SSL_CA_LOCATION") or None),
+        )
+
+    def with_overrides(
+        self, *, bootstrap: str | None = None, topic: str | None = None, profile: str | None = None
+    ) -> KafkaSettings:
+        """A copy with command-line overrides applied (None leaves a value as it is)."""
+        changed = self
+        if bootstrap:
+            changed = replace(changed, bootstrap_servers=normalize_bootstrap(bootstrap))
+        if topic:
+            changed = replace(changed, topic=topic)
+        if profile:
+            changed = replace(changed, profile=parse_profile(profile, source="--profile"))
+        return changed
+
+    def require_bootstrap(self) -> str:
+        if not self.bootstrap_servers:
+            raise ConfigError(
+                "no Kafka configured: pass --bootstrap HOST:PORT or set KAFKA_BOOTSTRAP_SERVERS "
+                "(or KAFKA_HOST and KAFKA_PORT); `horizons broker` starts a local one"
+            )
+        return self.bootstrap_servers
+
+    def client_config(
+        self, client_id: str = "cosmic-horizons"
+    ) -> dict[str, str | int | float | bool]:
+        """The librdkafka settings shared by producers, consumers and admin clients."""
+        conf: dict[str, str | int | float | bool] = {
+            "bootstrap.servers": self.require_bootstrap(),
+            "client.id": client_id,
+            "security.protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            conf["sasl.mechanism"] = self.sasl_mechanism
+        if self.sasl_username:
+            conf["sasl.username"] = self.sasl_username
+        if self.sasl_password:
+            conf["sasl.password"] = self.sasl_password.reveal()
+        if self.ssl_ca_location:
+            conf["ssl.ca.location"] = self.ssl_ca_location
+        return conf
+
+
+def mask_config(conf: Mapping[str, object]) -> dict[str, object]:
+    """A copy of a librdkafka dict that is safe to log: secrets become ``********``."""
+    return {k: ("********" if k in _SECRET_KEYS else v) for k, v in conf.items()}

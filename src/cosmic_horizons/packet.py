@@ -1,0 +1,240 @@
+"""The ``KafkaPayload`` packet of the spec: model, validation, JSON encode/decode, JSON Schema.
+
+Python attributes are snake_case; on the wire the fields keep the spec's exact names
+(``sourceId``, ``routeType``, ``metrics.powerUsage``, ``data_chunk``...). Encoding and
+decoding use msgspec, which validates types while it parses; the rules msgspec cannot
+express (timezone-aware timestamp, finite numbers, base64, size limits) run in
+``__post_init__``, so a packet built in Python is checked exactly like one decoded from JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from datetime import datetime
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
+
+from .errors import PacketError
+
+__all__ = [
+    "CONTENT_TYPE",
+    "MAX_DATA_CHUNK_CHARS",
+    "SCHEMA_VERSION",
+    "KafkaPayload",
+    "Metrics",
+    "RouteType",
+    "chunk_bytes",
+    "decode_packet",
+    "encode_packet",
+    "json_schema",
+    "packet_headers",
+]
+
+#: Value of the ``content-type`` record header.
+CONTENT_TYPE: Final = "application/json"
+#: Value of the ``schema-version`` record header; bump on incompatible changes.
+SCHEMA_VERSION: Final = "1"
+#: Largest accepted ``data_chunk`` (base64 characters): 768 KiB keeps a whole packet well below
+#: the broker's default ``message.max.bytes`` (1 MiB).
+MAX_DATA_CHUNK_CHARS: Final = 768 * 1024
+#: Longest accepted identifier (sourceId, targetId, elementId, siteId).
+MAX_ID_CHARS: Final = 256
+
+RouteType = Literal["node_to_hub", "hub_to_hub"]
+_ROUTE_TYPES: Final = frozenset(("node_to_hub", "hub_to_hub"))
+_URLSAFE_TO_STD: Final = bytes.maketrans(b"-_", b"+/")
+
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_CHARS)]
+
+
+class Metrics(msgspec.Struct, frozen=True, kw_only=True):
+    """Sensor readings of one element at one instant."""
+
+    vibration: Annotated[
+        float, msgspec.Meta(description="Accelerometer reading, RMS acceleration in g")
+    ]
+    power_usage: Annotated[float, msgspec.Meta(description="Power draw in watts (W)")] = (
+        msgspec.field(name="powerUsage")
+    )
+    noise_floor: Annotated[float, msgspec.Meta(description="Receiver noise floor in dBm")] = (
+        msgspec.field(name="noiseFloor")
+    )
+    rfi_level: Annotated[
+        float, msgspec.Meta(description="Radio-frequency interference level in dBm")
+    ] = msgspec.field(name="rfiLevel")
+
+    def __post_init__(self) -> None:
+        for name, value in (
+            ("vibration", self.vibration),
+            ("powerUsage", self.power_usage),
+            ("noiseFloor", self.noise_floor),
+            ("rfiLevel", self.rfi_level),
+        ):
+            if value.__class__ is not float and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
+                raise PacketError(
+                    f"$.metrics.{name}", f"expected a number, got {type(value).__name__}"
+                )
+            if not math.isfinite(value):
+                raise PacketError(f"$.metrics.{name}", f"must be a finite number, got {value!r}")
+
+
+class KafkaPayload(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One telemetry packet from one array element (one Kafka record)."""
+
+    source_id: Annotated[Id, msgspec.Meta(description="Sender, element-{site}-{n} or site-{n}")] = (
+        msgspec.field(name="sourceId")
+    )
+    target_id: Annotated[Id, msgspec.Meta(description="Receiving hub, site-{n}")] = msgspec.field(
+        name="targetId"
+    )
+    route_type: Annotated[RouteType, msgspec.Meta(description="Routing classification")] = (
+        msgspec.field(name="routeType")
+    )
+    element_id: Annotated[Id, msgspec.Meta(description="Physical element (antenna) id")] = (
+        msgspec.field(name="elementId")
+    )
+    site_id: Annotated[Id, msgspec.Meta(description="Observatory site id")] = msgspec.field(
+        name="siteId"
+    )
+    timestamp: Annotated[
+        str, msgspec.Meta(description="ISO 8601 time of the reading, with a timezone")
+    ]
+    metrics: Metrics
+    data_chunk: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                description="Base64-encoded visibility chunk (complex64 samples)",
+                max_length=MAX_DATA_CHUNK_CHARS,
+            ),
+        ]
+        | None
+    ) = None
+
+    def __post_init__(self) -> None:
+        for name, value in (
+            ("sourceId", self.source_id),
+            ("targetId", self.target_id),
+            ("elementId", self.element_id),
+            ("siteId", self.site_id),
+        ):
+            if value.__class__ is not str:
+                raise PacketError(f"$.{name}", f"expected a string, got {type(value).__name__}")
+            if not 0 < len(value) <= MAX_ID_CHARS:
+                raise PacketError(f"$.{name}", f"must be 1 to {MAX_ID_CHARS} characters long")
+        if self.route_type not in _ROUTE_TYPES:
+            raise PacketError(
+                "$.routeType", f"expected 'node_to_hub' or 'hub_to_hub', got {self.route_type!r}"
+            )
+        if self.metrics.__class__ is not Metrics:
+            raise PacketError("$.metrics", f"expected Metrics, got {type(self.metrics).__name__}")
+        _parse_timestamp(self.timestamp)
+        chunk = self.data_chunk
+        if chunk is not None:
+            if chunk.__class__ is not str:
+                raise PacketError("$.data_chunk", f"expected a string, got {type(chunk).__name__}")
+            if len(chunk) > MAX_DATA_CHUNK_CHARS:
+                raise PacketError(
+                    "$.data_chunk",
+                    f"{len(chunk)} characters is over the limit of {MAX_DATA_CHUNK_CHARS}",
+                )
+            _decode_base64(chunk)
+
+    def timestamp_ms(self) -> int:
+        """The packet timestamp as Unix epoch milliseconds (the Kafka record timestamp)."""
+        return int(_parse_timestamp(self.timestamp).timestamp() * 1000)
+
+    def chunk(self) -> bytes | None:
+        """The visibility chunk as bytes, or None."""
+        return None if self.data_chunk is None else _decode_base64(self.data_chunk)
+
+
+def _parse_timestamp(value: str) -> datetime:
+    if value.__class__ is not str:
+        raise PacketError("$.timestamp", f"expected an ISO 8601 string, got {type(value).__name__}")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise PacketError("$.timestamp", f"not an ISO 8601 date-time: {value!r}") from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise PacketError(
+            "$.timestamp", f"has no timezone (add Z or an offset such as +00:00): {value!r}"
+        )
+    return parsed
+
+
+def _decode_base64(value: str) -> bytes:
+    """Standard base64 (RFC 4648 section 4); URL-safe alphabet and missing padding also accepted."""
+    try:
+        return binascii.a2b_base64(value, strict_mode=True)
+    except (binascii.Error, ValueError):
+        pass
+    try:
+        raw = value.encode("ascii").translate(_URLSAFE_TO_STD).rstrip(b"=")
+        if len(raw) % 4 == 1:
+            raise ValueError("impossible length")
+        return binascii.a2b_base64(raw + b"=" * (-len(raw) % 4), strict_mode=True)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        raise PacketError("$.data_chunk", "not valid base64") from None
+
+
+def chunk_bytes(data: bytes) -> str:
+    """Encode visibility bytes for ``data_chunk``."""
+    return base64.b64encode(data).decode("ascii")
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(KafkaPayload)
+
+
+def encode_packet(packet: KafkaPayload) -> bytes:
+    """The packet as the spec's JSON."""
+    return _encoder.encode(packet)
+
+
+def decode_packet(data: bytes | str) -> KafkaPayload:
+    """Parse and validate one JSON packet; raises :class:`PacketError` naming the field."""
+    try:
+        return _decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        if isinstance(exc.__cause__, PacketError):
+            raise exc.__cause__ from None
+        raise _packet_error(str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise PacketError("$", f"not valid JSON: {exc}") from None
+
+
+def _packet_error(message: str) -> PacketError:
+    # msgspec says "Expected `str`, got `int` - at `$.sourceId`" or "Object missing required
+    # field `siteId` - at `$.metrics`"; turn that into (field, reason).
+    reason, sep, where = message.rpartition(" - at `")
+    if not sep:
+        reason, where = message, "$"
+    else:
+        where = where.rstrip("`")
+    if reason.startswith("Object missing required field `"):
+        missing = reason.split("`")[1]
+        return PacketError(f"{where}.{missing}", "required field is missing")
+    return PacketError(where, reason[:1].lower() + reason[1:])
+
+
+def packet_headers() -> list[tuple[str, bytes]]:
+    """Record headers naming the value's content type and schema version."""
+    return [("content-type", CONTENT_TYPE.encode()), ("schema-version", SCHEMA_VERSION.encode())]
+
+
+def json_schema() -> dict[str, Any]:
+    """The packet's JSON Schema (draft 2020-12), with units in the metric descriptions."""
+    schema: dict[str, Any] = msgspec.json.schema(KafkaPayload)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "KafkaPayload"
+    schema["description"] = (
+        "One telemetry packet from one array element on topic element.raw_data "
+        f"(schema version {SCHEMA_VERSION})."
+    )
+    return schema

@@ -1,0 +1,274 @@
+"""The spec's ``MessagingIntegrationService``: one long-lived producer for array packets.
+
+Every packet handed to :meth:`Publisher.publish` ends in exactly one of two states:
+delivered (acknowledged by the broker), or failed, counted in the stats and logged with
+its reason. When librdkafka's local queue is full, ``publish`` waits (backpressure)
+instead of dropping packets or growing without bound.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any, Final
+
+import msgspec
+from confluent_kafka import KafkaError as RdKafkaError
+from confluent_kafka import KafkaException, Message, Producer
+
+from .config import KafkaSettings, mask_config
+from .errors import ConfigError, PublishError
+from .packet import KafkaPayload, encode_packet, packet_headers
+from .stats import PublisherStats, StatsSnapshot
+from .topics.models import desired_topic
+
+__all__ = [
+    "CLIENT_ID",
+    "DeliveryReport",
+    "Publisher",
+    "producer_config",
+]
+
+log = logging.getLogger(__name__)
+
+#: The spec's ``clientId``.
+CLIENT_ID: Final = "cosmic-horizons-array-element"
+#: The spec's KafkaJS retry policy: ``retries: 10``, ``initialRetryTime: 1000`` (ms), doubling
+#: up to KafkaJS's default ``maxRetryTime`` of 30 s.
+RETRIES: Final = 10
+INITIAL_RETRY_MS: Final = 1000
+MAX_RETRY_MS: Final = 30_000
+#: Local queue bounds: when full, publish() waits for deliveries (backpressure).
+QUEUE_MAX_MESSAGES: Final = 100_000
+QUEUE_MAX_KBYTES: Final = 256 * 1024
+#: Errors reported while a broker is still starting (the spec ignores "Metadata" errors).
+STARTUP_GRACE_S: Final = 30.0
+_TRANSIENT_CODES: Final = frozenset(
+    {
+        RdKafkaError._TRANSPORT,
+        RdKafkaError._ALL_BROKERS_DOWN,
+        RdKafkaError._RESOLVE,
+        RdKafkaError.LEADER_NOT_AVAILABLE,
+        RdKafkaError.NOT_LEADER_FOR_PARTITION,
+        RdKafkaError.UNKNOWN_TOPIC_OR_PART,
+        RdKafkaError.BROKER_NOT_AVAILABLE,
+    }
+)
+
+
+def producer_config(
+    settings: KafkaSettings,
+    *,
+    queue_max_messages: int = QUEUE_MAX_MESSAGES,
+    queue_max_kbytes: int = QUEUE_MAX_KBYTES,
+) -> dict[str, str | int | float | bool]:
+    """The librdkafka producer settings for ``settings`` (its profile picks durability)."""
+    if queue_max_messages < 1 or queue_max_kbytes < 1:
+        raise ConfigError("producer queue bounds must be positive")
+    conf = settings.client_config(CLIENT_ID)
+    conf.update(
+        {
+            # Java's and KafkaJS's legacy partitioner: murmur2 of the key, random when keyless.
+            "partitioner": "murmur2_random",
+            "compression.type": desired_topic(settings.profile).compression,
+            "retries": RETRIES,
+            "retry.backoff.ms": INITIAL_RETRY_MS,
+            "retry.backoff.max.ms": MAX_RETRY_MS,
+            "reconnect.backoff.ms": INITIAL_RETRY_MS,
+            "reconnect.backoff.max.ms": MAX_RETRY_MS,
+            # Long enough for all 10 retries with their backoff (1+2+4+8+16+30*5 s).
+            "message.timeout.ms": 300_000,
+            "linger.ms": 5,
+            "queue.buffering.max.messages": queue_max_messages,
+            "queue.buffering.max.kbytes": queue_max_kbytes,
+        }
+    )
+    if settings.profile == "prod":
+        conf["enable.idempotence"] = True
+        conf["acks"] = "all"
+    else:
+        conf["acks"] = "1"  # one replica in dev: the same guarantee as "all", one round-trip less
+    return conf
+
+
+class DeliveryReport(msgspec.Struct, frozen=True, kw_only=True):
+    """How a publisher ended: what was delivered, failed, and left undelivered at close."""
+
+    sent: int
+    delivered: int
+    failed: int
+    undelivered_at_close: int
+    """Packets still queued when the flush timeout ran out (also counted in ``failed``)."""
+
+    @property
+    def complete(self) -> bool:
+        return self.failed == 0 and self.delivered == self.sent
+
+
+class Publisher:
+    """A long-lived producer for array packets, keyed by element id.
+
+    ``extra_config`` is merged over :func:`producer_config` (for tuning and tests).
+    The publisher is thread-safe: several threads may call :meth:`publish`.
+    """
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        topic: str | None = None,
+        extra_config: Mapping[str, str | int | float | bool] | None = None,
+    ) -> None:
+        self.topic = topic or settings.topic
+        self.settings = settings
+        conf: dict[str, Any] = producer_config(settings)
+        conf.update(extra_config or {})
+        log.debug("producer config: %s", mask_config(conf))
+        conf["on_delivery"] = self._on_delivery
+        conf["error_cb"] = self._on_error
+        self.stats = PublisherStats()
+        self._headers: list[tuple[str, str | bytes | None]] = list(packet_headers())
+        self._started = time.monotonic()
+        self._seen_broker = False
+        self._backpressure_waits = 0
+        try:
+            self._producer = Producer(conf)
+        except KafkaException as exc:
+            raise ConfigError(f"invalid producer configuration: {exc}") from exc
+        self._closed = threading.Event()
+        self._poller = threading.Thread(target=self._poll_loop, name="publisher-poll", daemon=True)
+        self._poller.start()
+
+    # -- producing -------------------------------------------------------------------------
+
+    def publish(self, packet: KafkaPayload) -> bool:
+        """Queue one packet; False when it failed at once (counted and logged)."""
+        return self.publish_encoded(
+            packet.element_id.encode(), encode_packet(packet), packet.timestamp_ms()
+        )
+
+    def publish_many(self, packets: Sequence[KafkaPayload]) -> int:
+        """Queue several packets; how many were accepted."""
+        return sum(self.publish(p) for p in packets)
+
+    def publish_encoded(
+        self,
+        key: bytes,
+        value: bytes,
+        timestamp_ms: int | None = None,
+        headers: list[tuple[str, str | bytes | None]] | None = None,
+    ) -> bool:
+        """Queue an already-encoded record (used by replay); same accounting as :meth:`publish`."""
+        if self._closed.is_set():
+            raise PublishError("the publisher is closed")
+        producer = self._producer
+        while True:
+            try:
+                producer.produce(
+                    self.topic,
+                    value,
+                    key,
+                    timestamp=timestamp_ms or 0,
+                    headers=headers if headers is not None else self._headers,
+                )
+            except BufferError:
+                # Local queue full: wait for deliveries to make room (backpressure).
+                self._backpressure_waits += 1
+                producer.poll(0.01)
+                continue
+            except KafkaException as exc:
+                err = exc.args[0] if exc.args else None
+                reason = f"{err.name()}: {err.str()}" if isinstance(err, RdKafkaError) else str(exc)
+                self.stats.record_sent(len(value))
+                self.stats.record_failed(reason)
+                log.error("packet for key %r not queued: %s", key, reason)
+                return False
+            self.stats.record_sent(len(value))
+            return True
+
+    @property
+    def backpressure_waits(self) -> int:
+        """How many times publish() had to wait for a full local queue."""
+        return self._backpressure_waits
+
+    def queued(self) -> int:
+        """Packets queued or in flight, not yet acknowledged."""
+        return len(self._producer)
+
+    def flush(self, timeout: float = 30.0) -> int:
+        """Wait until everything queued is delivered or failed; how many are still pending."""
+        return int(self._producer.flush(timeout))
+
+    def snapshot(self) -> StatsSnapshot:
+        return self.stats.snapshot()
+
+    # -- callbacks -------------------------------------------------------------------------
+
+    def _on_delivery(self, err: RdKafkaError | None, msg: Message) -> None:
+        if err is None:
+            self._seen_broker = True
+            self.stats.record_delivered()
+            return
+        reason = f"{err.name()}: {err.str()}"
+        self.stats.record_failed(reason)
+        log.error("packet for key %r to %s not delivered: %s", msg.key(), msg.topic(), reason)
+
+    def _on_error(self, err: RdKafkaError) -> None:
+        starting = not self._seen_broker and time.monotonic() - self._started < STARTUP_GRACE_S
+        if err.code() in _TRANSIENT_CODES and starting and not err.fatal():
+            log.debug("broker not ready yet (%s: %s)", err.name(), err.str())
+            return
+        reason = f"{err.name()}: {err.str()}"
+        self.stats.record_error(reason)
+        if err.fatal():
+            log.critical("fatal producer error: %s", reason)
+        elif err.code() in _TRANSIENT_CODES:
+            log.warning("producer: %s (librdkafka keeps retrying)", reason)
+        else:
+            log.error("producer error: %s", reason)
+
+    def _poll_loop(self) -> None:
+        while not self._closed.is_set():
+            self._producer.poll(0.1)
+
+    # -- shutdown --------------------------------------------------------------------------
+
+    def close(self, timeout: float = 30.0) -> DeliveryReport:
+        """Flush for up to ``timeout`` s; what is still queued then is purged and counted failed."""
+        if self._closed.is_set():
+            return self._report(0)
+        remaining = self.flush(timeout)
+        if remaining:
+            log.error(
+                "%d packets not delivered within %.0f s of shutdown; counting them failed",
+                remaining,
+                timeout,
+            )
+            self._producer.purge(in_queue=True, in_flight=True, blocking=False)
+            self._producer.flush(5.0)  # serves the purge delivery reports
+        self._closed.set()
+        self._poller.join(5.0)
+        return self._report(remaining)
+
+    def _report(self, undelivered: int) -> DeliveryReport:
+        snap = self.stats.snapshot()
+        return DeliveryReport(
+            sent=snap.sent,
+            delivered=snap.delivered,
+            failed=snap.failed,
+            undelivered_at_close=undelivered,
+        )
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

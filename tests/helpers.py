@@ -1,0 +1,64 @@
+"""Test helpers: packets, topics and consumers against the embedded broker."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from confluent_kafka import Consumer, Message
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from cosmic_horizons.packet import KafkaPayload, Metrics
+
+
+def make_packet(n: int = 0, *, element: str | None = None, chunk: str | None = None) -> KafkaPayload:
+    site = n % 5 + 1
+    return KafkaPayload(
+        source_id=element or f"element-{site}-{n}",
+        target_id=f"site-{site}",
+        route_type="node_to_hub",
+        element_id=element or f"element-{site}-{n}",
+        site_id=f"site-{site}",
+        timestamp=f"2026-11-27T12:00:{n % 60:02d}.{n % 1000:03d}Z",
+        metrics=Metrics(vibration=0.01 * n, power_usage=1500.0 + n, noise_floor=-98.5, rfi_level=-107.25),
+        data_chunk=chunk,
+    )
+
+
+def create_topic(bootstrap: str, name: str, partitions: int = 1) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(name, partitions, 1)])[name].result(10)
+
+
+def fast_consumer(bootstrap: str, group: str | None = None, **extra: object) -> Consumer:
+    """A consumer with the short group timeouts the embedded broker needs to assign quickly."""
+    conf: dict[str, object] = {
+        "bootstrap.servers": bootstrap,
+        "group.id": group or f"test-{uuid.uuid4().hex[:8]}",
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+        "session.timeout.ms": 6000,
+        "heartbeat.interval.ms": 500,
+    }
+    conf.update(extra)
+    return Consumer(conf)
+
+
+def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 60.0) -> list[Message]:
+    """Read ``expected`` records from the start of ``topic`` (fails the test on timeout)."""
+    consumer = fast_consumer(bootstrap)
+    consumer.subscribe([topic])
+    got: list[Message] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(got) < expected and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                continue
+            if msg.error():
+                raise AssertionError(f"consumer error: {msg.error()}")
+            got.append(msg)
+    finally:
+        consumer.close()
+    assert len(got) == expected, f"read {len(got)} of {expected} records from {topic}"
+    return got
