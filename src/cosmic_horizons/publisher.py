@@ -131,6 +131,8 @@ class Publisher:
         conf["delivery.report.only.error"] = True
         conf["on_delivery"] = self._on_delivery
         conf["error_cb"] = self._on_error
+        conf.setdefault("logger", logging.getLogger("cosmic_horizons.librdkafka"))
+        self._closed = threading.Event()
         self._headers: list[tuple[str, str | bytes | None]] = list(packet_headers())
         self._started = time.monotonic()
         self._backpressure_waits = 0
@@ -138,11 +140,10 @@ class Publisher:
             self._producer = Producer(conf)
         except KafkaException as exc:
             raise ConfigError(f"invalid producer configuration: {exc}") from exc
-        self.stats = PublisherStats(pending=self._producer.__len__)
+        self.stats = PublisherStats(pending=self.queued)
         self._produce = self._producer.produce
         self._record_sent = self.stats.record_sent
         self._closed_flag = False
-        self._closed = threading.Event()
         self._poller = threading.Thread(target=self._poll_loop, name="publisher-poll", daemon=True)
         self._poller.start()
 
@@ -214,7 +215,7 @@ class Publisher:
 
     def queued(self) -> int:
         """Packets queued or in flight, not yet acknowledged."""
-        return len(self._producer)
+        return 0 if self._closed.is_set() else len(self._producer)
 
     def flush(self, timeout: float = 30.0) -> int:
         """Wait until everything queued is delivered or failed; how many are still pending."""
@@ -274,6 +275,7 @@ class Publisher:
             self._producer.flush(5.0)  # serves the purge delivery reports
         self._closed.set()
         self._poller.join(5.0)
+        self._producer.close()
         return self._report(remaining)
 
     def _report(self, undelivered: int) -> DeliveryReport:
