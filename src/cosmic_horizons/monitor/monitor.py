@@ -212,7 +212,15 @@ class Monitor:
         with self._lock:
             return self._groups()
 
+    def _ensure_reachable(self) -> None:
+        # With no broker known, ListGroups asks nobody and answers an empty list: ask first.
+        try:
+            self._client().list_topics(timeout=self.timeout)
+        except KafkaException as exc:
+            raise from_kafka_error(exc, operation="Metadata", target=self._bootstrap) from exc
+
     def _groups(self) -> list[str]:
+        self._ensure_reachable()
         try:
             result = self._wait(self._client().list_consumer_groups(request_timeout=self.timeout))
         except (KafkaException, TimeoutError) as exc:
@@ -222,6 +230,8 @@ class Monitor:
     def lag(self, group: str | None = None) -> list[GroupLag]:
         """Lag of ``group`` (every group when None), judged over each group's sliding window."""
         with self._lock:
+            if group:
+                self._ensure_reachable()
             names = [group] if group else self._groups()
             if group is None:  # forget groups that are gone
                 alive = set(names)
