@@ -11,6 +11,7 @@ from rich.logging import RichHandler
 
 from ..errors import ConfigError, HorizonsError
 from . import core, topics
+from . import monitor as monitor_cli
 from .common import err_console
 
 app = typer.Typer(
@@ -40,6 +41,7 @@ def _root(
 
 core.register(app)
 app.add_typer(topics.app, name="topics")
+monitor_cli.register(app)
 
 
 def main() -> None:
