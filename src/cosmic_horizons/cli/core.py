@@ -16,7 +16,7 @@ from rich.table import Table
 
 from .._units import parse_duration
 from ..broker import EmbeddedBroker
-from ..cluster import check_broker, require_reachable
+from ..cluster import BrokerCheck, check_broker, make_admin, require_reachable
 from ..config import KafkaSettings
 from ..errors import PacketError
 from ..packet import decode_packet, encode_packet, json_schema
@@ -74,10 +74,22 @@ def check(
         float, typer.Option("--timeout", help="Seconds to wait for an answer.")
     ] = 5.0,
     as_json: JsonOpt = False,
+    wait: Annotated[
+        str | None,
+        typer.Option(
+            "--wait",
+            help="Retry until the broker answers or this long has passed (30s, 2m).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Is the broker reachable? Cluster id, brokers, round-trip latency. Exit 1 when unreachable."""
     settings = load_settings(bootstrap)
-    result = check_broker(settings, timeout=timeout)
+    if wait is None:
+        result = check_broker(settings, timeout=timeout)
+    else:
+        wait_s = parse_duration(wait, what="--wait")
+        result = _wait_for_broker(settings, wait_s, timeout, quiet=as_json)
     if as_json:
         sys.stdout.write(msgspec.json.encode(result).decode() + "\n")
     elif result.reachable:
@@ -100,6 +112,32 @@ def check(
         )
     if not result.reachable:
         raise typer.Exit(1)
+
+
+def _wait_for_broker(
+    settings: KafkaSettings, wait_s: float, timeout: float, *, quiet: bool
+) -> BrokerCheck:
+    """Retry :func:`check_broker` on one admin client until it answers or ``wait_s`` passes."""
+    deadline = time.monotonic() + wait_s
+    admin = make_admin(settings, timeout_ms=int(timeout * 1000))
+    attempts = 0
+    while True:
+        attempt_s = max(0.5, min(timeout, deadline - time.monotonic()))
+        result = check_broker(settings, timeout=attempt_s, admin=admin)
+        attempts += 1
+        left = deadline - time.monotonic()
+        if result.reachable or left <= 0:
+            break
+        if attempts == 1 and not quiet:
+            err_console.print(
+                f"Kafka at {settings.bootstrap_servers} not reachable yet; "
+                f"retrying for up to {left:.0f} s"
+            )
+        time.sleep(min(0.5, left))
+    if result.reachable:
+        return result
+    waited = f"{result.error}; still unreachable after waiting {wait_s:g} s"
+    return msgspec.structs.replace(result, error=waited)
 
 
 def report_delivery(report: DeliveryReport) -> None:
