@@ -10,7 +10,7 @@ import typer
 from rich.logging import RichHandler
 
 from ..errors import ConfigError, HorizonsError
-from . import core
+from . import core, serve
 from .common import err_console
 
 app = typer.Typer(
@@ -39,6 +39,7 @@ def _root(
 
 
 core.register(app)
+serve.register(app)
 
 
 def main() -> None:
