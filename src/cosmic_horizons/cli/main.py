@@ -11,6 +11,7 @@ from rich.logging import RichHandler
 
 from ..errors import ConfigError, HorizonsError
 from . import core, serve
+from . import monitor as monitor_cli
 from .common import err_console
 
 app = typer.Typer(
@@ -39,6 +40,7 @@ def _root(
 
 
 core.register(app)
+monitor_cli.register(app)
 serve.register(app)
 
 

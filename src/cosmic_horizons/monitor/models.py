@@ -23,8 +23,10 @@ __all__ = [
 ]
 
 LagStatus = Literal["OK", "WARN", "STALL", "STOP", "REWIND", "ERR"]
-#: Statuses from best to worst (the group takes its worst partition's status).
-LAG_STATUSES: tuple[LagStatus, ...] = ("OK", "WARN", "REWIND", "STALL", "STOP", "ERR")
+#: Statuses from best to worst: Burrow checks a partition "in order of severity starting with the
+#: worst" (REWIND, STOP, STALL, WARN); ERR, a partition that cannot be evaluated, is above them all.
+#: A group takes its worst partition's status.
+LAG_STATUSES: tuple[LagStatus, ...] = ("OK", "WARN", "STALL", "STOP", "REWIND", "ERR")
 _SEVERITY = {status: rank for rank, status in enumerate(LAG_STATUSES)}
 
 
