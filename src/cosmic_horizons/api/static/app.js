@@ -87,7 +87,7 @@
       setText(status, snap.connected ? "connected" : "unreachable");
       setText("kpi-latency", snap.latencyMs === null ? "—" : `${fmtNum(snap.latencyMs, 1)} ms`);
       setText("kpi-topic", snap.topic);
-      setText("rate-topic", snap.topic);
+      $("kpi-topic").title = snap.topic;
       setText("kpi-offset", fmtInt(snap.latestOffset));
       setText("kpi-partitions", fmtInt(snap.partitions));
       setText("kpi-urp", fmtInt(snap.underReplicatedPartitions));
@@ -95,9 +95,12 @@
       const err = $("broker-error");
       err.hidden = !snap.error;
       setText(err, snap.error || "");
+      const known = snap.retentionMs !== null || snap.retentionBytes !== null;
       setText(
         "retention",
-        snap.connected ? `retention ${fmtDuration(snap.retentionMs)} / ${fmtBytes(snap.retentionBytes)}` : "",
+        snap.connected && known
+          ? `retention ${fmtDuration(snap.retentionMs)} / ${fmtBytes(snap.retentionBytes)}`
+          : "",
       );
     }
     renderPartitions(snap, update.lag);
@@ -143,22 +146,30 @@
     err.hidden = !lag.error;
     setText(err, lag.error || "");
     if (!lag.groups.length) {
-      emptyRow(tbody, 7, "no consumer groups");
+      emptyRow(tbody, 6, "no consumer groups");
       return;
     }
     for (const g of lag.groups) {
       const badge = el("span", "badge", g.status);
       badge.dataset.status = g.status;
       badge.title = `state ${g.state}`;
-      tbody.appendChild(row([
+      const main = row([
         { text: g.group, title: `${g.group} (${g.state})` },
         { node: badge },
-        { text: g.rule, title: g.rule },
         { text: fmtInt(g.totalLag), cls: "r" },
         { text: fmtInt(g.maxLag), cls: "r" },
         { text: g.maxLagSeconds === null ? "—" : fmtNum(g.maxLagSeconds, 1), cls: "r" },
         { text: g.members, cls: "r" },
-      ]));
+      ]);
+      main.className = "group-row";
+      tbody.appendChild(main);
+      const ruleRow = document.createElement("tr");
+      ruleRow.className = "rule-row";
+      const td = el("td", null, `${g.state.toLowerCase()} · ${g.rule}`);
+      td.colSpan = 6;
+      td.title = g.rule;
+      ruleRow.appendChild(td);
+      tbody.appendChild(ruleRow);
     }
   }
 
@@ -221,38 +232,47 @@
 
   // ---- rate chart (hand-written SVG) --------------------------------------------------------
   function renderChart(history) {
+    // history: one point per second, null before the view started. The window grows with the
+    // data from 1 to 5 minutes so a fresh view still shows a readable line.
     const svg = $("rate-chart");
     clearChildren(svg);
     const W = 440, H = 150, L = 34, R = 6, T = 8, B = 16;
-    const pts = history || [];
-    const max = Math.max(1, ...pts.map((p) => p.count));
+    const all = history || [];
+    const valid = all.filter(Boolean).length;
+    const span = Math.min(all.length, Math.max(60, valid));
+    const pts = all.slice(all.length - span);
+    setText("rate-window", `records/s read, last ${span >= 120 ? `${Math.round(span / 60)} min` : `${span} s`}`);
+    const max = Math.max(1, ...pts.filter(Boolean).map((p) => p.count));
     const step = niceStep(max / 3);
     const top = Math.ceil(max / step) * step;
-    const x = (i) => L + (i / Math.max(1, pts.length - 1)) * (W - L - R);
+    const n = pts.length;
+    const x = (i) => L + (i / Math.max(1, n - 1)) * (W - L - R);
     const y = (v) => T + (1 - v / top) * (H - T - B);
     const add = (tag, attrs, text) => {
-      const n = document.createElementNS(SVG, tag);
-      for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, String(v));
-      if (text !== undefined) n.textContent = text;
-      svg.appendChild(n);
-      return n;
+      const node = document.createElementNS(SVG, tag);
+      for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+      if (text !== undefined) node.textContent = text;
+      svg.appendChild(node);
+      return node;
     };
     for (let v = 0; v <= top + 1e-9; v += step) {
       add("line", { class: "gridline", x1: L, x2: W - R, y1: y(v), y2: y(v) });
       add("text", { class: "axis", x: L - 4, y: y(v) + 3, "text-anchor": "end" }, compact(v));
     }
-    const n = pts.length;
-    for (const mins of [5, 4, 3, 2, 1, 0]) {
-      const i = n - 1 - mins * 60;
-      if (i < 0) continue;
-      add("text", { class: "axis", x: x(i), y: H - 4, "text-anchor": mins === 0 ? "end" : "middle" },
-        mins === 0 ? "now" : `-${mins}m`);
+    const tick = span > 120 ? 60 : 15;
+    for (let ago = 0; ago < n; ago += tick) {
+      const label = ago === 0 ? "now" : tick === 60 ? `-${ago / 60}m` : `-${ago}s`;
+      add("text", { class: "axis", x: x(n - 1 - ago), y: H - 4, "text-anchor": ago === 0 ? "end" : "middle" }, label);
     }
-    if (n > 1) {
+    const first = pts.findIndex(Boolean);
+    if (first >= 0 && n - first > 1) {
       let d = "";
-      pts.forEach((p, i) => { d += `${i ? "L" : "M"}${x(i).toFixed(1)},${y(p.count).toFixed(1)}`; });
-      add("path", { class: "area", d: `${d}L${x(n - 1).toFixed(1)},${y(0)}L${x(0).toFixed(1)},${y(0)}Z` });
+      for (let i = first; i < n; i += 1) {
+        d += `${i === first ? "M" : "L"}${x(i).toFixed(1)},${y(pts[i].count).toFixed(1)}`;
+      }
+      add("path", { class: "area", d: `${d}L${x(n - 1).toFixed(1)},${y(0)}L${x(first).toFixed(1)},${y(0)}Z` });
       add("path", { class: "line", d });
+      add("text", { class: "now", x: L + 6, y: T + 11, "text-anchor": "start" }, `${compact(pts[n - 1].count)}/s`);
     }
   }
   function niceStep(raw) {
@@ -336,7 +356,9 @@
     aerr.hidden = !snap.consumerError;
     setText(aerr, snap.consumerError ? `array view: ${snap.consumerError}` : "");
     $("array-empty").hidden = snap.elements.length > 0;
-    renderChart(snap.rateHistory);
+    // The current second is still filling up, and seconds before the view started hold no data.
+    const started = Math.ceil(snap.startedAt);
+    renderChart(snap.rateHistory.slice(0, -1).map((p) => (p.t < started ? null : p)));
 
     const totals = { ok: 0, warn: 0, alarm: 0, stale: 0 };
     for (const site of snap.sites) {
