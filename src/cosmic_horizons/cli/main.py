@@ -10,7 +10,7 @@ import typer
 from rich.logging import RichHandler
 
 from ..errors import ConfigError, HorizonsError
-from . import core, serve
+from . import core, serve, topics
 from . import monitor as monitor_cli
 from .common import err_console
 
@@ -40,6 +40,7 @@ def _root(
 
 
 core.register(app)
+app.add_typer(topics.app, name="topics")
 monitor_cli.register(app)
 serve.register(app)
 
