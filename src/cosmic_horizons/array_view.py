@@ -54,6 +54,9 @@ Health = Literal["ok", "warn", "alarm", "stale"]
 HEALTH_ORDER: Final[tuple[Health, ...]] = ("ok", "warn", "alarm", "stale")
 #: Seconds of per-second message counts kept for the rate chart.
 RATE_HISTORY_S: Final = 300
+#: Most elements tracked: packets from further element ids are counted, not kept (a producer
+#: bug minting a new id per packet must not exhaust memory or the dashboard).
+MAX_ELEMENTS: Final = 4096
 #: How often the consumer looks for new partitions (or for the topic to appear).
 METADATA_REFRESH_S: Final = 10.0
 
@@ -167,6 +170,8 @@ class ArraySnapshot(msgspec.Struct, frozen=True, kw_only=True):
     """Records read since start (good and bad)."""
     undecodable: int
     """Records that were not valid packets (counted, skipped)."""
+    untracked: int
+    """Valid packets from element ids beyond the tracking limit (counted, not shown)."""
     last_decode_error: str | None = msgspec.field(name="lastDecodeError")
     consumer_error: str | None = msgspec.field(name="consumerError")
     rate: float
@@ -204,6 +209,7 @@ class ArrayView:
         from_beginning: bool = False,
         thresholds: HealthThresholds | None = None,
         group_id: str | None = None,
+        max_elements: int = MAX_ELEMENTS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
@@ -211,11 +217,13 @@ class ArrayView:
         self.from_beginning = from_beginning
         self.thresholds = thresholds or HealthThresholds()
         self.group_id = group_id or f"cosmic-horizons-dashboard-{socket.gethostname()}"
+        self.max_elements = max_elements
         self._clock = clock
         self._lock = threading.Lock()
         self._elements: dict[str, _Element] = {}
         self._records = 0
         self._undecodable = 0
+        self._untracked = 0
         self._last_decode_error: str | None = None
         self._consumer_error: str | None = None
         self._counts: deque[list[int]] = deque(maxlen=RATE_HISTORY_S + 1)  # [second, count]
@@ -273,6 +281,9 @@ class ArrayView:
         with self._lock:
             el = self._elements.get(packet.element_id)
             if el is None:
+                if len(self._elements) >= self.max_elements:
+                    self._untracked += 1
+                    return True
                 el = self._elements[packet.element_id] = _Element(packet)
             el.packet = packet
             el.packets += 1
@@ -292,7 +303,7 @@ class ArrayView:
                 (eid, el.packet, el.packets, el.last_seen, el.partition, el.offset)
                 for eid, el in self._elements.items()
             ]
-            records, undecodable = self._records, self._undecodable
+            records, undecodable, untracked = self._records, self._undecodable, self._untracked
             decode_error, consumer_error = self._last_decode_error, self._consumer_error
             counts = [(s, c) for s, c in self._counts]
         elements: list[ElementState] = []
@@ -331,6 +342,7 @@ class ArrayView:
             generated_at=now,
             records=records,
             undecodable=undecodable,
+            untracked=untracked,
             last_decode_error=decode_error,
             consumer_error=consumer_error,
             rate=_recent_rate(counts, now),

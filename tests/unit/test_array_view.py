@@ -187,3 +187,15 @@ def test_snapshot_round_trips_through_its_wire_model() -> None:
     assert b'"rfiLevel":-97.0' in wire
     back = msgspec.json.decode(wire, type=ArraySnapshot)
     assert back.elements[0].site_id == "site-1"
+
+
+def test_element_ids_beyond_the_limit_are_counted_not_kept() -> None:
+    clock = FakeClock()
+    v = ArrayView(KafkaSettings(bootstrap_servers="127.0.0.1:1"), max_elements=3, clock=clock)
+    for n in range(5):
+        assert v.ingest(packet(f"element-1-{n}", "site-1"))
+    assert v.ingest(packet("element-1-0", "site-1", rfi=-50.0))  # a known id still updates
+    snap = v.snapshot()
+    assert [e.element_id for e in snap.elements] == ["element-1-0", "element-1-1", "element-1-2"]
+    assert snap.elements[0].health == "alarm"
+    assert snap.untracked == 2

@@ -19,7 +19,6 @@ from fastapi import FastAPI, Query, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST
 
 from .. import __version__
 from .metrics import make_registry, render_metrics
@@ -29,6 +28,8 @@ from .state import ApiState
 __all__ = ["STATIC_DIR", "StructResponse", "create_app"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+#: The classic Prometheus text format (metric names here are plain ASCII, so it is exact).
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: Seconds between ``array`` events on /api/stream.
 ARRAY_EVENT_INTERVAL = 1.0
 #: A comment line is sent when nothing else was for this long (keeps proxies from timing out).
@@ -122,7 +123,8 @@ def create_app(state: ApiState) -> FastAPI:
         responses={
             **_doc("Readiness", "The broker is reachable."),
             503: {
-                "description": "The broker did not answer the last poll (or none finished yet).",
+                "description": "The broker did not answer the last poll, none finished yet, "
+                "or the last one is too old.",
                 "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/Readiness"}}
                 },
@@ -140,12 +142,16 @@ def create_app(state: ApiState) -> FastAPI:
                 error="first poll still in progress",
             )
         else:
+            age = time.time() - snap.polled_at
+            stale = age > max(30.0, 5 * state.poll_interval)
             body = Readiness(
-                ready=snap.connected,
+                ready=snap.connected and not stale,
                 connected=snap.connected,
                 latency_ms=snap.latency_ms,
                 polled_at=snap.polled_at,
-                error=snap.error,
+                error=f"last poll finished {age:.0f} s ago; the poller is stuck"
+                if stale
+                else snap.error,
             )
         return StructResponse(body, status_code=200 if body.ready else 503)
 
@@ -255,11 +261,11 @@ def create_app(state: ApiState) -> FastAPI:
         tags=["metrics"],
         summary="Prometheus metrics (kafka-lag-exporter names for lag and offsets)",
         response_class=Response,
-        responses={200: {"description": "Prometheus text format 0.0.4", "content": {
+        responses={200: {"description": "Prometheus text exposition format 0.0.4", "content": {
             "text/plain": {"schema": {"type": "string"}}}}},
     )  # fmt: skip
     def metrics() -> Response:
-        return Response(render_metrics(registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(render_metrics(registry), media_type=METRICS_CONTENT_TYPE)
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:

@@ -119,7 +119,16 @@ class DataPlaneCache:
 
     def poll_once(self) -> None:
         """Poll the monitor (snapshot, lag) and the topic list once, then publish the results."""
-        snapshot = self.monitor.poll()
+        try:
+            snapshot = self.monitor.poll()
+        except Exception as exc:  # the contract says never; a surprise must not look healthy
+            log.exception("API poller: monitor.poll raised")
+            snapshot = KafkaSnapshot(
+                connected=False,
+                topic=self.monitor.topic,
+                polled_at=time.time(),
+                error=f"monitor failed: {type(exc).__name__}: {exc}",
+            )
         now = time.time()
         if snapshot.connected:
             lag = self._poll_lag(now)

@@ -352,9 +352,12 @@
     $("kpi-bad").title = snap.lastDecodeError || "";
     setText("kpi-rate", fmtNum(snap.rate, 1));
     setText("kpi-elements", fmtInt(snap.elements.length));
+    const problems = [];
+    if (snap.consumerError) problems.push(`array view: ${snap.consumerError}`);
+    if (snap.untracked) problems.push(`${fmtInt(snap.untracked)} packets from element ids beyond the tracking limit`);
     const aerr = $("array-error");
-    aerr.hidden = !snap.consumerError;
-    setText(aerr, snap.consumerError ? `array view: ${snap.consumerError}` : "");
+    aerr.hidden = !problems.length;
+    setText(aerr, problems.join(" · "));
     $("array-empty").hidden = snap.elements.length > 0;
     // The current second is still filling up, and seconds before the view started hold no data.
     const started = Math.ceil(snap.startedAt);
