@@ -21,7 +21,7 @@ from confluent_kafka import KafkaException, Message, Producer
 
 from .config import KafkaSettings, mask_config
 from .errors import ConfigError, PublishError
-from .packet import KafkaPayload, encode_packet, packet_headers
+from .packet import KafkaPayload, encode_lines, encode_packet, packet_headers
 from .stats import PublisherStats, StatsSnapshot
 from .topics.models import desired_topic
 
@@ -165,8 +165,40 @@ class Publisher:
         return True
 
     def publish_many(self, packets: Sequence[KafkaPayload]) -> int:
-        """Queue several packets; how many were accepted."""
-        return sum(self.publish(p) for p in packets)
+        """Queue several packets (one array tick, say); how many were accepted.
+
+        Cheaper per packet than :meth:`publish`: the packets are encoded in one call and
+        counted once.
+        """
+        if self._closed_flag:
+            raise PublishError("the publisher is closed")
+        if not packets:
+            return 0
+        # One JSON document per line; JSON strings never hold a raw newline.
+        values = encode_lines(packets).split(b"\n")
+        produce, topic, headers = self._produce, self.topic, self._headers
+        accepted = uncounted = nbytes = 0  # uncounted, nbytes: queued, not yet in the stats
+        for packet, value in zip(packets, values, strict=False):
+            try:
+                produce(
+                    topic,
+                    value,
+                    packet.element_id,
+                    timestamp=packet.timestamp_ms(),
+                    headers=headers,
+                )
+            except (BufferError, KafkaException):
+                self.stats.record_sent_many(uncounted, nbytes)
+                uncounted = nbytes = 0
+                accepted += self._produce_slowly(
+                    packet.element_id.encode(), value, packet.timestamp_ms(), headers
+                )
+                continue
+            accepted += 1
+            uncounted += 1
+            nbytes += len(value)
+        self.stats.record_sent_many(uncounted, nbytes)
+        return accepted
 
     def publish_encoded(
         self,

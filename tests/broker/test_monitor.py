@@ -105,11 +105,11 @@ def test_snapshot_latest_offset_equals_what_was_produced(
 
 
 def sample_lag(mon: Monitor, group: str, samples: int) -> GroupLag:
-    """Take ``samples`` lag samples, at least the monitor's minimum interval apart."""
+    """Take ``samples`` lag samples, each one at least the monitor's minimum interval after the
+    previous, so that every one enters the window."""
     result: list[GroupLag] = []
-    for n in range(samples):
-        if n:
-            time.sleep(mon.min_sample_interval + 0.1)
+    for _ in range(samples):
+        time.sleep(mon.min_sample_interval + 0.1)
         result = mon.lag(group)
     assert len(result) == 1
     return result[0]
@@ -123,7 +123,7 @@ def test_lag_appears_when_a_group_stops_and_drains_when_it_resumes(
     produce_exact(bootstrap, topic_name, 20)
     consume_and_commit(bootstrap, group, topic_name, 20)
 
-    with Monitor(settings, timeout=5, window=3, min_sample_interval=0.3) as mon:
+    with Monitor(settings, timeout=5, window=3, min_sample_interval=1.0) as mon:
         caught_up = sample_lag(mon, group, 1)
         assert (caught_up.status, caught_up.total_lag) == ("OK", 0)
         assert caught_up.partitions[0].committed == 20
@@ -137,9 +137,16 @@ def test_lag_appears_when_a_group_stops_and_drains_when_it_resumes(
         # The log end was at 20 when first sampled, so the lag has an age.
         assert part.lag_seconds is not None and part.lag_seconds > 0
         assert behind.max_lag_seconds == part.lag_seconds
-        assert behind.status == "STOP", behind.rule
+        assert behind.status == "STOP", part.rule
         assert "no commit moved the offset" in part.rule
         assert group in mon.groups()
+
+        # Asked again at once: answered from a fresh sample that does not enter the window.
+        window = mon._windows[(group, topic_name, 0)]
+        before = list(window)
+        again = mon.lag(group)[0]
+        assert (again.status, again.total_lag) == ("STOP", 30)
+        assert list(window) == before
 
         # It resumes and reads the backlog: lag drains to zero and the status recovers.
         consume_and_commit(bootstrap, group, topic_name, 30)

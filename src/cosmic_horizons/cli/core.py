@@ -138,7 +138,9 @@ def run_simulation(
     )
     try:
         with display if live else contextlib.nullcontext():
-            stream(simulator, publisher.publish, rate_hz=rate, duration_s=duration_s, count=count)
+            stream(
+                simulator, publisher.publish_many, rate_hz=rate, duration_s=duration_s, count=count
+            )
     except KeyboardInterrupt:
         err_console.print("stopping: flushing queued packets...")
     report = publisher.close()

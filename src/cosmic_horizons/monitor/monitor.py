@@ -62,6 +62,8 @@ class Monitor:
     :class:`~cosmic_horizons.errors.BrokerUnavailableError` when the cluster does not answer.
     Each group's partitions keep a sliding window of ``window`` offset samples across calls,
     judged with Burrow's rules; a thread may call :meth:`poll` while another calls :meth:`lag`.
+    Calls to :meth:`lag` closer than ``min_sample_interval`` seconds are answered from a fresh
+    sample but add none to the window, so frequent callers do not shrink the window's span.
     """
 
     def __init__(
@@ -71,7 +73,7 @@ class Monitor:
         *,
         timeout: float = 5.0,
         window: int = 10,
-        min_sample_interval: float = 0.5,
+        min_sample_interval: float = 1.0,
     ) -> None:
         if window < 2:
             raise HorizonsError(f"window={window}: Burrow's rules need at least 2 samples")
@@ -367,11 +369,13 @@ class Monitor:
             )
         window = self._windows.setdefault((group, topic, partition), deque(maxlen=self.window))
         sample = OffsetSample(now, committed, high_watermark)
-        if window and now - window[-1].timestamp < self.min_sample_interval:
-            window[-1] = sample
-        else:
+        if not window or now - window[-1].timestamp >= self.min_sample_interval:
             window.append(sample)
-        status, rule = evaluate_window(list(window), now=now, owned=owned)
+            judged = list(window)
+        else:
+            # Asked again too soon: judge the fresh sample without letting it crowd the window.
+            judged = [*list(window)[1 - self.window :], sample]
+        status, rule = evaluate_window(judged, now=now, owned=owned)
         history = self._history.get(tp)
         seconds = (
             0.0
