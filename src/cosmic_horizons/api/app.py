@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 from fastapi import FastAPI, Query, Request
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import FileResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
@@ -38,10 +38,8 @@ KEEPALIVE_S = 15.0
 _encoder = msgspec.json.Encoder()
 
 
-class StructResponse(Response):
-    """JSON from a msgspec Struct (or anything msgspec encodes)."""
-
-    media_type = "application/json"
+class StructResponse(JSONResponse):
+    """JSON from a msgspec Struct (or anything msgspec encodes), encoded by msgspec."""
 
     def render(self, content: Any) -> bytes:
         return _encoder.encode(content)
