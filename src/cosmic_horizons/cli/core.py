@@ -102,6 +102,15 @@ def check(
         raise typer.Exit(1)
 
 
+ElementsOpt = Annotated[int, typer.Option(help="Number of array elements (antennas).")]
+SitesOpt = Annotated[int, typer.Option(help="Number of observatory sites (hubs).")]
+RateOpt = Annotated[float, typer.Option(help="Packets per second per element (Hz).")]
+SeedOpt = Annotated[int, typer.Option(help="Random seed: the same seed, the same values.")]
+ChunkOpt = Annotated[
+    int, typer.Option(help="Complex64 visibility samples per data_chunk (0: none).")
+]
+
+
 def report_delivery(report: DeliveryReport) -> None:
     """One line on stderr: what was delivered and what was not."""
     style = "green" if report.complete else "bold red"
@@ -161,19 +170,17 @@ def ensure_topic(settings: KafkaSettings) -> None:
 
 
 def simulate(
-    elements: Annotated[int, typer.Option(help="Number of array elements (antennas).")] = 263,
-    sites: Annotated[int, typer.Option(help="Number of observatory sites (hubs).")] = 5,
-    rate: Annotated[float, typer.Option(help="Packets per second per element (Hz).")] = 10.0,
+    elements: ElementsOpt = 263,
+    sites: SitesOpt = 5,
+    rate: RateOpt = 10.0,
     duration: Annotated[
         str | None, typer.Option(help="Stop after this long (30s, 5m, 2h).", show_default=False)
     ] = None,
     count: Annotated[
         int | None, typer.Option(help="Stop after this many packets.", show_default=False)
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same values.")] = 0,
-    chunk_samples: Annotated[
-        int, typer.Option(help="Complex64 visibility samples per data_chunk (0: none).")
-    ] = 0,
+    seed: SeedOpt = 0,
+    chunk_samples: ChunkOpt = 0,
     ensure: Annotated[
         bool, typer.Option(help="Create the topic with the profile's layout when missing.")
     ] = True,
@@ -350,16 +357,14 @@ def _as_json(value: bytes) -> msgspec.Raw | str:
 
 
 def up(
-    elements: Annotated[int, typer.Option(help="Number of array elements (antennas).")] = 263,
-    sites: Annotated[int, typer.Option(help="Number of observatory sites (hubs).")] = 5,
-    rate: Annotated[float, typer.Option(help="Packets per second per element (Hz).")] = 1.0,
-    seed: Annotated[int, typer.Option(help="Random seed of the simulator.")] = 0,
-    chunk_samples: Annotated[
-        int, typer.Option(help="Complex64 visibility samples per data_chunk (0: none).")
-    ] = 0,
+    elements: ElementsOpt = 263,
+    sites: SitesOpt = 5,
+    rate: RateOpt = 1.0,
+    seed: SeedOpt = 0,
+    chunk_samples: ChunkOpt = 0,
     port: Annotated[
         int | None,
-        typer.Option(help="Embedded broker port [default: 9092, or a free one when taken]."),
+        typer.Option(help="Embedded broker port \\[default: 9092, or a free one when taken]."),
     ] = None,
     bootstrap: BootstrapOpt = None,
     topic: TopicOpt = None,
