@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
 from cosmic_horizons.broker import find_free_port
 from cosmic_horizons.config import KafkaSettings
 from cosmic_horizons.packet import decode_packet, encode_packet
@@ -173,8 +175,8 @@ def _wait_for(path: Path, text: str, proc: subprocess.Popen[bytes], timeout: flo
     raise AssertionError(f"{text!r} not seen; output so far:\n{path.read_text(errors='replace')}")
 
 
-def test_up_without_kafka_starts_embedded_broker_and_streams(tmp_path: Path) -> None:
-    port = find_free_port()
+def test_up_without_kafka_starts_embedded_broker_streams_and_serves(tmp_path: Path) -> None:
+    port, api_port = find_free_port(), find_free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "HORIZONS_"))}
     log = tmp_path / "up.log"
     with log.open("wb") as out:
@@ -192,6 +194,8 @@ def test_up_without_kafka_starts_embedded_broker_and_streams(tmp_path: Path) -> 
                 "2",
                 "--rate",
                 "5",
+                "--api-port",
+                str(api_port),
             ],
             stdout=out,
             stderr=out,
@@ -202,6 +206,13 @@ def test_up_without_kafka_starts_embedded_broker_and_streams(tmp_path: Path) -> 
             assert f"embedded broker (Tansu, in-memory) on 127.0.0.1:{port}" in log.read_text()
             assert "created element.raw_data (dev layout)" in log.read_text()
             consume_all(f"127.0.0.1:{port}", "element.raw_data", 20)
+            url = _wait_for(log, "dashboard and API on", proc).split("dashboard and API on ")[1]
+            url = url.split()[0]
+            assert url == f"http://127.0.0.1:{api_port}"
+            assert httpx.get(f"{url}/api/health", timeout=10).status_code == 200
+            stats = httpx.get(f"{url}/api/messaging/stats", timeout=10).json()
+            assert stats["publisher"]["sent"] > 0
+            assert "<html" in httpx.get(url, timeout=10).text.lower()
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(60)
