@@ -10,7 +10,7 @@ import typer
 from rich.logging import RichHandler
 
 from ..errors import ConfigError, HorizonsError
-from . import core, topics
+from . import core, serve, topics
 from . import monitor as monitor_cli
 from . import tuning as tuning_cli
 from .common import err_console
@@ -43,6 +43,7 @@ def _root(
 core.register(app)
 app.add_typer(topics.app, name="topics")
 monitor_cli.register(app)
+serve.register(app)
 tuning_cli.register(app)
 
 
