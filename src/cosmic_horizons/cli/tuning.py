@@ -14,7 +14,7 @@ import msgspec
 import typer
 from rich.table import Table
 
-from ..errors import ConfigError, HorizonsError
+from ..errors import ConfigError, HorizonsError, UnsupportedByBrokerError
 from ..tuning import TUNING, TuningCheck, compare, describe_broker_configs, server_properties
 from .common import BootstrapOpt, JsonOpt, ProfileOpt, fail, load_settings, out_console
 
@@ -107,7 +107,13 @@ def broker_config(
         configs = describe_broker_configs(settings, timeout=timeout)
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
-    except HorizonsError as exc:  # unreachable, refused, unsupported
+    except UnsupportedByBrokerError as exc:
+        fail(
+            f"{exc}\nhint: `horizons broker-config --print --profile {profile or 'dev'}` shows "
+            "the recommended settings to compare with the broker's own configuration",
+            EXIT_BROKER,
+        )
+    except HorizonsError as exc:  # unreachable, refused
         fail(str(exc), EXIT_BROKER)
     brokers = [
         BrokerReport(broker_id, compare(values, settings.profile))
