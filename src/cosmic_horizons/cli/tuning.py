@@ -100,16 +100,16 @@ def broker_config(
 ) -> None:
     """Broker tuning (the spec's Performance Tuning table): desired vs actual on every broker."""
     try:
-        if print_properties:
-            sys.stdout.write(server_properties(load_settings(profile=profile).profile))
-            return
         settings = load_settings(bootstrap, profile=profile)
+        if print_properties:
+            sys.stdout.write(server_properties(settings.profile))
+            return
         configs = describe_broker_configs(settings, timeout=timeout)
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
     except UnsupportedByBrokerError as exc:
         fail(
-            f"{exc}\nhint: `horizons broker-config --print --profile {profile or 'dev'}` shows "
+            f"{exc}\nhint: `horizons broker-config --print --profile {settings.profile}` shows "
             "the recommended settings to compare with the broker's own configuration",
             EXIT_BROKER,
         )
