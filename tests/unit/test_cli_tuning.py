@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from typer.testing import CliRunner
 
 from cosmic_horizons.cli.main import app
-from cosmic_horizons.tuning import server_properties
+from cosmic_horizons.cli.tuning import BrokerReport, ConfigReport, _print_table
+from cosmic_horizons.tuning import TUNING, compare, server_properties
 
 runner = CliRunner()
 
@@ -27,3 +29,24 @@ def test_bad_profile_exits_2_naming_it() -> None:
     result = runner.invoke(app, ["broker-config", "--print", "--profile", "staging"])
     assert result.exit_code == 2
     assert "--profile='staging'" in result.stderr
+
+
+def test_table_shows_each_broker_and_the_notes(capsys: pytest.CaptureFixture[str]) -> None:
+    # The embedded broker reports no broker configs, so the table is exercised with real
+    # comparisons of two brokers' values here.
+    good = {p.name: str(p.prod.low) for p in TUNING}
+    off = {**good, "num.io.threads": "8", "socket.send.buffer.bytes": "-1"}
+    report = ConfigReport(
+        profile="prod",
+        bootstrap="kafka-0:9092",
+        ok=False,
+        brokers=[BrokerReport(0, compare(good, "prod")), BrokerReport(1, compare(off, "prod"))],
+    )
+    _print_table(report)
+    out = capsys.readouterr().out
+    assert "broker 0" in out and "broker 1" in out
+    assert "16-32" in out
+    assert "8 below" in out
+    assert "-1 unknown" in out
+    assert "note: socket.send.buffer.bytes: -1: the operating system's default size" in out
+    assert "differs from the prod profile" in out
