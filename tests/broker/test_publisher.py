@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
+import pytest
+
+from cosmic_horizons.broker import EmbeddedBroker, find_free_port
 from cosmic_horizons.config import KafkaSettings
-from cosmic_horizons.packet import chunk_bytes, decode_packet
+from cosmic_horizons.packet import chunk_bytes, decode_packet, encode_packet
 from cosmic_horizons.publisher import Publisher
 from tests.helpers import consume_all, create_topic, make_packet
 from tests.unit.test_partitioner import java_partition
@@ -74,3 +80,50 @@ def test_backpressure_waits_instead_of_dropping(settings: KafkaSettings) -> None
     report = pub.close(timeout=20)
     assert pub.backpressure_waits > 0
     assert report.delivered == 300 and report.failed == 0
+
+
+def test_publish_many_counts_and_delivers_each_packet(settings: KafkaSettings) -> None:
+    create_topic(settings.bootstrap_servers or "", settings.topic)
+    packets = [make_packet(i, chunk=chunk_bytes(bytes([i % 256]) * i)) for i in range(263)]
+    with Publisher(settings) as pub:
+        assert pub.publish_many(packets) == 263
+        assert pub.publish_many([]) == 0
+        assert pub.flush(10) == 0
+        snap = pub.snapshot()
+    assert (snap.sent, snap.delivered, snap.failed, snap.in_flight) == (263, 263, 0, 0)
+    assert snap.bytes == sum(len(encode_packet(p)) for p in packets)
+    msgs = consume_all(settings.bootstrap_servers or "", settings.topic, 263)
+    got = {m.value(): decode_packet(m.value() or b"") for m in msgs}
+    assert got == {encode_packet(p): p for p in packets}
+
+
+def test_oversized_record_is_a_counted_failure(settings: KafkaSettings) -> None:
+    create_topic(settings.bootstrap_servers or "", settings.topic)
+    big = make_packet(1, chunk=chunk_bytes(b"\0" * 300_000))
+    with Publisher(settings, extra_config={"message.max.bytes": 100_000}) as pub:
+        assert pub.publish_many([make_packet(0), big, make_packet(2)]) == 2
+        assert pub.flush(10) == 0
+    snap = pub.snapshot()
+    assert (snap.sent, snap.delivered, snap.failed) == (3, 2, 1)
+    assert snap.last_error and "MSG_SIZE_TOO_LARGE" in snap.last_error
+
+
+def test_broker_starting_late_is_not_logged_as_error(caplog: pytest.LogCaptureFixture) -> None:
+    # The spec ignores "Metadata" errors while the broker starts: publish before it listens.
+    port = find_free_port()
+    settings = KafkaSettings(bootstrap_servers=f"127.0.0.1:{port}", topic="late.start")
+    caplog.set_level(logging.DEBUG, logger="cosmic_horizons")
+    broker = EmbeddedBroker(port)
+    pub = Publisher(settings, extra_config={"reconnect.backoff.ms": 100})
+    try:
+        for i in range(20):
+            pub.publish(make_packet(i))
+        time.sleep(1.0)
+        broker.start()  # the topic is auto-created by the broker on first use
+        report = pub.close(timeout=30)
+    finally:
+        broker.stop()
+    assert report.delivered == 20 and report.failed == 0
+    errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not errors, [r.getMessage() for r in errors]
+    assert any("not ready" in r.getMessage() for r in caplog.records)

@@ -10,7 +10,8 @@ import typer
 from rich.logging import RichHandler
 
 from ..errors import ConfigError, HorizonsError
-from . import archive, core
+from . import archive, core, serve, topics
+from . import monitor as monitor_cli
 from .common import err_console
 
 app = typer.Typer(
@@ -39,6 +40,9 @@ def _root(
 
 
 core.register(app)
+app.add_typer(topics.app, name="topics")
+monitor_cli.register(app)
+serve.register(app)
 app.add_typer(archive.app, name="archive")
 
 
