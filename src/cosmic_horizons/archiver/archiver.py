@@ -25,6 +25,7 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -44,7 +45,6 @@ from confluent_kafka.cimpl import NewTopic
 from ..cluster import make_admin
 from ..config import KafkaSettings, mask_config
 from ..errors import ArchiveError, ConfigError, PacketError, from_kafka_error
-from ..stats import RateMeter
 from ..topics.models import desired_topic, dlq_topic_name
 from .decode import decode_range
 from .layout import ArchiveFile, encode_parquet, file_path
@@ -199,6 +199,29 @@ class _PartitionState:
         return self.fences[0][0] if self.fences else _NO_FENCE
 
 
+class _RowRate:
+    """Rows stored per second over the last ``window`` seconds."""
+
+    def __init__(self, window: float = 5.0) -> None:
+        self.window = window
+        self._started = time.monotonic()
+        self._samples: deque[tuple[float, int]] = deque()
+        self._lock = threading.Lock()
+
+    def add(self, rows: int) -> None:
+        with self._lock:
+            self._samples.append((time.monotonic(), rows))
+
+    def rate(self) -> float:
+        now = time.monotonic()
+        with self._lock:
+            while self._samples and self._samples[0][0] < now - self.window:
+                self._samples.popleft()
+            total = sum(rows for _, rows in self._samples)
+        elapsed = min(self.window, now - self._started)
+        return total / elapsed if elapsed > 0 else 0.0
+
+
 class _CrashHook:
     """``HORIZONS_ARCHIVER_CRASH_AFTER=point[:N]``: SIGKILL this process at a point (tests)."""
 
@@ -265,7 +288,7 @@ class Archiver:
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
         self._dlq_failures: list[str] = []
-        self._rate = RateMeter()
+        self._rate = _RowRate()
         self._started = time.time()
         self._started_mono = time.monotonic()
         self.rows = 0
