@@ -287,7 +287,6 @@ class Archiver:
         self._pending_commits: dict[int, int] = {}
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
-        self._dlq_failures: list[str] = []
         self._rate = _RowRate()
         self._started = time.time()
         self._started_mono = time.monotonic()
@@ -297,7 +296,6 @@ class Archiver:
         self.dead_letters = 0
         self.consumed = 0
         self.last_error: str | None = None
-        self._assigned_once = False
 
     # -- public ------------------------------------------------------------------------
 
@@ -624,7 +622,6 @@ class Archiver:
     # -- rebalancing -------------------------------------------------------------------
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._assigned_once = True
         try:
             committed = consumer.committed(partitions, timeout=30)
         except KafkaException as exc:
