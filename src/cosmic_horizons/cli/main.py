@@ -10,7 +10,7 @@ import typer
 from rich.logging import RichHandler
 
 from ..errors import ConfigError, HorizonsError
-from . import core, serve, topics
+from . import archive, core, serve, topics
 from . import monitor as monitor_cli
 from . import tuning as tuning_cli
 from .common import err_console
@@ -45,6 +45,7 @@ app.add_typer(topics.app, name="topics")
 monitor_cli.register(app)
 serve.register(app)
 tuning_cli.register(app)
+app.add_typer(archive.app, name="archive")
 
 
 def main() -> None:

@@ -1,0 +1,227 @@
+"""Archive storage by URL, through fsspec: ``file://``, ``s3://`` (s3fs) or ``gs://`` (gcsfs).
+
+A file becomes visible only when it is complete: on ``file://`` it is written under a
+temporary name in the same folder, fsynced, renamed, and the folder fsynced; on object
+stores it is one PUT, which the store shows only once it has all of it.
+
+``s3://bucket/prefix`` takes its endpoint from ``AWS_ENDPOINT_URL_S3`` or
+``AWS_ENDPOINT_URL`` (for MinIO, Ceph or a local test endpoint), its credentials from the
+standard AWS variables or profile, and its region from ``AWS_REGION`` or
+``AWS_DEFAULT_REGION``. ``gs://bucket/prefix`` uses Google's application default
+credentials.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
+
+from ..errors import ArchiveError, ConfigError
+from .layout import ArchiveFile, parse_path
+
+__all__ = ["SCHEMES", "ArchiveStorage", "default_archive_url"]
+
+SCHEMES: Final = ("file", "s3", "gs")
+_ALIASES: Final = {
+    "file": "file",
+    "local": "file",
+    "s3": "s3",
+    "s3a": "s3",
+    "gs": "gs",
+    "gcs": "gs",
+}
+
+
+def default_archive_url(env: Mapping[str, str] | None = None) -> str:
+    """``HORIZONS_ARCHIVE_URL``, else ``file://<HORIZONS_DATA_DIR or ./data>/archive``."""
+    e = os.environ if env is None else env
+    url = e.get("HORIZONS_ARCHIVE_URL", "").strip()
+    if url:
+        return url
+    data_dir = Path(e.get("HORIZONS_DATA_DIR", "").strip() or "data").expanduser().resolve()
+    return (data_dir / "archive").as_uri()
+
+
+def _s3_options(env: Mapping[str, str]) -> dict[str, Any]:
+    client_kwargs: dict[str, Any] = {}
+    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        client_kwargs["endpoint_url"] = endpoint
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if region:
+        client_kwargs["region_name"] = region
+    return {
+        "client_kwargs": client_kwargs,
+        "skip_instance_cache": True,
+        "use_listings_cache": False,
+    }
+
+
+class ArchiveStorage:
+    """Files of the archive under one root URL; every path is relative to that root."""
+
+    def __init__(self, url: str | None = None, *, env: Mapping[str, str] | None = None) -> None:
+        env = os.environ if env is None else env
+        raw = (url or default_archive_url(env)).strip()
+        parts = urlsplit(raw)
+        scheme = parts.scheme.lower()
+        if not scheme:  # a plain path
+            raw = Path(raw).expanduser().resolve().as_uri()
+            parts = urlsplit(raw)
+            scheme = "file"
+        kind = _ALIASES.get(scheme)
+        if kind is None:
+            raise ConfigError(
+                f"archive storage {scheme}:// is not supported (in {self._safe(raw)!r}); "
+                "use file://, s3:// or gs://"
+            )
+        if kind != "file" and not parts.netloc:
+            raise ConfigError(f"archive storage {self._safe(raw)!r}: the bucket name is missing")
+        self.kind = kind
+        self._url = self._safe(raw)
+        options: dict[str, Any] = {}
+        if kind == "s3":
+            options = _s3_options(env)
+        elif kind == "gs":
+            options = {"skip_instance_cache": True}
+        try:
+            import fsspec.core
+
+            self.fs, root = fsspec.core.url_to_fs(raw, **options)
+        except ImportError as exc:
+            extra = "s3" if kind == "s3" else "gcs"
+            raise ConfigError(
+                f"archive storage {kind}:// needs an extra package: pip install "
+                f"'cosmic-horizons[{extra}]' ({exc})"
+            ) from exc
+        self.root = str(root).rstrip("/") or "/"
+
+    @staticmethod
+    def _safe(url: str) -> str:
+        """``url`` without any user:password part."""
+        parts = urlsplit(url)
+        if "@" not in parts.netloc:
+            return url
+        return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+    @property
+    def url(self) -> str:
+        """The storage root URL (never with credentials)."""
+        return self._url
+
+    def __repr__(self) -> str:
+        return f"ArchiveStorage({self._url!r})"
+
+    def __str__(self) -> str:
+        return self._url
+
+    def _full(self, relpath: str) -> str:
+        rel = relpath.replace("\\", "/").lstrip("/")
+        if not rel or any(p in ("", ".", "..") for p in rel.split("/")):
+            raise ArchiveError(f"invalid archive path {relpath!r}")
+        return f"{self.root}/{rel}" if self.root != "/" else f"/{rel}"
+
+    # -- writing -----------------------------------------------------------------------
+
+    def put_atomic(self, relpath: str, data: bytes) -> None:
+        """Store ``data`` at ``relpath`` so that it is visible only once complete and durable."""
+        full = self._full(relpath)
+        try:
+            if self.kind == "file":
+                _local_put_atomic(Path(full), data)
+            else:
+                self.fs.pipe_file(full, data)
+        except OSError as exc:
+            raise ArchiveError(f"writing {relpath} to {self._url} failed: {exc}") from exc
+
+    def delete(self, relpath: str) -> None:
+        """Remove one file (missing files are not an error)."""
+        full = self._full(relpath)
+        try:
+            if self.fs.exists(full):
+                self.fs.rm_file(full)
+        except OSError as exc:
+            raise ArchiveError(f"deleting {relpath} from {self._url} failed: {exc}") from exc
+
+    # -- reading -----------------------------------------------------------------------
+
+    def read(self, relpath: str) -> bytes:
+        """The content of one file."""
+        try:
+            return bytes(self.fs.cat_file(self._full(relpath)))
+        except FileNotFoundError as exc:
+            raise ArchiveError(f"{relpath} is not in the archive at {self._url}") from exc
+        except OSError as exc:
+            raise ArchiveError(f"reading {relpath} from {self._url} failed: {exc}") from exc
+
+    def exists(self, relpath: str) -> bool:
+        try:
+            return bool(self.fs.exists(self._full(relpath)))
+        except OSError as exc:
+            raise ArchiveError(f"checking {relpath} in {self._url} failed: {exc}") from exc
+
+    def list_files(self, topic: str | None = None) -> list[ArchiveFile]:
+        """The archive files (of ``topic``, or all), sorted by topic, partition and start offset."""
+        base = self._full(topic) if topic else self.root
+        try:
+            with contextlib.suppress(AttributeError):
+                self.fs.invalidate_cache()
+            if not self.fs.exists(base):
+                return []
+            found = self.fs.find(base, withdirs=False)
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise ArchiveError(f"listing {self._url} failed: {exc}") from exc
+        prefix = self.root.rstrip("/") + "/"
+        files = []
+        for name in found:
+            name = str(name)
+            rel = name[len(prefix) :] if name.startswith(prefix) else name
+            parsed = parse_path(rel)
+            if (
+                parsed is not None
+                and rel == parsed.path
+                and (topic is None or parsed.topic == topic)
+            ):
+                files.append(parsed)
+        files.sort(key=lambda f: (f.topic, f.partition, f.start_offset, f.end_offset))
+        return files
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _local_put_atomic(target: Path, data: bytes) -> None:
+    """Temp file in the same folder, fsync, rename over the target, fsync the folder."""
+    folder = target.parent
+    created = []
+    probe = folder
+    while not probe.exists():
+        created.append(probe)
+        probe = probe.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{target.name}.{uuid.uuid4().hex[:12]}.tmp"
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(folder)
+    for made in created:  # new folders must survive a crash too: fsync each one's parent
+        _fsync_dir(made.parent)
