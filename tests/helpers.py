@@ -11,7 +11,9 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from cosmic_horizons.packet import KafkaPayload, Metrics
 
 
-def make_packet(n: int = 0, *, element: str | None = None, chunk: str | None = None) -> KafkaPayload:
+def make_packet(
+    n: int = 0, *, element: str | None = None, chunk: str | None = None
+) -> KafkaPayload:
     site = n % 5 + 1
     return KafkaPayload(
         source_id=element or f"element-{site}-{n}",
@@ -20,7 +22,9 @@ def make_packet(n: int = 0, *, element: str | None = None, chunk: str | None = N
         element_id=element or f"element-{site}-{n}",
         site_id=f"site-{site}",
         timestamp=f"2026-11-27T12:00:{n % 60:02d}.{n % 1000:03d}Z",
-        metrics=Metrics(vibration=0.01 * n, power_usage=1500.0 + n, noise_floor=-98.5, rfi_level=-107.25),
+        metrics=Metrics(
+            vibration=0.01 * n, power_usage=1500.0 + n, noise_floor=-98.5, rfi_level=-107.25
+        ),
         data_chunk=chunk,
     )
 

@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from typing import Annotated
+import time
+import uuid
+from typing import Annotated, BinaryIO
 
 import msgspec
 import typer
+from confluent_kafka import Consumer
+from rich.live import Live
 from rich.table import Table
 
+from .._units import parse_duration
 from ..broker import EmbeddedBroker
 from ..cluster import check_broker
-from ..packet import json_schema
+from ..errors import PacketError
+from ..packet import decode_packet, encode_packet, json_schema
+from ..publisher import DeliveryReport, Publisher
+from ..simulator import ArraySimulator, stream
 from .common import (
     BootstrapOpt,
     JsonOpt,
+    ProfileOpt,
+    TopicOpt,
     err_console,
     load_settings,
     out_console,
     sigterm_as_interrupt,
 )
+from .live import publisher_line
 
 
 def schema() -> None:
@@ -88,7 +100,234 @@ def check(
         raise typer.Exit(1)
 
 
+def report_delivery(report: DeliveryReport) -> None:
+    """One line on stderr: what was delivered and what was not."""
+    style = "green" if report.complete else "bold red"
+    err_console.print(
+        f"[{style}]delivered {report.delivered:,} of {report.sent:,}; failed {report.failed:,}"
+        + (
+            f" ({report.undelivered_at_close:,} still queued at shutdown)"
+            if report.undelivered_at_close
+            else ""
+        )
+        + "[/]"
+    )
+
+
+def run_simulation(
+    publisher: Publisher,
+    simulator: ArraySimulator,
+    *,
+    rate: float,
+    duration_s: float | None,
+    count: int | None,
+    live: bool = True,
+) -> DeliveryReport:
+    """Stream the simulator through ``publisher`` with a live stats line; Ctrl-C stops cleanly."""
+    started = time.monotonic()
+    target = rate * len(simulator.elements)
+    display = Live(
+        get_renderable=lambda: publisher_line(
+            publisher.snapshot(), target_rate=target, started=started
+        ),
+        console=err_console,
+        refresh_per_second=4,
+        transient=False,
+    )
+    try:
+        with display if live else contextlib.nullcontext():
+            stream(simulator, publisher.publish, rate_hz=rate, duration_s=duration_s, count=count)
+    except KeyboardInterrupt:
+        err_console.print("stopping: flushing queued packets...")
+    report = publisher.close()
+    report_delivery(report)
+    return report
+
+
+def simulate(
+    elements: Annotated[int, typer.Option(help="Number of array elements (antennas).")] = 263,
+    sites: Annotated[int, typer.Option(help="Number of observatory sites (hubs).")] = 5,
+    rate: Annotated[float, typer.Option(help="Packets per second per element (Hz).")] = 10.0,
+    duration: Annotated[
+        str | None, typer.Option(help="Stop after this long (30s, 5m, 2h).", show_default=False)
+    ] = None,
+    count: Annotated[
+        int | None, typer.Option(help="Stop after this many packets.", show_default=False)
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same values.")] = 0,
+    chunk_samples: Annotated[
+        int, typer.Option(help="Complex64 visibility samples per data_chunk (0: none).")
+    ] = 0,
+    bootstrap: BootstrapOpt = None,
+    topic: TopicOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Stream simulated array telemetry into the topic, with a live progress line."""
+    sigterm_as_interrupt()
+    settings = load_settings(bootstrap, topic, profile)
+    duration_s = parse_duration(duration, what="--duration") if duration else None
+    if count is not None and count < 1:
+        raise typer.BadParameter("must be at least 1", param_hint="--count")
+    simulator = ArraySimulator(elements, sites, seed=seed, chunk_samples=chunk_samples)
+    publisher = Publisher(settings)
+    err_console.print(
+        f"simulating {elements} elements over {sites} sites at {rate:g} Hz each "
+        f"into {settings.topic} on {settings.bootstrap_servers}"
+    )
+    report = run_simulation(
+        publisher,
+        simulator,
+        rate=rate,
+        duration_s=duration_s,
+        count=count,
+        live=err_console.is_terminal,
+    )
+    if not report.complete:
+        raise typer.Exit(1)
+
+
+def produce(
+    source: Annotated[
+        str, typer.Argument(help="JSON-lines file of packets, or - for standard input.")
+    ] = "-",
+    bootstrap: BootstrapOpt = None,
+    topic: TopicOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Validate and send JSON-lines packets; each bad line is reported with its number (exit 1)."""
+    sigterm_as_interrupt()
+    settings = load_settings(bootstrap, topic, profile)
+    stream_in: BinaryIO
+    if source == "-":
+        stream_in = sys.stdin.buffer
+    else:
+        try:
+            stream_in = open(source, "rb")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot read {source}: {exc.strerror}") from None
+    bad = good = 0
+    publisher = Publisher(settings)
+    try:
+        for number, line in enumerate(stream_in, start=1):
+            if not line.strip():
+                continue
+            try:
+                packet = decode_packet(line)
+            except PacketError as exc:
+                bad += 1
+                err_console.print(f"{source}:{number}: {exc.field}: {exc.reason}", markup=False)
+                continue
+            if publisher.publish(packet):
+                good += 1
+    except KeyboardInterrupt:
+        err_console.print("interrupted: flushing what was read...")
+    finally:
+        if stream_in is not sys.stdin.buffer:
+            stream_in.close()
+    report = publisher.close()
+    report_delivery(report)
+    if bad:
+        err_console.print(f"[bold red]{bad} bad line(s) skipped[/]; {good} packet(s) sent")
+    if bad or not report.complete:
+        raise typer.Exit(1)
+
+
+def consume(
+    from_beginning: Annotated[
+        bool, typer.Option("--from-beginning", help="Start at the oldest record.")
+    ] = False,
+    max_messages: Annotated[
+        int | None, typer.Option("--max-messages", help="Exit after this many records.")
+    ] = None,
+    group: Annotated[
+        str | None,
+        typer.Option(
+            "--group", help="Consumer group (commits its offsets); default: a throwaway group."
+        ),
+    ] = None,
+    timeout: Annotated[
+        str | None,
+        typer.Option("--timeout", help="Exit when no record arrives for this long (10s)."),
+    ] = None,
+    raw: Annotated[
+        bool, typer.Option("--raw", help="Print values as stored, without validating them.")
+    ] = False,
+    meta: Annotated[
+        bool, typer.Option("--meta", help="Wrap each line with partition, offset and key.")
+    ] = False,
+    bootstrap: BootstrapOpt = None,
+    topic: TopicOpt = None,
+) -> None:
+    """Print records of the topic as JSON lines (the spec's kafka-console-consumer)."""
+    sigterm_as_interrupt()
+    settings = load_settings(bootstrap, topic)
+    idle_s = parse_duration(timeout, what="--timeout") if timeout else None
+    consumer = Consumer(
+        {
+            **settings.client_config("cosmic-horizons-console"),
+            "group.id": group or f"horizons-console-{uuid.uuid4().hex[:12]}",
+            "auto.offset.reset": "earliest" if from_beginning else "latest",
+            "enable.auto.commit": group is not None,
+            "session.timeout.ms": 6000,
+            "heartbeat.interval.ms": 500,
+        }
+    )
+    consumer.subscribe([settings.topic])
+    out = sys.stdout.buffer
+    printed = invalid = 0
+    last = time.monotonic()
+    try:
+        while max_messages is None or printed < max_messages:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                if idle_s is not None and time.monotonic() - last > idle_s:
+                    break
+                continue
+            if msg.error():
+                err_console.print(f"consumer error: {msg.error()}", markup=False)
+                continue
+            last = time.monotonic()
+            value = msg.value() or b""
+            if not raw:
+                try:
+                    value = encode_packet(decode_packet(value))
+                except PacketError as exc:
+                    invalid += 1
+                    err_console.print(
+                        f"{msg.topic()}[{msg.partition()}]@{msg.offset()}: invalid packet: {exc}",
+                        markup=False,
+                    )
+                    continue
+            if meta:
+                key = msg.key()
+                value = msgspec.json.encode(
+                    {
+                        "partition": msg.partition(),
+                        "offset": msg.offset(),
+                        "timestamp": msg.timestamp()[1],
+                        "key": key.decode("utf-8", "replace") if key is not None else None,
+                        "value": _as_json(value) if raw else msgspec.Raw(value),
+                    }
+                )
+            out.write(value + b"\n")
+            out.flush()
+            printed += 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        consumer.close()
+    err_console.print(f"{printed} record(s)" + (f", {invalid} invalid" if invalid else ""))
+
+
+def _as_json(value: bytes) -> msgspec.Raw | str:
+    """A raw record value embedded as JSON when it is JSON, else as a string."""
+    try:
+        msgspec.json.decode(value)
+    except msgspec.DecodeError:
+        return value.decode("utf-8", "replace")
+    return msgspec.Raw(value)
+
+
 def register(app: typer.Typer) -> None:
-    app.command()(schema)
-    app.command()(broker)
-    app.command()(check)
+    for command in (schema, broker, check, simulate, produce, consume):
+        app.command()(command)

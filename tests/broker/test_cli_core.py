@@ -1,0 +1,119 @@
+"""The core commands end to end, as an operator runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from cosmic_horizons.config import KafkaSettings
+from cosmic_horizons.packet import decode_packet, encode_packet
+from tests.helpers import consume_all, create_topic, make_packet
+
+
+def horizons(
+    *args: str, stdin: bytes | None = None, timeout: float = 90
+) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "cosmic_horizons", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_produce_reports_bad_lines_and_sends_good_ones(
+    settings: KafkaSettings, tmp_path: Path
+) -> None:
+    bootstrap = settings.bootstrap_servers or ""
+    create_topic(bootstrap, settings.topic)
+    good = [make_packet(i) for i in range(6)]
+    lines = [
+        encode_packet(good[0]),
+        b"{not json",
+        encode_packet(good[1]),
+        b"",
+        json.dumps({"sourceId": "element-1-1"}).encode(),
+        encode_packet(good[2]),
+        encode_packet(good[3]).replace(b'"node_to_hub"', b'"sideways"'),
+        encode_packet(good[4]),
+        encode_packet(good[5]),
+    ]
+    source = tmp_path / "packets.jsonl"
+    source.write_bytes(b"\n".join(lines) + b"\n")
+    result = horizons("produce", str(source), "-b", bootstrap, "-t", settings.topic)
+    err = result.stderr.decode()
+    assert result.returncode == 1, err
+    assert f"{source}:2: $: not valid JSON" in err
+    assert f"{source}:5: $.targetId: required field is missing" in err
+    assert f"{source}:7: $.routeType:" in err
+    assert "3 bad line(s) skipped; 5 packet(s) sent" in err
+    got = consume_all(bootstrap, settings.topic, 5)
+    assert sorted(decode_packet(m.value() or b"").element_id for m in got) == sorted(
+        p.element_id for p in [good[0], good[1], good[2], good[4], good[5]]
+    )
+
+
+def test_produce_from_stdin_all_good_exits_zero(settings: KafkaSettings) -> None:
+    bootstrap = settings.bootstrap_servers or ""
+    create_topic(bootstrap, settings.topic)
+    data = b"\n".join(encode_packet(make_packet(i)) for i in range(10))
+    result = horizons("produce", "-", "-b", bootstrap, "-t", settings.topic, stdin=data)
+    assert result.returncode == 0, result.stderr.decode()
+    consume_all(bootstrap, settings.topic, 10)
+
+
+def test_simulate_then_consume_from_beginning(settings: KafkaSettings) -> None:
+    bootstrap = settings.bootstrap_servers or ""
+    create_topic(bootstrap, settings.topic)
+    sim = horizons(
+        "simulate",
+        "--elements",
+        "12",
+        "--sites",
+        "3",
+        "--rate",
+        "50",
+        "--count",
+        "40",
+        "--seed",
+        "7",
+        "-b",
+        bootstrap,
+        "-t",
+        settings.topic,
+    )
+    assert sim.returncode == 0, sim.stderr.decode()
+    assert "delivered 40 of 40; failed 0" in sim.stderr.decode()
+    out = horizons(
+        "consume",
+        "--from-beginning",
+        "--max-messages",
+        "40",
+        "-b",
+        bootstrap,
+        "-t",
+        settings.topic,
+    )
+    assert out.returncode == 0, out.stderr.decode()
+    packets = [decode_packet(line) for line in out.stdout.splitlines()]
+    assert len(packets) == 40
+    assert {p.site_id for p in packets} == {"site-1", "site-2", "site-3"}
+
+
+def test_check_reachable_and_unreachable(bootstrap: str) -> None:
+    ok = horizons("check", "-b", bootstrap, "--json")
+    assert ok.returncode == 0
+    report = json.loads(ok.stdout)
+    assert report["reachable"] is True and report["brokers"] and report["latency_ms"] >= 0
+    bad = horizons("check", "-b", "127.0.0.1:1", "--timeout", "2")
+    assert bad.returncode == 1
+    assert "unreachable" in bad.stderr.decode() and "hint:" in bad.stderr.decode()
+
+
+def test_schema_prints_json_schema() -> None:
+    result = horizons("schema")
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["title"] == "KafkaPayload"
