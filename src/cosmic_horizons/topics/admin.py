@@ -1,0 +1,485 @@
+"""Topic administration: list, describe, ensure (desired vs actual), alter, delete records.
+
+Every operation uses the standard Kafka admin API through one admin client. librdkafka
+errors are translated at this edge; an operation the broker lacks raises
+:class:`UnsupportedByBrokerError` naming the Kafka API and the broker's answer, before anything
+else was changed.
+"""
+
+from __future__ import annotations
+
+import builtins
+import concurrent.futures
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future
+from typing import TypeVar
+
+import msgspec
+from confluent_kafka import KafkaError as RdKafkaError
+from confluent_kafka import KafkaException, TopicCollection, TopicPartition
+
+# confluent_kafka.admin re-exports these without listing them in __all__.
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewPartitions,
+    NewTopic,
+    OffsetSpec,
+    ResourceType,
+)
+
+from ..cluster import make_admin
+from ..config import KafkaSettings
+from ..errors import (
+    BrokerUnavailableError,
+    KafkaError,
+    TopicError,
+    UnsupportedByBrokerError,
+    from_kafka_error,
+    rdkafka_error_of,
+)
+from .diff import PartitionState, TopicDiff, TopicState, configs_equal, diff_topic
+from .models import TopicSpec
+
+__all__ = [
+    "ConfigChange",
+    "EnsureResult",
+    "TopicAdmin",
+    "TopicSummary",
+    "delete_records_before",
+]
+
+T = TypeVar("T")
+
+_MISSING_CODES = frozenset({RdKafkaError.UNKNOWN_TOPIC_OR_PART, RdKafkaError._UNKNOWN_TOPIC})
+_DROPPED_CODES = frozenset({RdKafkaError._TRANSPORT, RdKafkaError._TIMED_OUT})
+
+
+class TopicSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """One line of ``topics list``."""
+
+    name: str
+    partitions: int
+    replication_factor: int
+    under_replicated: int
+
+
+class ConfigChange(msgspec.Struct, frozen=True, kw_only=True):
+    """A config value before and after an alteration (None: not set)."""
+
+    key: str
+    before: str | None
+    after: str | None
+
+
+class EnsureResult(msgspec.Struct, frozen=True, kw_only=True):
+    """What ``ensure`` found, what it did, and what still differs."""
+
+    name: str
+    before: TopicDiff
+    after: TopicDiff
+    actual: TopicState | None
+    created: bool = False
+    applied: tuple[str, ...] = ()
+
+    @property
+    def in_sync(self) -> bool:
+        return self.after.in_sync
+
+    @property
+    def changed(self) -> bool:
+        return self.created or bool(self.applied)
+
+
+class TopicAdmin:
+    """Topic operations on one cluster through a single admin client.
+
+    ``timeout`` (seconds) bounds each broker request; nothing waits forever.
+    """
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        timeout: float = 10.0,
+        admin: AdminClient | None = None,
+    ) -> None:
+        self.settings = settings
+        self.timeout = timeout
+        self._admin = admin or make_admin(settings, timeout_ms=int(timeout * 1000))
+
+    # -- reading -------------------------------------------------------------------------
+
+    def list(self, *, internal: bool = False) -> builtins.list[TopicSummary]:
+        """The cluster's topics, sorted; internal ``__*`` topics only with ``internal=True``."""
+        try:
+            metadata = self._admin.list_topics(timeout=self.timeout)
+        except KafkaException as exc:
+            raise from_kafka_error(exc, operation="Metadata", target=self._bootstrap) from exc
+        out: builtins.list[TopicSummary] = []
+        for name, topic in metadata.topics.items():
+            if name.startswith("__") and not internal:
+                continue
+            parts = [
+                PartitionState(
+                    id=p.id,
+                    leader=p.leader if p.leader >= 0 else None,
+                    replicas=tuple(p.replicas),
+                    isr=tuple(p.isrs),
+                )
+                for p in topic.partitions.values()
+            ]
+            state = TopicState(name=name, partitions=tuple(parts))
+            out.append(
+                TopicSummary(
+                    name=name,
+                    partitions=state.partition_count,
+                    replication_factor=state.replication_factor,
+                    under_replicated=len(state.under_replicated),
+                )
+            )
+        return sorted(out, key=lambda t: t.name)
+
+    def exists(self, name: str) -> bool:
+        return self._state(name) is not None
+
+    def describe(self, name: str) -> TopicState:
+        """Partitions (leader, replicas, ISR) and every config value the broker reports."""
+        state = self._state(name)
+        if state is None:
+            raise TopicError(f"topic {name} does not exist", code="UNKNOWN_TOPIC_OR_PART")
+        return state
+
+    def diff(self, spec: TopicSpec) -> TopicDiff:
+        """Desired vs actual for ``spec``, read from the cluster."""
+        return diff_topic(spec, self._state(spec.name))
+
+    # -- changing ------------------------------------------------------------------------
+
+    def ensure(self, spec: TopicSpec, *, fix: bool = False) -> EnsureResult:
+        """Create ``spec``'s topic when missing; otherwise diff it and, with ``fix``, apply.
+
+        Fixes: config drift through IncrementalAlterConfigs (SET), too few partitions through
+        CreatePartitions. More partitions than desired and a replication-factor mismatch are
+        reported only. When the broker lacks CreatePartitions, this raises
+        :class:`UnsupportedByBrokerError` before any config is changed.
+        """
+        actual = self._state(spec.name)
+        before = diff_topic(spec, actual)
+        if before.missing:
+            self._create(spec)
+            actual = self._wait_for(spec.name)
+            after = diff_topic(spec, actual)
+            return EnsureResult(
+                name=spec.name,
+                before=before,
+                after=after,
+                actual=actual,
+                created=True,
+                applied=(
+                    f"created {spec.name}: {spec.partitions} partition(s), "
+                    f"replication factor {spec.replication_factor}, {len(spec.configs)} config(s)",
+                ),
+            )
+        if not fix or not before.fixable:
+            return EnsureResult(name=spec.name, before=before, after=before, actual=actual)
+
+        applied: builtins.list[str] = []
+        if before.partitions_to_add:
+            # Ask first (validate only) so an unsupported CreatePartitions changes nothing.
+            self._create_partitions(spec.name, spec.partitions, validate_only=True)
+        if before.configs:
+            changes = {d.key: d.desired for d in before.configs}
+            self._incremental_alter(spec.name, changes)
+            applied.extend(
+                f"set {d.key}={d.desired} (was {d.actual if d.actual is not None else 'not set'})"
+                for d in before.configs
+            )
+        if before.partitions_to_add:
+            self._create_partitions(spec.name, spec.partitions, validate_only=False)
+            applied.append(
+                f"partitions {before.actual_partitions} -> {spec.partitions} (CreatePartitions)"
+            )
+        actual = self._wait_for(spec.name, until=lambda s: _applied(spec, before, s))
+        return EnsureResult(
+            name=spec.name,
+            before=before,
+            after=diff_topic(spec, actual),
+            actual=actual,
+            applied=tuple(applied),
+        )
+
+    def alter_configs(self, name: str, changes: Mapping[str, str]) -> builtins.list[ConfigChange]:
+        """SET topic configs through IncrementalAlterConfigs; returns each value before/after."""
+        if not changes:
+            return []
+        before = self.describe(name)  # a topic that does not exist is an error, not a no-op
+        self._incremental_alter(name, changes)
+        after = self._wait_for(
+            name,
+            until=lambda s: all(configs_equal(k, v, s.configs.get(k)) for k, v in changes.items()),
+        )
+        return [
+            ConfigChange(key=k, before=before.configs.get(k), after=after.configs.get(k))
+            for k in changes
+        ]
+
+    def alter_retention(
+        self,
+        name: str,
+        retention_ms: int | None = None,
+        *,
+        retention_bytes: int | None = None,
+    ) -> builtins.list[ConfigChange]:
+        """Change ``retention.ms`` and/or ``retention.bytes`` (-1: unlimited)."""
+        changes: dict[str, str] = {}
+        for key, value in (("retention.ms", retention_ms), ("retention.bytes", retention_bytes)):
+            if value is None:
+                continue
+            if value < -1 or value == 0:
+                raise TopicError(f"{key}={value}: must be positive, or -1 for unlimited")
+            changes[key] = str(value)
+        if not changes:
+            raise TopicError("alter retention: give retention_ms and/or retention_bytes")
+        return self.alter_configs(name, changes)
+
+    def delete_records_before(self, topic: str, offsets: Mapping[int, int]) -> dict[int, int]:
+        """Delete records before ``offsets[partition]`` (DeleteRecords); new log start offsets.
+
+        The broker's refusal raises :class:`UnsupportedByBrokerError`. A broker that drops the
+        connection on DeleteRecords while it still answers metadata requests, with every log
+        start offset unchanged, is reported the same way (Tansu does this).
+        """
+        if not offsets:
+            return {}
+        for partition, offset in offsets.items():
+            if partition < 0 or offset < 0:
+                raise TopicError(
+                    f"DeleteRecords on {topic}: partition {partition} offset {offset}: "
+                    "both must be zero or more"
+                )
+        state = self.describe(topic)
+        known = {p.id for p in state.partitions}
+        unknown = sorted(set(offsets) - known)
+        if unknown:
+            raise TopicError(
+                f"DeleteRecords on {topic}: no partition {', '.join(map(str, unknown))} "
+                f"(the topic has {state.partition_count})",
+                code="UNKNOWN_TOPIC_OR_PART",
+            )
+        start_before = self.log_start_offsets(topic, offsets)
+        # Partitions already at or past their target need no request.
+        todo = {p: o for p, o in offsets.items() if o > start_before[p]}
+        if not todo:
+            return start_before
+        request = [TopicPartition(topic, p, o) for p, o in sorted(todo.items())]
+        try:
+            futures = self._admin.delete_records(
+                request, request_timeout=self.timeout, operation_timeout=self.timeout
+            )
+            done = {tp.partition: self._result(f).low_watermark for tp, f in futures.items()}
+            return {**start_before, **done}
+        except KafkaException as exc:
+            err = rdkafka_error_of(exc)
+            if err is None or err.code() not in _DROPPED_CODES:
+                raise from_kafka_error(
+                    exc, operation="DeleteRecords", target=topic, error_type=TopicError
+                ) from exc
+            answer = f"{err.name()}: {err.str()}"
+        # The connection dropped. A broker that is down is unavailable; one that still answers
+        # metadata and kept every log start offset refused DeleteRecords.
+        start_after = self._log_start_after_drop(topic, offsets, answer)
+        if all(start_after[p] >= o for p, o in todo.items()):
+            return start_after
+        if start_after != start_before:  # a broker that applied part of the request
+            raise TopicError(
+                f"DeleteRecords on {topic}: the connection dropped ({answer}); log start "
+                f"offsets moved from {start_before} to {start_after}, not to {dict(offsets)}"
+            )
+        raise UnsupportedByBrokerError(
+            "DeleteRecords",
+            f"it closed the connection ({answer}) while still answering metadata requests; "
+            f"log start offsets unchanged {start_before}",
+        )
+
+    def log_start_offsets(self, topic: str, partitions: Iterable[int]) -> dict[int, int]:
+        """The earliest available offset of each partition (ListOffsets, earliest)."""
+        earliest = OffsetSpec.earliest()  # type: ignore[no-untyped-call]  # untyped in the library
+        request = {TopicPartition(topic, p): earliest for p in partitions}
+        try:
+            futures = self._admin.list_offsets(request, request_timeout=self.timeout)
+            return {tp.partition: self._result(f).offset for tp, f in futures.items()}
+        except KafkaException as exc:
+            raise from_kafka_error(exc, operation="ListOffsets", target=topic) from exc
+
+    # -- internals -----------------------------------------------------------------------
+
+    @property
+    def _bootstrap(self) -> str:
+        return self.settings.bootstrap_servers or ""
+
+    def _result(self, future: Future[T]) -> T:
+        try:
+            return future.result(timeout=self.timeout + 5)
+        except concurrent.futures.TimeoutError as exc:
+            raise BrokerUnavailableError(
+                f"no answer from {self._bootstrap} within {self.timeout + 5:.0f} s"
+            ) from exc
+
+    def _state(self, name: str) -> TopicState | None:
+        try:
+            desc = self._result(
+                self._admin.describe_topics(TopicCollection([name]), request_timeout=self.timeout)[
+                    name
+                ]
+            )
+        except KafkaException as exc:
+            err = rdkafka_error_of(exc)
+            if err is not None and err.code() in _MISSING_CODES:
+                return None
+            raise from_kafka_error(exc, operation="Metadata", target=name) from exc
+        partitions = tuple(
+            PartitionState(
+                id=p.id,
+                leader=p.leader.id if p.leader is not None and p.leader.id >= 0 else None,
+                replicas=tuple(n.id for n in p.replicas),
+                isr=tuple(n.id for n in p.isr),
+            )
+            for p in sorted(desc.partitions, key=lambda p: p.id)
+        )
+        return TopicState(name=name, partitions=partitions, configs=self._configs(name))
+
+    def _configs(self, name: str) -> dict[str, str]:
+        resource = ConfigResource(ResourceType.TOPIC, name)
+        try:
+            entries = self._result(
+                self._admin.describe_configs([resource], request_timeout=self.timeout)[resource]
+            )
+        except KafkaException as exc:
+            raise from_kafka_error(
+                exc, operation="DescribeConfigs", target=name, error_type=TopicError
+            ) from exc
+        return {k: e.value for k, e in sorted(entries.items()) if e.value is not None}
+
+    def _create(self, spec: TopicSpec) -> None:
+        new = NewTopic(
+            spec.name,
+            num_partitions=spec.partitions,
+            replication_factor=spec.replication_factor,
+            config=dict(spec.configs),
+        )
+        try:
+            self._result(
+                self._admin.create_topics(
+                    [new], request_timeout=self.timeout, operation_timeout=self.timeout
+                )[spec.name]
+            )
+        except KafkaException as exc:
+            err = rdkafka_error_of(exc)
+            if err is not None and err.code() == RdKafkaError.TOPIC_ALREADY_EXISTS:
+                return  # created meanwhile by someone else: the diff that follows tells
+            raise from_kafka_error(
+                exc, operation="CreateTopics", target=spec.name, error_type=TopicError
+            ) from exc
+
+    def _incremental_alter(self, name: str, changes: Mapping[str, str]) -> None:
+        resource = ConfigResource(
+            ResourceType.TOPIC,
+            name,
+            incremental_configs=[
+                ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET)
+                for k, v in changes.items()
+            ],
+        )
+        try:
+            self._result(
+                self._admin.incremental_alter_configs([resource], request_timeout=self.timeout)[
+                    resource
+                ]
+            )
+        except KafkaException as exc:
+            raise from_kafka_error(
+                exc, operation="IncrementalAlterConfigs", target=name, error_type=TopicError
+            ) from exc
+
+    def _create_partitions(self, name: str, total: int, *, validate_only: bool) -> None:
+        try:
+            self._result(
+                self._admin.create_partitions(
+                    [NewPartitions(name, total)],
+                    validate_only=validate_only,
+                    request_timeout=self.timeout,
+                    operation_timeout=self.timeout,
+                )[name]
+            )
+        except KafkaException as exc:
+            raise from_kafka_error(
+                exc, operation="CreatePartitions", target=name, error_type=TopicError
+            ) from exc
+
+    def _wait_for(
+        self,
+        name: str,
+        until: Callable[[TopicState], bool] | None = None,
+    ) -> TopicState:
+        """Describe ``name`` until it exists (and ``until(state)`` holds), within a deadline.
+
+        Metadata and configs reach every broker shortly after a change; this absorbs that
+        delay. After the deadline the latest state is returned as it is.
+        """
+        deadline = time.monotonic() + self.timeout
+        while True:
+            state = self._state(name)
+            if state is not None and (until is None or until(state)):
+                return state
+            if time.monotonic() >= deadline:
+                if state is None:
+                    raise TopicError(f"topic {name} did not appear within {self.timeout:.0f} s")
+                return state
+            time.sleep(0.2)
+
+    def _log_start_after_drop(
+        self, topic: str, offsets: Mapping[int, int], answer: str
+    ) -> dict[int, int]:
+        try:
+            self._admin.list_topics(topic=topic, timeout=self.timeout)
+        except KafkaException as exc:
+            raise BrokerUnavailableError(
+                f"DeleteRecords on {topic}: the connection dropped ({answer}) and the broker "
+                f"no longer answers: {exc}"
+            ) from exc
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                return self.log_start_offsets(topic, offsets)
+            except KafkaError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.2)
+
+
+def _applied(spec: TopicSpec, before: TopicDiff, state: TopicState) -> bool:
+    """Whether the fixable part of ``before`` shows in ``state`` yet."""
+    after = diff_topic(spec, state)
+    return not after.configs and (
+        not before.partitions_to_add or state.partition_count >= spec.partitions
+    )
+
+
+def delete_records_before(
+    settings: KafkaSettings,
+    topic: str,
+    offsets: Mapping[int, int],
+    *,
+    timeout: float = 10.0,
+) -> dict[int, int]:
+    """Advance ``topic``'s log start to ``offsets[partition]`` (DeleteRecords).
+
+    Returns the new log start offset of each partition. Raises
+    :class:`UnsupportedByBrokerError` (operation ``DeleteRecords``) where the broker lacks it;
+    nothing is changed then.
+    """
+    return TopicAdmin(settings, timeout=timeout).delete_records_before(topic, offsets)
