@@ -156,7 +156,7 @@ class Publisher:
 
     def publish_encoded(
         self,
-        key: bytes,
+        key: bytes | None,
         value: bytes,
         timestamp_ms: int | None = None,
         headers: list[tuple[str, str | bytes | None]] | None = None,
