@@ -210,8 +210,8 @@ def check_file_rows(
             FileProblem(
                 path=file.path,
                 kind="duplicate-offset",
-                detail=f"{len(repeated)} offset(s) in more than one row: "
-                f"{_listed(sorted(set(repeated)))}",
+                detail=f"{len(set(repeated))} offset(s) in more than one row "
+                f"({len(repeated)} extra row(s)): {_listed(sorted(set(repeated)))}",
             )
         )
     other_topics = sorted({t for t in topics if t != file.topic})
