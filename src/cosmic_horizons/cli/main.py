@@ -10,7 +10,7 @@ import typer
 from rich.logging import RichHandler
 
 from ..errors import ConfigError, HorizonsError
-from . import core
+from . import core, topics
 from .common import err_console
 
 app = typer.Typer(
@@ -39,6 +39,7 @@ def _root(
 
 
 core.register(app)
+app.add_typer(topics.app, name="topics")
 
 
 def main() -> None:
