@@ -152,7 +152,10 @@ def partition_offsets(
     described = metadata.topics.get(topic)
     if described is None or described.error is not None or not described.partitions:
         reason = described.error.str() if described is not None and described.error else ""
-        raise TopicError(f"topic {topic!r} does not exist" + (f" ({reason})" if reason else ""))
+        raise TopicError(
+            f"topic {topic!r} does not exist" + (f" ({reason})" if reason else ""),
+            code="UNKNOWN_TOPIC_OR_PART",
+        )
     partitions = sorted(described.partitions)
     out: list[dict[int, int]] = []
     # OffsetSpec's factories lack annotations in confluent-kafka's stubs.

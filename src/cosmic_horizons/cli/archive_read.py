@@ -8,6 +8,8 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import Annotated, Any
 
@@ -51,7 +53,7 @@ StorageOpt = Annotated[
         "--storage",
         "-s",
         help="Archive URL: file:///path, s3://bucket/prefix or gs://bucket/prefix "
-        "[default: HORIZONS_ARCHIVE_URL or file://./data/archive].",
+        "(default: HORIZONS_ARCHIVE_URL, else file://./data/archive).",
         show_default=False,
     ),
 ]
@@ -84,7 +86,7 @@ def _json(value: Any) -> None:
 def ls(
     storage: StorageOpt = None,
     topic: Annotated[
-        str | None, typer.Option("--topic", "-t", help="Only this topic [default: all].")
+        str | None, typer.Option("--topic", "-t", help="Only this topic (default: all).")
     ] = None,
     start: FromOpt = None,
     end: ToOpt = None,
@@ -153,14 +155,14 @@ def _ls_table(store: ArchiveStorage, files: list[FileInfo], window: TimeWindow) 
 def verify(
     storage: StorageOpt = None,
     topic: Annotated[
-        str | None, typer.Option("--topic", "-t", help="Only this topic [default: all].")
+        str | None, typer.Option("--topic", "-t", help="Only this topic (default: all).")
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Check the archive against itself; exit 1 on any gap, overlap or bad file.
 
-    Per partition, every offset between the first and last archived ones must be in exactly
-    one file; in each file, row offsets must lie in its range, sorted and unique.
+    Per partition, every offset between the first and last archived ones must be in one file.
+    In each file, row offsets must lie in its range, sorted and unique.
     """
     store = ArchiveStorage(storage)
     report = verify_archive(store, topic=topic)
@@ -229,13 +231,23 @@ def _verify_text(report: VerifyReport, topic: str | None) -> None:
 # -- replay ------------------------------------------------------------------------------
 
 
-def _stop_on_signals(stop: threading.Event) -> None:
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C and SIGTERM set ``stop`` (finish cleanly, report) while inside; restored after."""
+
     def handler(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    signal.signal(signal.SIGINT, handler)
-    if sys.platform != "win32":
-        signal.signal(signal.SIGTERM, handler)
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    names = [signal.SIGINT] + ([signal.SIGTERM] if sys.platform != "win32" else [])
+    previous = {sig: signal.signal(sig, handler) for sig in names}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def replay(
@@ -248,13 +260,14 @@ def replay(
         typer.Option(
             "--topic",
             "-t",
-            help="Destination topic [default: the source topic, see --into-source].",
+            help="Destination topic (default: the source topic, see --into-source).",
         ),
     ] = None,
     source: Annotated[
         str | None,
         typer.Option(
-            "--source", help="Archived topic to read [default: HORIZONS_TOPIC or element.raw_data]."
+            "--source",
+            help="Archived topic to read (default: HORIZONS_TOPIC, else element.raw_data).",
         ),
     ] = None,
     to_stdout: Annotated[
@@ -281,8 +294,8 @@ def replay(
 ) -> None:
     """Republish archived packets timed in [--from, --to), in order, or print them.
 
-    Per partition in offset order; across partitions by record timestamp. Each record keeps
-    its key and timestamp and gets a ``replay.source: topic/partition/offset`` header.
+    Per partition in offset order; across partitions by record timestamp.
+    Each record keeps its key and timestamp, plus a replay.source header.
     Exit 1 when any packet was not delivered.
     """
     window = TimeWindow.parse(start, end)
@@ -293,13 +306,13 @@ def replay(
         check_destination(source_topic, destination, into_source=into_source)
     store = ArchiveStorage(storage)
     stop = threading.Event()
-    _stop_on_signals(stop)
     stats = ReadStats()
     records = iter_records(store, source_topic, window, elements=elements or (), stats=stats)
     if to_stdout:
         out = sys.stdout.buffer
         try:
-            report = write_json_lines(records, out.write, rate=rate, stop=stop)
+            with _stop_on_signals(stop):
+                report = write_json_lines(records, out.write, rate=rate, stop=stop)
             out.flush()
         except BrokenPipeError:
             raise typer.Exit(0) from None
@@ -311,16 +324,15 @@ def replay(
             )
         publisher = Publisher(settings, topic=destination)
         try:
-            report = replay_to_publisher(
-                records,
-                publisher,
-                into_source=into_source,
-                rate=rate,
-                stop=stop,
-                on_progress=lambda r: err_console.print(
-                    f"replayed {r.read:,} ...", highlight=False
-                ),
-            )
+            with _stop_on_signals(stop):
+                report = replay_to_publisher(
+                    records,
+                    publisher,
+                    into_source=into_source,
+                    rate=rate,
+                    stop=stop,
+                    on_progress=lambda r: err_console.print(f"replayed {r.read:,} ..."),
+                )
         finally:
             publisher.close(timeout=30)
     _replay_summary(report, stats, source_topic, window, as_json=as_json and not to_stdout)

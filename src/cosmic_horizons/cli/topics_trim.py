@@ -14,11 +14,16 @@ from rich.table import Table
 
 from ..archiver.storage import ArchiveStorage
 from ..archiver.trim import TrimPlan, apply_trim, partition_offsets, plan_trim
-from ..errors import UnsupportedByBrokerError
+from ..errors import ConfigError, HorizonsError, TopicError, UnsupportedByBrokerError
 from .archive_read import StorageOpt
 from .common import BootstrapOpt, JsonOpt, err_console, fail, load_settings, out_console
 
 __all__ = ["register"]
+
+# The exit codes of the other ``topics`` commands.
+EXIT_NO_TOPIC = 1
+EXIT_USAGE = 2
+EXIT_BROKER = 3
 
 
 def trim(
@@ -40,19 +45,27 @@ def trim(
 ) -> None:
     """Advance each partition's log start (DeleteRecords) up to what the archive holds.
 
-    Never past a gap in the archive, past its end or past the high watermark. Replaces the
-    spec's `rm -f` of segment files. Exit 1 when the broker refuses (nothing is changed).
+    Never past a gap in the archive, past its end or past the high watermark.
+    Replaces the spec's `rm -f` of segment files.
+    Exit 3 when the broker refuses or lacks DeleteRecords (nothing is changed then).
     """
     if not archived:
         fail(
             "trim needs --archived: it deletes only what the archive holds (check with "
             "--dry-run first)",
-            code=2,
+            EXIT_USAGE,
         )
     settings = load_settings(bootstrap, name)
-    store = ArchiveStorage(storage)
-    log_start, high = partition_offsets(settings, name)
-    plan = plan_trim(name, store.list_files(name), log_start, high)
+    try:
+        store = ArchiveStorage(storage)
+        log_start, high = partition_offsets(settings, name)
+        plan = plan_trim(name, store.list_files(name), log_start, high)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+    except TopicError as exc:
+        fail(str(exc), EXIT_NO_TOPIC if exc.code == "UNKNOWN_TOPIC_OR_PART" else EXIT_BROKER)
+    except HorizonsError as exc:  # unreachable broker, unreadable archive
+        fail(str(exc), EXIT_BROKER)
     if not as_json:
         _print_plan(plan, store.url, dry_run=dry_run)
     if dry_run or not plan.moves:
@@ -69,8 +82,11 @@ def trim(
         fail(
             f"the broker at {settings.require_bootstrap()} does not support DeleteRecords, so the "
             f"log start of {name} cannot be moved; nothing was changed. ({exc.answer}) "
-            "On such a broker, shorten retention.ms instead and let the broker drop old segments."
+            "On such a broker, shorten retention.ms instead and let the broker drop old segments.",
+            EXIT_BROKER,
         )
+    except HorizonsError as exc:
+        fail(f"trim of {name} failed: {exc}", EXIT_BROKER)
     if as_json:
         _json(plan, applied=True, new_log_start=result)
     else:
