@@ -10,7 +10,7 @@ import typer
 from rich.logging import RichHandler
 
 from ..errors import ConfigError, HorizonsError
-from . import core, topics
+from . import archive, core, topics
 from .common import err_console
 
 app = typer.Typer(
@@ -40,6 +40,7 @@ def _root(
 
 core.register(app)
 app.add_typer(topics.app, name="topics")
+app.add_typer(archive.app, name="archive")
 
 
 def main() -> None:

@@ -1,0 +1,652 @@
+"""The archiver: a consumer group that writes each partition's records into Parquet files.
+
+Exactly once, in effect:
+
+* A partition's records are buffered into an *open range*. The range closes on record
+  count, bytes or record time (a record in a new UTC day, or ``max_record_span_s`` after
+  the range's first record, closes the range before it), never on wall-clock time; with
+  ``flush_at_end`` also when the consumer reaches the end of the partition.
+* Closing a range: its dead letters are produced to the dead-letter topic and flushed,
+  then the Parquet file is stored atomically under a name derived from topic, partition
+  and offset range, and only then is ``end + 1`` committed, synchronously.
+* On assignment the archive is the source of truth: the consumer starts at the committed
+  offset, moved past every archived range that covers it. Archived ranges further ahead
+  fence the buffering: a range closes right before them and they are skipped. A crash
+  between the write and the commit therefore neither duplicates nor rewrites anything.
+* On revocation (or at stop) the un-written buffer is dropped; whoever reads the
+  partition next starts again from the last commit and builds the same ranges.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import msgspec
+from confluent_kafka import (
+    OFFSET_INVALID,
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka import KafkaError as RdKafkaError
+from confluent_kafka.cimpl import NewTopic
+
+from ..cluster import make_admin
+from ..config import KafkaSettings, mask_config
+from ..errors import ArchiveError, ConfigError, PacketError, from_kafka_error
+from ..packet import decode_packet
+from ..stats import RateMeter
+from ..topics.models import desired_topic, dlq_topic_name
+from .layout import ArchiveFile, RowBuffer, encode_parquet, file_path
+from .storage import ArchiveStorage
+
+__all__ = [
+    "CRASH_HOOK_ENV",
+    "DEFAULT_GROUP",
+    "Archiver",
+    "ArchiverStats",
+    "PartitionStats",
+    "RollPolicy",
+    "archiver_consumer_config",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GROUP: Final = "cosmic-horizons-archiver"
+#: Test hook: ``dlq``, ``write`` or ``commit``, optionally ``:N`` (default 1): the process
+#: SIGKILLs itself right after the N-th range's dead letters were flushed / file was stored /
+#: offset was committed. Used by the crash-safety tests; never set it in production.
+CRASH_HOOK_ENV: Final = "HORIZONS_ARCHIVER_CRASH_AFTER"
+_CRASH_POINTS: Final = ("dlq", "write", "commit")
+_DAY_MS: Final = 86_400_000
+_NO_FENCE: Final = 1 << 62
+
+
+class RollPolicy(msgspec.Struct, frozen=True, kw_only=True):
+    """When an open range is closed into a file (all limits are on records, never on time)."""
+
+    max_records: int = 10_000
+    """Offsets per file (dead letters included)."""
+    max_bytes: int = 64 * 1024 * 1024
+    """Kafka key + value bytes per file."""
+    max_record_span_s: float = 3600.0
+    """Record-time span of one file; files also never cross a UTC midnight."""
+
+    def __post_init__(self) -> None:
+        if self.max_records < 1:
+            raise ConfigError(f"max records per file must be at least 1, got {self.max_records}")
+        if self.max_bytes < 1:
+            raise ConfigError(f"max bytes per file must be at least 1, got {self.max_bytes}")
+        if not self.max_record_span_s > 0:
+            raise ConfigError(f"file span must be positive, got {self.max_record_span_s} s")
+
+
+class PartitionStats(msgspec.Struct, frozen=True, kw_only=True):
+    partition: int
+    last_archived_offset: int | None
+    """Highest offset covered by a stored file (None: nothing archived yet)."""
+    buffered: int
+    """Offsets read but not yet in a file."""
+    lag: int | None
+    """High watermark minus the next offset to archive (None until known)."""
+
+
+class ArchiverStats(msgspec.Struct, frozen=True, kw_only=True):
+    """A copy of the archiver's counters at one instant."""
+
+    topic: str
+    group: str
+    storage: str
+    rows: int
+    """Packets written into files."""
+    files: int
+    bytes: int
+    """Parquet bytes stored."""
+    dead_letters: int
+    consumed: int
+    """Records read (including ones later dropped at a revocation and read again)."""
+    rate: float
+    """Rows archived per second over the last few seconds."""
+    partitions: list[PartitionStats]
+    lag: int | None
+    """Sum of the assigned partitions' lag."""
+    last_error: str | None
+    started_at: float
+    uptime_s: float
+
+
+def archiver_consumer_config(
+    settings: KafkaSettings,
+    group: str,
+    *,
+    session_timeout_ms: int = 10_000,
+    heartbeat_interval_ms: int = 1_000,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The librdkafka consumer settings of the archiver."""
+    conf: dict[str, Any] = settings.client_config("cosmic-horizons-archiver")
+    conf.update(
+        {
+            "group.id": group,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": True,
+            "isolation.level": "read_committed",
+            "session.timeout.ms": session_timeout_ms,
+            "heartbeat.interval.ms": heartbeat_interval_ms,
+            "max.poll.interval.ms": 300_000,
+            "queued.min.messages": 200_000,
+            "fetch.max.bytes": 64 * 1024 * 1024,
+            "max.partition.fetch.bytes": 16 * 1024 * 1024,
+        }
+    )
+    conf.update(extra or {})
+    return conf
+
+
+@dataclass(slots=True)
+class _DeadLetter:
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, str | bytes | None]]
+
+
+@dataclass(slots=True)
+class _OpenRange:
+    """Records of one partition read since the last stored file."""
+
+    start: int
+    first_ts: int
+    deadline_ts: int
+    """A record at or after this time closes the range before it (span or UTC midnight)."""
+    rows: RowBuffer = field(default_factory=RowBuffer)
+    dead: list[_DeadLetter] = field(default_factory=list)
+    count: int = 0
+    nbytes: int = 0
+    last: int = -1
+
+
+@dataclass(slots=True)
+class _PartitionState:
+    partition: int
+    next_offset: int
+    fences: list[tuple[int, int]]
+    """Archived ranges ahead of ``next_offset``, sorted: buffering stops before them."""
+    last_archived: int | None
+    open: _OpenRange | None = None
+    at_end: bool = False
+    lag: int | None = None
+
+    @property
+    def fence_start(self) -> int:
+        return self.fences[0][0] if self.fences else _NO_FENCE
+
+
+class _CrashHook:
+    """``HORIZONS_ARCHIVER_CRASH_AFTER=point[:N]``: SIGKILL this process at a point (tests)."""
+
+    def __init__(self, spec: str | None) -> None:
+        self.point: str | None = None
+        self.remaining = 0
+        if not spec:
+            return
+        point, _, count = spec.partition(":")
+        if point not in _CRASH_POINTS or (count and not count.isdigit()):
+            raise ConfigError(
+                f"{CRASH_HOOK_ENV}={spec!r}: expected one of {', '.join(_CRASH_POINTS)}, "
+                "optionally followed by :N"
+            )
+        self.point = point
+        self.remaining = int(count or 1)
+
+    def reached(self, point: str) -> None:
+        if point != self.point:
+            return
+        self.remaining -= 1
+        if self.remaining <= 0:
+            log.critical("%s=%s: killing this process (test hook)", CRASH_HOOK_ENV, point)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Archiver:
+    """Consumes ``settings.topic`` in a consumer group and archives it to ``storage``."""
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        storage: ArchiveStorage,
+        *,
+        group: str = DEFAULT_GROUP,
+        roll: RollPolicy | None = None,
+        flush_at_end: bool = False,
+        stop_at_end: bool = False,
+        dlq_topic: str | None = None,
+        session_timeout_ms: int = 10_000,
+        heartbeat_interval_ms: int = 1_000,
+        batch_size: int = 2_000,
+        consumer_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.topic = settings.topic
+        self.storage = storage
+        self.group = group
+        self.roll = roll or RollPolicy()
+        self.flush_at_end = flush_at_end
+        self.stop_at_end = stop_at_end
+        self.dlq_topic = dlq_topic or dlq_topic_name(self.topic)
+        self.batch_size = batch_size
+        self._consumer_conf = archiver_consumer_config(
+            settings,
+            group,
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=heartbeat_interval_ms,
+            extra=consumer_config,
+        )
+        self._crash = _CrashHook(os.environ.get(CRASH_HOOK_ENV))
+        self._parts: dict[int, _PartitionState] = {}
+        self._pending_commits: dict[int, int] = {}
+        self._consumer: Consumer | None = None
+        self._producer: Producer | None = None
+        self._dlq_failures: list[str] = []
+        self._rate = RateMeter()
+        self._started = time.time()
+        self._started_mono = time.monotonic()
+        self.rows = 0
+        self.files = 0
+        self.bytes = 0
+        self.dead_letters = 0
+        self.consumed = 0
+        self.last_error: str | None = None
+        self._assigned_once = False
+
+    # -- public ------------------------------------------------------------------------
+
+    def stats(self) -> ArchiverStats:
+        """The counters now (safe to call from another thread)."""
+        parts = sorted(dict(self._parts).values(), key=lambda p: p.partition)
+        pstats = [
+            PartitionStats(
+                partition=p.partition,
+                last_archived_offset=p.last_archived,
+                buffered=p.open.count if p.open else 0,
+                lag=p.lag,
+            )
+            for p in parts
+        ]
+        lags = [p.lag for p in pstats if p.lag is not None]
+        return ArchiverStats(
+            topic=self.topic,
+            group=self.group,
+            storage=self.storage.url,
+            rows=self.rows,
+            files=self.files,
+            bytes=self.bytes,
+            dead_letters=self.dead_letters,
+            consumed=self.consumed,
+            rate=round(self._rate.rate(), 1),
+            partitions=pstats,
+            lag=sum(lags) if lags else None,
+            last_error=self.last_error,
+            started_at=self._started,
+            uptime_s=round(time.monotonic() - self._started_mono, 3),
+        )
+
+    def run(self, stop_event: threading.Event) -> ArchiverStats:
+        """Archive until ``stop_event`` is set (or the end, with ``stop_at_end``).
+
+        Open ranges that were not stored when it stops are dropped, not committed: the
+        next run reads them again.
+        """
+        log.debug("archiver consumer config: %s", mask_config(self._consumer_conf))
+        self._ensure_dlq_topic()
+        try:
+            consumer = Consumer(self._consumer_conf)
+        except KafkaException as exc:
+            raise ConfigError(f"invalid archiver consumer configuration: {exc}") from exc
+        producer_conf: dict[str, Any] = self.settings.client_config("cosmic-horizons-archiver-dlq")
+        producer_conf.update({"acks": "all", "enable.idempotence": True, "linger.ms": 5})
+        self._producer = Producer(producer_conf)
+        self._consumer = consumer
+        consumer.subscribe(
+            [self.topic],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_revoke,
+        )
+        last_lag = 0.0
+        try:
+            while not stop_event.is_set():
+                msgs = consumer.consume(num_messages=self.batch_size, timeout=0.2)
+                if self._pending_commits:
+                    self._commit_skipped(consumer)
+                if msgs:
+                    self._handle(consumer, msgs)
+                now = time.monotonic()
+                if now - last_lag >= 1.0:
+                    last_lag = now
+                    self._update_lag(consumer)
+                if self.stop_at_end and self._all_at_end():
+                    break
+        finally:
+            final = self.stats()
+            self._parts.clear()
+            with contextlib.suppress(KafkaException, RuntimeError):
+                consumer.close()
+            self._consumer = None
+            if self._producer is not None:
+                self._producer.flush(10)
+                self._producer = None
+        return final
+
+    # -- hot path ----------------------------------------------------------------------
+
+    def _handle(self, consumer: Consumer, msgs: list[Message]) -> None:
+        parts = self._parts
+        topic = self.topic
+        roll = self.roll
+        max_records = roll.max_records
+        max_bytes = roll.max_bytes
+        span_ms = int(roll.max_record_span_s * 1000)
+        consumed = 0
+        for msg in msgs:
+            err = msg.error()
+            if err is not None:
+                self._on_error_event(msg, err)
+                continue
+            state = parts.get(msg.partition())  # type: ignore[arg-type]
+            if state is None:
+                continue  # not (or no longer) ours
+            offset: int = msg.offset()  # type: ignore[assignment]
+            if offset < state.next_offset:
+                continue  # fetched before a seek
+            if offset >= state.fence_start and self._at_fence(consumer, state, offset):
+                continue
+            consumed += 1
+            state.at_end = False
+            state.next_offset = offset + 1
+            ts_type, ts = msg.timestamp()
+            if ts_type == TIMESTAMP_NOT_AVAILABLE or ts < 0:
+                ts = 0
+            key = msg.key()
+            value = msg.value()
+            size = (len(key) if key else 0) + (len(value) if value else 0)
+            rng = state.open
+            if rng is not None and (ts >= rng.deadline_ts or rng.nbytes + size > max_bytes):
+                self._close(consumer, state, offset - 1)
+                rng = None
+            if rng is None:
+                rng = state.open = _OpenRange(
+                    start=offset,
+                    first_ts=ts,
+                    deadline_ts=min(ts + span_ms, (ts // _DAY_MS + 1) * _DAY_MS),
+                )
+            rng.count += 1
+            rng.nbytes += size
+            rng.last = offset
+            try:
+                if value is None:
+                    raise PacketError("$", "empty record (no value)")
+                packet = decode_packet(value)
+            except PacketError as exc:
+                rng.dead.append(self._dead_letter(msg, key, value, ts, exc))
+            else:
+                rng.rows.append(topic, state.partition, offset, ts, key, packet)
+            if rng.count >= max_records or rng.nbytes >= max_bytes:
+                self._close(consumer, state, offset)
+        self.consumed += consumed
+
+    def _dead_letter(
+        self, msg: Message, key: bytes | None, value: bytes | None, ts: int, exc: PacketError
+    ) -> _DeadLetter:
+        original = msg.headers() or []
+        headers: list[tuple[str, str | bytes | None]] = list(
+            original.items() if isinstance(original, dict) else original
+        )
+        headers += [
+            ("error", str(exc).encode()),
+            ("error.field", exc.field.encode()),
+            ("source.topic", self.topic.encode()),
+            ("source.partition", str(msg.partition()).encode()),
+            ("source.offset", str(msg.offset()).encode()),
+            ("source.timestamp", str(ts).encode()),
+        ]
+        return _DeadLetter(key, value, headers)
+
+    def _at_fence(self, consumer: Consumer, state: _PartitionState, offset: int) -> bool:
+        """``offset`` reached an archived range: close before it, skip it. True: drop record."""
+        while state.fences and offset >= state.fences[0][0]:
+            start, end = state.fences[0]
+            if state.open is not None:
+                self._close(consumer, state, min(start - 1, offset - 1))
+            if offset <= end:
+                state.fences.pop(0)
+                state.next_offset = end + 1
+                state.last_archived = max(state.last_archived or -1, end)
+                log.info(
+                    "partition %d: offsets %d-%d are already archived; skipping them",
+                    state.partition,
+                    start,
+                    end,
+                )
+                consumer.seek(TopicPartition(self.topic, state.partition, end + 1))
+                self._commit(consumer, state.partition, end + 1)
+                return True
+            state.fences.pop(0)
+        return False
+
+    # -- closing a range ---------------------------------------------------------------
+
+    def _close(self, consumer: Consumer, state: _PartitionState, end: int) -> None:
+        """Store the open range ``start..end`` and commit ``end + 1``."""
+        rng = state.open
+        if rng is None:
+            return
+        state.open = None
+        if end < rng.start:
+            return
+        if rng.dead:
+            self._produce_dead_letters(rng.dead, state.partition, rng.start, end)
+            self._crash.reached("dlq")
+        path = file_path(self.topic, state.partition, rng.start, end, rng.first_ts)
+        data = encode_parquet(rng.rows.to_table())
+        self.storage.put_atomic(path, data)
+        self._crash.reached("write")
+        state.last_archived = end
+        self.rows += len(rng.rows)
+        self.files += 1
+        self.bytes += len(data)
+        self.dead_letters += len(rng.dead)
+        self._rate.add(len(rng.rows))
+        log.debug("stored %s (%d rows, %d dead letters)", path, len(rng.rows), len(rng.dead))
+        if self._commit(consumer, state.partition, end + 1):
+            self._crash.reached("commit")
+
+    def _commit(self, consumer: Consumer, partition: int, offset: int) -> bool:
+        """Commit ``offset`` synchronously; a failure is logged (the archive stays the truth)."""
+        try:
+            consumer.commit(
+                offsets=[TopicPartition(self.topic, partition, offset)], asynchronous=False
+            )
+        except KafkaException as exc:
+            # Everything below ``offset`` is stored: whoever owns the partition next starts
+            # after it anyway, because the assignment looks at the archive.
+            err = from_kafka_error(exc, operation="OffsetCommit", target=self.topic)
+            self.last_error = str(err)
+            log.warning("partition %d: commit of offset %d failed: %s", partition, offset, err)
+            return False
+        return True
+
+    def _produce_dead_letters(
+        self, dead: list[_DeadLetter], partition: int, start: int, end: int
+    ) -> None:
+        producer = self._producer
+        if producer is None:
+            raise ArchiveError("the dead-letter producer is not running")
+        failures: list[str] = []
+
+        def delivered(err: RdKafkaError | None, _msg: Message) -> None:
+            if err is not None:
+                failures.append(f"{err.name()}: {err.str()}")
+
+        for d in dead:
+            while True:
+                try:
+                    producer.produce(
+                        self.dlq_topic, d.value, d.key, headers=d.headers, on_delivery=delivered
+                    )
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+        remaining = producer.flush(60)
+        if remaining or failures:
+            reason = failures[0] if failures else f"{remaining} still queued after 60 s"
+            raise ArchiveError(
+                f"dead letters of {self.topic} partition {partition} offsets {start}-{end} "
+                f"could not be delivered to {self.dlq_topic} ({reason}); nothing was committed"
+            )
+
+    # -- rebalancing -------------------------------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned_once = True
+        try:
+            committed = consumer.committed(partitions, timeout=30)
+        except KafkaException as exc:
+            raise from_kafka_error(exc, operation="OffsetFetch", target=self.group) from exc
+        archived: dict[int, list[ArchiveFile]] = {}
+        for f in self.storage.list_files(self.topic):
+            archived.setdefault(f.partition, []).append(f)
+        positions = []
+        for tp in committed:
+            start = tp.offset
+            if start < 0 or start == OFFSET_INVALID:
+                low, _high = consumer.get_watermark_offsets(
+                    TopicPartition(self.topic, tp.partition), timeout=30, cached=False
+                )
+                start = max(low, 0)
+            ranges = [(f.start_offset, f.end_offset) for f in archived.get(tp.partition, [])]
+            position, last = _position_after_archive(start, ranges)
+            if position != start:
+                log.info(
+                    "partition %d: committed offset %d is archived up to %d; starting at %d",
+                    tp.partition,
+                    start,
+                    position - 1,
+                    position,
+                )
+            self._parts[tp.partition] = _PartitionState(
+                partition=tp.partition,
+                next_offset=position,
+                fences=[r for r in ranges if r[0] >= position],
+                last_archived=last,
+            )
+            positions.append(TopicPartition(self.topic, tp.partition, position))
+            if position != start or tp.offset < 0:
+                self._pending_commits[tp.partition] = position
+        consumer.assign(positions)
+        log.info("assigned %s partitions %s", self.topic, [tp.partition for tp in positions])
+
+    def _commit_skipped(self, consumer: Consumer) -> None:
+        """Commit positions the assignment moved past the archive (all below is stored)."""
+        pending, self._pending_commits = self._pending_commits, {}
+        for partition, position in pending.items():
+            if partition in self._parts and position > 0:
+                self._commit(consumer, partition, position)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._pending_commits.pop(tp.partition, None)
+            state = self._parts.pop(tp.partition, None)
+            if state is not None and state.open is not None:
+                log.info(
+                    "partition %d revoked: dropping %d unstored offsets from %d (re-read by the "
+                    "next owner)",
+                    tp.partition,
+                    state.open.count,
+                    state.open.start,
+                )
+        with contextlib.suppress(KafkaException, RuntimeError):
+            consumer.unassign()
+
+    # -- events ------------------------------------------------------------------------
+
+    def _on_error_event(self, msg: Message, err: RdKafkaError) -> None:
+        if err.code() == RdKafkaError._PARTITION_EOF:
+            state = self._parts.get(msg.partition())  # type: ignore[arg-type]
+            if state is None:
+                return
+            state.at_end = True
+            if self.flush_at_end and state.open is not None and self._consumer is not None:
+                self._close(self._consumer, state, state.open.last)
+            return
+        reason = f"{err.name()}: {err.str()}"
+        self.last_error = reason
+        if err.fatal():
+            raise from_kafka_error(KafkaException(err), operation="Fetch", target=self.topic)
+        log.warning("archiver consumer: %s", reason)
+
+    def _all_at_end(self) -> bool:
+        parts = self._parts
+        return bool(parts) and all(p.at_end and p.open is None for p in parts.values())
+
+    def _update_lag(self, consumer: Consumer) -> None:
+        for state in list(self._parts.values()):
+            try:
+                _low, high = consumer.get_watermark_offsets(
+                    TopicPartition(self.topic, state.partition), cached=True
+                )
+            except KafkaException:
+                continue
+            if high >= 0:
+                done = (state.last_archived + 1) if state.last_archived is not None else 0
+                state.lag = max(high - max(done, 0), 0)
+
+    def _ensure_dlq_topic(self) -> None:
+        """Create the dead-letter topic with the main topic's layout when it is missing."""
+        admin = make_admin(self.settings, timeout_ms=10_000)
+        try:
+            existing = admin.list_topics(timeout=10).topics
+        except KafkaException as exc:
+            raise from_kafka_error(exc, operation="Metadata", target=self.dlq_topic) from exc
+        if self.dlq_topic in existing:
+            return
+        spec = desired_topic(self.settings.profile, self.dlq_topic)
+        new = NewTopic(
+            spec.name,
+            num_partitions=spec.partitions,
+            replication_factor=spec.replication_factor,
+            config=dict(spec.configs),
+        )
+        try:
+            admin.create_topics([new], operation_timeout=10)[spec.name].result(30)
+            log.info("created dead-letter topic %s", spec.name)
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            if isinstance(err, RdKafkaError) and err.code() == RdKafkaError.TOPIC_ALREADY_EXISTS:
+                return
+            raise from_kafka_error(exc, operation="CreateTopics", target=spec.name) from exc
+
+
+def _position_after_archive(start: int, ranges: list[tuple[int, int]]) -> tuple[int, int | None]:
+    """Where to read from: ``start`` moved past every archived range covering it.
+
+    Returns the position and the highest archived offset below it (None when none).
+    """
+    position = start
+    for s, e in sorted(ranges):
+        if s <= position <= e:
+            position = e + 1
+    below = [e for _s, e in ranges if e < position]
+    return position, (max(below) if below else None)

@@ -1,0 +1,165 @@
+"""``horizons archive``: the archiver (``run``); archive readers register on the same app."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import Annotated
+
+import msgspec
+import typer
+from rich.text import Text
+
+from .._units import parse_duration, parse_size
+from ..archiver.archiver import DEFAULT_GROUP, Archiver, ArchiverStats, RollPolicy
+from ..archiver.storage import ArchiveStorage
+from . import archive_read
+from .common import BootstrapOpt, JsonOpt, ProfileOpt, TopicOpt, err_console, load_settings
+
+__all__ = ["app", "archiver_line"]
+
+app = typer.Typer(
+    name="archive",
+    help="The Parquet archive of the topic: write it (run), read it back.",
+    no_args_is_help=True,
+)
+
+StorageOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--storage",
+        "-s",
+        help="Archive URL: file:///path, s3://bucket/prefix or gs://bucket/prefix "
+        "[default: HORIZONS_ARCHIVE_URL or file://./data/archive].",
+        show_default=False,
+    ),
+]
+
+
+def _human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def archiver_line(s: ArchiverStats) -> Text:
+    """``rows 12,000  files 3  4.2 MiB  dead letters 1  8,000 rows/s  lag 120``."""
+    text = Text()
+    text.append(f"rows {s.rows:,}  ", style="green")
+    text.append(f"files {s.files:,}  ")
+    text.append(f"{_human_bytes(s.bytes)}  ")
+    text.append(
+        f"dead letters {s.dead_letters:,}  ", style="bold yellow" if s.dead_letters else "dim"
+    )
+    text.append(f"{s.rate:,.0f} rows/s", style="bold")
+    buffered = sum(p.buffered for p in s.partitions)
+    text.append(f"  buffered {buffered:,}", style="dim")
+    if s.lag is not None:
+        text.append(f"  lag {s.lag:,}")
+    text.append(f"  {s.uptime_s:,.0f} s", style="dim")
+    if s.last_error:
+        text.append(f"  last error: {s.last_error}", style="yellow")
+    return text
+
+
+@app.command("run")
+def run(
+    storage: StorageOpt = None,
+    group: Annotated[str, typer.Option("--group", "-g", help="Consumer group.")] = DEFAULT_GROUP,
+    max_records: Annotated[
+        int, typer.Option("--max-records", help="Offsets per file (dead letters included).")
+    ] = 10_000,
+    max_bytes: Annotated[
+        str, typer.Option("--max-bytes", help="Kafka key+value bytes per file (64MiB, 1GB).")
+    ] = "64MiB",
+    span: Annotated[
+        str, typer.Option("--span", help="Record-time span of one file (10m, 1h).")
+    ] = "1h",
+    flush_at_end: Annotated[
+        bool,
+        typer.Option(
+            "--flush-at-end",
+            help="Also close a partition's file when the end of the partition is reached "
+            "(batch runs; by default files close only on records, bytes or record time).",
+        ),
+    ] = False,
+    stop_at_end: Annotated[
+        bool,
+        typer.Option(
+            "--stop-at-end", help="Exit once every assigned partition is read and stored."
+        ),
+    ] = False,
+    session_timeout: Annotated[
+        str, typer.Option("--session-timeout", help="Consumer group session timeout.")
+    ] = "10s",
+    bootstrap: BootstrapOpt = None,
+    topic: TopicOpt = None,
+    profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Archive the topic into Parquet files, exactly once; Ctrl-C/SIGTERM stop cleanly."""
+    settings = load_settings(bootstrap, topic, profile)
+    roll = RollPolicy(
+        max_records=max_records,
+        max_bytes=parse_size(max_bytes, what="--max-bytes"),
+        max_record_span_s=parse_duration(span, what="--span"),
+    )
+    session_ms = int(parse_duration(session_timeout, what="--session-timeout") * 1000)
+    store = ArchiveStorage(storage)
+    archiver = Archiver(
+        settings,
+        store,
+        group=group,
+        roll=roll,
+        flush_at_end=flush_at_end or stop_at_end,
+        stop_at_end=stop_at_end,
+        session_timeout_ms=session_ms,
+        heartbeat_interval_ms=max(100, min(3000, session_ms // 10)),
+    )
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    err_console.print(
+        f"archiving {settings.topic} on {settings.bootstrap_servers} into {store.url} "
+        f"(group {group}; dead letters to {archiver.dlq_topic}); Ctrl-C stops"
+    )
+    stats = _run_with_progress(archiver, stop)
+    err_console.print(
+        f"stopped: {stats.rows:,} rows in {stats.files:,} files ({_human_bytes(stats.bytes)}), "
+        f"{stats.dead_letters:,} dead letters; nothing unstored was committed"
+    )
+    if as_json:
+        sys.stdout.write(msgspec.json.encode(stats).decode() + "\n")
+
+
+def _run_with_progress(archiver: Archiver, stop: threading.Event) -> ArchiverStats:
+    if not err_console.is_terminal:
+        return archiver.run(stop)
+    from rich.live import Live
+
+    with Live(
+        get_renderable=lambda: archiver_line(archiver.stats()),
+        console=err_console,
+        refresh_per_second=4,
+        transient=False,
+    ):
+        return archiver.run(stop)
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    """First Ctrl-C/SIGTERM: stop after the current batch; a second one: stop now."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    if sys.platform != "win32":
+        signal.signal(signal.SIGTERM, handler)
+
+
+archive_read.register(app)
