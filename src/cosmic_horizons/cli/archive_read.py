@@ -5,13 +5,14 @@ Registered onto the ``archive`` sub-app with :func:`register`.
 
 from __future__ import annotations
 
+import functools
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Annotated, Any
+from typing import Annotated, Any, ParamSpec
 
 import msgspec
 import typer
@@ -33,6 +34,7 @@ from ..archiver.replay import (
 )
 from ..archiver.storage import ArchiveStorage
 from ..archiver.verify import VerifyReport, verify_archive
+from ..errors import ConfigError, HorizonsError
 from ..publisher import Publisher
 from ..topics.admin import TopicAdmin
 from .common import (
@@ -46,6 +48,8 @@ from .common import (
 )
 
 __all__ = ["register"]
+
+P = ParamSpec("P")
 
 StorageOpt = Annotated[
     str | None,
@@ -110,6 +114,11 @@ def ls(
     }
     if as_json:
         _json({"storage": store.url, "window": window, "files": files, "totals": totals})
+        return
+    if not files:
+        what = f" of topic {topic}" if topic else ""
+        when = "" if window.is_open else " with records in that time window"
+        err_console.print(f"no archive files{what}{when} in {store.url}")
         return
     _ls_table(store, files, window)
     out_console.print(
@@ -375,8 +384,23 @@ def _replay_summary(
     err_console.print(f"[{style}]{line}[/]", soft_wrap=True)
 
 
+def _guarded(command: Callable[P, None]) -> Callable[P, None]:
+    """This package's errors as one line on stderr: exit 2 for bad input, 1 otherwise."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except ConfigError as exc:
+            fail(str(exc), 2)
+        except HorizonsError as exc:
+            fail(str(exc), 1)
+
+    return run
+
+
 def register(app: typer.Typer) -> None:
     """Add ``ls``, ``verify`` and ``replay`` to the ``archive`` sub-app."""
-    app.command("ls")(ls)
-    app.command("verify")(verify)
-    app.command("replay")(replay)
+    app.command("ls")(_guarded(ls))
+    app.command("verify")(_guarded(verify))
+    app.command("replay")(_guarded(replay))
