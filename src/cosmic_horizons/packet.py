@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
@@ -50,7 +51,7 @@ _URLSAFE_TO_STD: Final = bytes.maketrans(b"-_", b"+/")
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_CHARS)]
 
 
-class Metrics(msgspec.Struct, frozen=True, kw_only=True):
+class Metrics(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Sensor readings of one element at one instant."""
 
     vibration: Annotated[
@@ -67,15 +68,23 @@ class Metrics(msgspec.Struct, frozen=True, kw_only=True):
     ] = msgspec.field(name="rfiLevel")
 
     def __post_init__(self) -> None:
-        for name, value in (
-            ("vibration", self.vibration),
-            ("powerUsage", self.power_usage),
-            ("noiseFloor", self.noise_floor),
-            ("rfiLevel", self.rfi_level),
+        v, p, n, r = self.vibration, self.power_usage, self.noise_floor, self.rfi_level
+        # Fast path: four floats whose sum is finite are each finite.
+        if (
+            v.__class__ is float
+            and p.__class__ is float
+            and n.__class__ is float
+            and r.__class__ is float
+            and math.isfinite(v + p + n + r)
         ):
-            if value.__class__ is not float and (
-                isinstance(value, bool) or not isinstance(value, int | float)
-            ):
+            return
+        for name, value in (
+            ("vibration", v),
+            ("powerUsage", p),
+            ("noiseFloor", n),
+            ("rfiLevel", r),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int | float):
                 raise PacketError(
                     f"$.metrics.{name}", f"expected a number, got {type(value).__name__}"
                 )
@@ -83,7 +92,7 @@ class Metrics(msgspec.Struct, frozen=True, kw_only=True):
                 raise PacketError(f"$.metrics.{name}", f"must be a finite number, got {value!r}")
 
 
-class KafkaPayload(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+class KafkaPayload(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
     """One telemetry packet from one array element (one Kafka record)."""
 
     source_id: Annotated[Id, msgspec.Meta(description="Sender, element-{site}-{n} or site-{n}")] = (
@@ -117,23 +126,26 @@ class KafkaPayload(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     ) = None
 
     def __post_init__(self) -> None:
-        for name, value in (
-            ("sourceId", self.source_id),
-            ("targetId", self.target_id),
-            ("elementId", self.element_id),
-            ("siteId", self.site_id),
+        src, tgt, elem, site = self.source_id, self.target_id, self.element_id, self.site_id
+        if not (
+            src.__class__ is str
+            and tgt.__class__ is str
+            and elem.__class__ is str
+            and site.__class__ is str
+            and 0 < len(src) <= MAX_ID_CHARS
+            and 0 < len(tgt) <= MAX_ID_CHARS
+            and 0 < len(elem) <= MAX_ID_CHARS
+            and 0 < len(site) <= MAX_ID_CHARS
         ):
-            if value.__class__ is not str:
-                raise PacketError(f"$.{name}", f"expected a string, got {type(value).__name__}")
-            if not 0 < len(value) <= MAX_ID_CHARS:
-                raise PacketError(f"$.{name}", f"must be 1 to {MAX_ID_CHARS} characters long")
+            _check_ids(src, tgt, elem, site)
         if self.route_type not in _ROUTE_TYPES:
             raise PacketError(
                 "$.routeType", f"expected 'node_to_hub' or 'hub_to_hub', got {self.route_type!r}"
             )
         if self.metrics.__class__ is not Metrics:
             raise PacketError("$.metrics", f"expected Metrics, got {type(self.metrics).__name__}")
-        _parse_timestamp(self.timestamp)
+        if self.timestamp not in _timestamp_ms_cache:
+            _timestamp_ms(self.timestamp)
         chunk = self.data_chunk
         if chunk is not None:
             if chunk.__class__ is not str:
@@ -147,11 +159,34 @@ class KafkaPayload(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
 
     def timestamp_ms(self) -> int:
         """The packet timestamp as Unix epoch milliseconds (the Kafka record timestamp)."""
-        return int(_parse_timestamp(self.timestamp).timestamp() * 1000)
+        ms = _timestamp_ms_cache.get(self.timestamp)
+        return ms if ms is not None else _timestamp_ms(self.timestamp)
 
     def chunk(self) -> bytes | None:
         """The visibility chunk as bytes, or None."""
         return None if self.data_chunk is None else _decode_base64(self.data_chunk)
+
+
+def _check_ids(*values: str) -> None:
+    for name, value in zip(("sourceId", "targetId", "elementId", "siteId"), values, strict=True):
+        if value.__class__ is not str:
+            raise PacketError(f"$.{name}", f"expected a string, got {type(value).__name__}")
+        if not 0 < len(value) <= MAX_ID_CHARS:
+            raise PacketError(f"$.{name}", f"must be 1 to {MAX_ID_CHARS} characters long")
+
+
+# Validated timestamps and their epoch milliseconds. Packets of one array tick share their
+# timestamp, so most packets find theirs here; the cache is emptied when it grows too large.
+_timestamp_ms_cache: dict[str, int] = {}
+_TIMESTAMP_CACHE_MAX: Final = 4096
+
+
+def _timestamp_ms(value: str) -> int:
+    ms = int(_parse_timestamp(value).timestamp() * 1000)
+    if len(_timestamp_ms_cache) >= _TIMESTAMP_CACHE_MAX:
+        _timestamp_ms_cache.clear()
+    _timestamp_ms_cache[value] = ms
+    return ms
 
 
 def _parse_timestamp(value: str) -> datetime:
@@ -192,9 +227,8 @@ _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(KafkaPayload)
 
 
-def encode_packet(packet: KafkaPayload) -> bytes:
-    """The packet as the spec's JSON."""
-    return _encoder.encode(packet)
+#: The packet as the spec's JSON (the encoder's own method: no wrapper on the hot path).
+encode_packet: Callable[[KafkaPayload], bytes] = _encoder.encode
 
 
 def decode_packet(data: bytes | str) -> KafkaPayload:

@@ -127,17 +127,21 @@ class Publisher:
         conf: dict[str, Any] = producer_config(settings)
         conf.update(extra_config or {})
         log.debug("producer config: %s", mask_config(conf))
+        # Only failures come back one by one; deliveries are derived (see PublisherStats).
+        conf["delivery.report.only.error"] = True
         conf["on_delivery"] = self._on_delivery
         conf["error_cb"] = self._on_error
-        self.stats = PublisherStats()
         self._headers: list[tuple[str, str | bytes | None]] = list(packet_headers())
         self._started = time.monotonic()
-        self._seen_broker = False
         self._backpressure_waits = 0
         try:
             self._producer = Producer(conf)
         except KafkaException as exc:
             raise ConfigError(f"invalid producer configuration: {exc}") from exc
+        self.stats = PublisherStats(pending=self._producer.__len__)
+        self._produce = self._producer.produce
+        self._record_sent = self.stats.record_sent
+        self._closed_flag = False
         self._closed = threading.Event()
         self._poller = threading.Thread(target=self._poll_loop, name="publisher-poll", daemon=True)
         self._poller.start()
@@ -146,9 +150,18 @@ class Publisher:
 
     def publish(self, packet: KafkaPayload) -> bool:
         """Queue one packet; False when it failed at once (counted and logged)."""
-        return self.publish_encoded(
-            packet.element_id.encode(), encode_packet(packet), packet.timestamp_ms()
-        )
+        if self._closed_flag:
+            raise PublishError("the publisher is closed")
+        value = encode_packet(packet)
+        timestamp = packet.timestamp_ms()
+        try:
+            self._produce(
+                self.topic, value, packet.element_id, timestamp=timestamp, headers=self._headers
+            )
+        except (BufferError, KafkaException):
+            return self._produce_slowly(packet.element_id.encode(), value, timestamp, self._headers)
+        self._record_sent(len(value))
+        return True
 
     def publish_many(self, packets: Sequence[KafkaPayload]) -> int:
         """Queue several packets; how many were accepted."""
@@ -162,22 +175,27 @@ class Publisher:
         headers: list[tuple[str, str | bytes | None]] | None = None,
     ) -> bool:
         """Queue an already-encoded record (used by replay); same accounting as :meth:`publish`."""
-        if self._closed.is_set():
+        if self._closed_flag:
             raise PublishError("the publisher is closed")
-        producer = self._producer
+        return self._produce_slowly(
+            key, value, timestamp_ms or 0, headers if headers is not None else self._headers
+        )
+
+    def _produce_slowly(
+        self,
+        key: bytes,
+        value: bytes,
+        timestamp_ms: int,
+        headers: list[tuple[str, str | bytes | None]],
+    ) -> bool:
+        """Produce, waiting while the local queue is full; count a refusal as a failure."""
         while True:
             try:
-                producer.produce(
-                    self.topic,
-                    value,
-                    key,
-                    timestamp=timestamp_ms or 0,
-                    headers=headers if headers is not None else self._headers,
-                )
+                self._produce(self.topic, value, key, timestamp=timestamp_ms, headers=headers)
             except BufferError:
                 # Local queue full: wait for deliveries to make room (backpressure).
                 self._backpressure_waits += 1
-                producer.poll(0.01)
+                self._producer.poll(0.01)
                 continue
             except KafkaException as exc:
                 err = exc.args[0] if exc.args else None
@@ -208,16 +226,16 @@ class Publisher:
     # -- callbacks -------------------------------------------------------------------------
 
     def _on_delivery(self, err: RdKafkaError | None, msg: Message) -> None:
-        if err is None:
-            self._seen_broker = True
-            self.stats.record_delivered()
+        if err is None:  # not reported with delivery.report.only.error, unless overridden
             return
         reason = f"{err.name()}: {err.str()}"
         self.stats.record_failed(reason)
         log.error("packet for key %r to %s not delivered: %s", msg.key(), msg.topic(), reason)
 
     def _on_error(self, err: RdKafkaError) -> None:
-        starting = not self._seen_broker and time.monotonic() - self._started < STARTUP_GRACE_S
+        starting = (
+            time.monotonic() - self._started < STARTUP_GRACE_S and self.stats.delivered() == 0
+        )
         if err.code() in _TRANSIENT_CODES and starting and not err.fatal():
             log.debug("broker not ready yet (%s: %s)", err.name(), err.str())
             return
@@ -231,8 +249,12 @@ class Publisher:
             log.error("producer error: %s", reason)
 
     def _poll_loop(self) -> None:
+        next_sample = time.monotonic()
         while not self._closed.is_set():
             self._producer.poll(0.1)
+            if time.monotonic() >= next_sample:
+                self.stats.sample()
+                next_sample += 0.5
 
     # -- shutdown --------------------------------------------------------------------------
 
@@ -240,6 +262,7 @@ class Publisher:
         """Flush for up to ``timeout`` s; what is still queued then is purged and counted failed."""
         if self._closed.is_set():
             return self._report(0)
+        self._closed_flag = True
         remaining = self.flush(timeout)
         if remaining:
             log.error(

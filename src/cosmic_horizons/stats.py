@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import msgspec
 
-__all__ = ["PublisherStats", "RateMeter", "StatsSnapshot"]
+__all__ = ["PublisherStats", "StatsSnapshot"]
 
 
 class StatsSnapshot(msgspec.Struct, frozen=True, kw_only=True):
@@ -21,7 +21,7 @@ class StatsSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     in_flight: int
     bytes: int
     rate: float
-    """Delivered packets per second over the last few seconds."""
+    """Delivered packets per second over the last five seconds."""
     last_error: str | None
     last_error_at: float | None
     """Unix time of ``last_error``."""
@@ -30,59 +30,46 @@ class StatsSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     uptime_s: float
 
 
-class RateMeter:
-    """Events per second over the last ``window`` seconds (tenth-of-a-second buckets)."""
-
-    def __init__(self, window: float = 5.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.window = window
-        self._clock = clock
-        self._started = clock()
-        self._buckets: deque[list[int]] = deque()  # [tick, count], tick = tenths of a second
-        self._lock = threading.Lock()
-
-    def add(self, n: int = 1) -> None:
-        tick = int(self._clock() * 10)
-        with self._lock:
-            if self._buckets and self._buckets[-1][0] == tick:
-                self._buckets[-1][1] += n
-            else:
-                self._buckets.append([tick, n])
-
-    def rate(self) -> float:
-        now = self._clock()
-        horizon = int((now - self.window) * 10)
-        with self._lock:
-            while self._buckets and self._buckets[0][0] < horizon:
-                self._buckets.popleft()
-            total = sum(count for _, count in self._buckets)
-        elapsed = min(self.window, now - self._started)
-        return total / elapsed if elapsed > 0 else 0.0
-
-
 class PublisherStats:
-    """Thread-safe counters of one publisher."""
+    """Thread-safe counters of one publisher.
 
-    def __init__(self) -> None:
+    Successful deliveries are not reported one by one (that would cost a Python callback per
+    packet); ``delivered`` is derived as ``sent - failed - pending``, where ``pending`` counts
+    packets still queued or in flight. It is exact whenever the queue is drained.
+    """
+
+    def __init__(self, pending: Callable[[], int] = lambda: 0, *, rate_window: float = 5.0) -> None:
         self._lock = threading.Lock()
-        self.sent = 0
-        self.delivered = 0
+        self._pending = pending
         self.failed = 0
-        self.bytes = 0
+        # [sent, bytes] per publishing thread: each list is written by its own thread only,
+        # so counting needs no lock on the hot path.
+        self._local = threading.local()
+        self._per_thread: list[list[int]] = []
         self.last_error: str | None = None
         self.last_error_at: float | None = None
         self.failures: Counter[str] = Counter()
         self.started_at = time.time()
-        self._rate = RateMeter()
+        self._rate_window = rate_window
+        self._samples: deque[tuple[float, int]] = deque([(time.monotonic(), 0)])
 
     def record_sent(self, nbytes: int) -> None:
-        with self._lock:
-            self.sent += 1
-            self.bytes += nbytes
+        try:
+            counts: list[int] = self._local.counts
+        except AttributeError:
+            counts = self._local.counts = [0, 0]
+            with self._lock:
+                self._per_thread.append(counts)
+        counts[0] += 1
+        counts[1] += nbytes
 
-    def record_delivered(self, n: int = 1) -> None:
-        with self._lock:
-            self.delivered += n
-        self._rate.add(n)
+    @property
+    def sent(self) -> int:
+        return sum(c[0] for c in self._per_thread)
+
+    @property
+    def bytes(self) -> int:
+        return sum(c[1] for c in self._per_thread)
 
     def record_failed(self, reason: str) -> None:
         with self._lock:
@@ -97,15 +84,37 @@ class PublisherStats:
             self.last_error = reason
             self.last_error_at = time.time()
 
-    def snapshot(self) -> StatsSnapshot:
+    def _delivered(self, pending: int) -> int:
+        return max(0, self.sent - self.failed - pending)
+
+    def delivered(self) -> int:
+        pending = self._pending()
         with self._lock:
+            return self._delivered(pending)
+
+    def sample(self) -> None:
+        """Remember the delivered count now, for :attr:`StatsSnapshot.rate`."""
+        now = time.monotonic()
+        delivered = self.delivered()
+        with self._lock:
+            self._samples.append((now, delivered))
+            while len(self._samples) > 2 and self._samples[1][0] < now - self._rate_window:
+                self._samples.popleft()
+
+    def snapshot(self) -> StatsSnapshot:
+        self.sample()
+        pending = self._pending()
+        with self._lock:
+            delivered = self._delivered(pending)
+            (t0, d0), (t1, d1) = self._samples[0], self._samples[-1]
+            rate = (d1 - d0) / (t1 - t0) if t1 > t0 else 0.0
             return StatsSnapshot(
                 sent=self.sent,
-                delivered=self.delivered,
+                delivered=delivered,
                 failed=self.failed,
-                in_flight=self.sent - self.delivered - self.failed,
+                in_flight=self.sent - delivered - self.failed,
                 bytes=self.bytes,
-                rate=round(self._rate.rate(), 3),
+                rate=round(rate, 3),
                 last_error=self.last_error,
                 last_error_at=self.last_error_at,
                 failures_by_reason=dict(self.failures),

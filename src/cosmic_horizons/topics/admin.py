@@ -169,8 +169,11 @@ class TopicAdmin:
         """
         actual = self._state(spec.name)
         before = diff_topic(spec, actual)
+        if before.missing and not self._create(spec):
+            # Someone else created it meanwhile: treat it as an existing topic.
+            actual = self._wait_for(spec.name)
+            before = diff_topic(spec, actual)
         if before.missing:
-            self._create(spec)
             actual = self._wait_for(spec.name)
             after = diff_topic(spec, actual)
             return EnsureResult(
@@ -364,7 +367,8 @@ class TopicAdmin:
             ) from exc
         return {k: e.value for k, e in sorted(entries.items()) if e.value is not None}
 
-    def _create(self, spec: TopicSpec) -> None:
+    def _create(self, spec: TopicSpec) -> bool:
+        """CreateTopics; False when the topic already exists."""
         new = NewTopic(
             spec.name,
             num_partitions=spec.partitions,
@@ -380,10 +384,11 @@ class TopicAdmin:
         except KafkaException as exc:
             err = rdkafka_error_of(exc)
             if err is not None and err.code() == RdKafkaError.TOPIC_ALREADY_EXISTS:
-                return  # created meanwhile by someone else: the diff that follows tells
+                return False
             raise from_kafka_error(
                 exc, operation="CreateTopics", target=spec.name, error_type=TopicError
             ) from exc
+        return True
 
     def _incremental_alter(self, name: str, changes: Mapping[str, str]) -> None:
         resource = ConfigResource(

@@ -1,0 +1,165 @@
+"""Publisher throughput against a raw confluent-kafka loop, measured in the same run.
+
+(a) raw: a confluent-kafka Producer (same settings as the publisher) producing pre-serialized
+    packet bytes, with a delivery callback that counts, until every record is acknowledged;
+(b) publisher: cosmic_horizons.Publisher producing the same number of packets, each built and
+    validated from Python values (KafkaPayload(...)) and encoded inside the timed loop.
+
+Prints both rates and the ratio (b)/(a) for each round and their medians. Target: ratio >= 0.7.
+
+    .venv/bin/python -m benchmarks.publish [--packets 200000] [--rounds 3] [--chunk-samples 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import uuid
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from cosmic_horizons.broker import EmbeddedBroker, find_free_port
+from cosmic_horizons.config import KafkaSettings
+from cosmic_horizons.packet import KafkaPayload, Metrics, encode_packet, packet_headers
+from cosmic_horizons.publisher import Publisher, producer_config
+from cosmic_horizons.simulator import ArraySimulator
+
+Row = tuple[str, str, str, str, str, str, float, float, float, float, str | None]
+
+
+def source_rows(n: int, chunk_samples: int) -> list[Row]:
+    """Plain Python values of ``n`` simulated packets (what a telemetry reader would hand over)."""
+    sim = ArraySimulator(263, 5, seed=1, chunk_samples=chunk_samples)
+    return [
+        (
+            p.source_id,
+            p.target_id,
+            p.route_type,
+            p.element_id,
+            p.site_id,
+            p.timestamp,
+            p.metrics.vibration,
+            p.metrics.power_usage,
+            p.metrics.noise_floor,
+            p.metrics.rfi_level,
+            p.data_chunk,
+        )
+        for p in sim.packets(n)
+    ]
+
+
+def new_topic(bootstrap: str) -> str:
+    name = f"bench.publish.{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(name, 1, 1)])[name].result(10)
+    return name
+
+
+Measure = tuple[float, float]  # (packets per second, main-thread CPU microseconds per packet)
+
+
+def run_raw(settings: KafkaSettings, topic: str, values: list[tuple[bytes, bytes, int]]) -> Measure:
+    delivered = 0
+
+    def on_delivery(err: object, msg: object) -> None:
+        nonlocal delivered
+        if err is None:
+            delivered += 1
+
+    conf = producer_config(settings)
+    conf["on_delivery"] = on_delivery  # type: ignore[assignment]
+    producer = Producer(conf)
+    headers = packet_headers()
+    started, cpu = time.perf_counter(), time.thread_time()
+    for key, value, ts in values:
+        while True:
+            try:
+                producer.produce(topic, value, key, timestamp=ts, headers=headers)
+                break
+            except BufferError:
+                producer.poll(0.01)
+        producer.poll(0)
+    producer.flush(120)
+    elapsed, cpu = time.perf_counter() - started, time.thread_time() - cpu
+    if delivered != len(values):
+        raise SystemExit(f"raw loop delivered {delivered} of {len(values)}")
+    return len(values) / elapsed, cpu / len(values) * 1e6
+
+
+def run_publisher(settings: KafkaSettings, topic: str, rows: list[Row]) -> Measure:
+    publisher = Publisher(settings, topic=topic)
+    started, cpu = time.perf_counter(), time.thread_time()
+    for src, tgt, route, elem, site, ts, vib, power, noise, rfi, chunk in rows:
+        publisher.publish(
+            KafkaPayload(
+                source_id=src,
+                target_id=tgt,
+                route_type=route,
+                element_id=elem,  # type: ignore[arg-type]
+                site_id=site,
+                timestamp=ts,
+                metrics=Metrics(vibration=vib, power_usage=power, noise_floor=noise, rfi_level=rfi),
+                data_chunk=chunk,
+            )
+        )
+    report = publisher.close(120)
+    elapsed, cpu = time.perf_counter() - started, time.thread_time() - cpu
+    if report.delivered != len(rows):
+        raise SystemExit(f"publisher delivered {report.delivered} of {len(rows)}")
+    return len(rows) / elapsed, cpu / len(rows) * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--packets", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--chunk-samples", type=int, default=0)
+    args = parser.parse_args()
+
+    rows = source_rows(args.packets, args.chunk_samples)
+    packets = [
+        KafkaPayload(
+            source_id=r[0],
+            target_id=r[1],
+            route_type=r[2],
+            element_id=r[3],
+            site_id=r[4],  # type: ignore[arg-type]
+            timestamp=r[5],
+            metrics=Metrics(vibration=r[6], power_usage=r[7], noise_floor=r[8], rfi_level=r[9]),
+            data_chunk=r[10],
+        )
+        for r in rows
+    ]
+    prepared = [(p.element_id.encode(), encode_packet(p), p.timestamp_ms()) for p in packets]
+    size = sum(len(v) for _, v, _ in prepared) / len(prepared)
+    print(f"{args.packets} packets of {size:.0f} bytes, {args.rounds} rounds, embedded broker")
+    raw: list[Measure] = []
+    pub: list[Measure] = []
+    with EmbeddedBroker(find_free_port()) as broker:
+        settings = KafkaSettings(bootstrap_servers=broker.bootstrap)
+        for i in range(args.rounds):
+            # Alternate which side goes first so drift on a shared machine hits both alike.
+            if i % 2 == 0:
+                raw.append(run_raw(settings, new_topic(broker.bootstrap), prepared))
+                pub.append(run_publisher(settings, new_topic(broker.bootstrap), rows))
+            else:
+                pub.append(run_publisher(settings, new_topic(broker.bootstrap), rows))
+                raw.append(run_raw(settings, new_topic(broker.bootstrap), prepared))
+            (r, rc), (p, pc) = raw[-1], pub[-1]
+            print(
+                f"round {i + 1}: raw {r:,.0f}/s ({rc:.2f} us cpu)  "
+                f"publisher {p:,.0f}/s ({pc:.2f} us cpu)  ratio {p / r:.2f}"
+            )
+    ratios = [p[0] / r[0] for p, r in zip(pub, raw, strict=True)]
+    med = statistics.median
+    print(
+        f"median: raw {med(r for r, _ in raw):,.0f}/s  publisher {med(p for p, _ in pub):,.0f}/s  "
+        f"ratio {med(ratios):.2f} (target >= 0.70); main-thread CPU per packet: raw "
+        f"{med(c for _, c in raw):.2f} us, publisher {med(c for _, c in pub):.2f} us"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""`horizons topics` through typer's CliRunner on the embedded broker: output and exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from cosmic_horizons.cli.main import app
+from tests.helpers import create_topic
+
+runner = CliRunner()
+
+
+def horizons(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def target(bootstrap: str, topic_name: str) -> list[str]:
+    return ["-b", bootstrap, "-t", topic_name]
+
+
+def test_ensure_twice_creates_then_reports_in_sync(target: list[str], topic_name: str) -> None:
+    code, out, _ = horizons("topics", "ensure", *target)
+    assert code == 0
+    assert f"{topic_name}: created, in sync" in out
+    assert "desired vs actual" in out
+
+    code, out, _ = horizons("topics", "ensure", "--fix", *target)
+    assert code == 0
+    assert f"{topic_name}: in sync" in out
+    assert "created" not in out
+    assert "applied" not in out
+
+
+def test_drift_exits_1_until_fixed(target: list[str], topic_name: str, bootstrap: str) -> None:
+    assert horizons("topics", "ensure", *target)[0] == 0
+    code, out, _ = horizons("topics", "alter", topic_name, "--retention", "14d", "-b", bootstrap)
+    assert code == 0
+    assert "retention.ms 604800000" in out
+    assert "-> 1209600000" in out
+
+    code, out, _ = horizons("topics", "ensure", *target)
+    assert code == 1
+    assert f"{topic_name}: drift remains" in out
+    assert "retention.ms: 1209600000, desired 604800000" in out
+    assert "--fix" in out
+
+    code, out, _ = horizons("topics", "ensure", "--fix", *target)
+    assert code == 0
+    assert "applied: set retention.ms=604800000 (was 1209600000)" in out
+    assert f"{topic_name}: fixed, in sync" in out
+
+    code, out, _ = horizons("topics", "ensure", *target)
+    assert (code, f"{topic_name}: in sync" in out) == (0, True)
+
+
+def test_ensure_json_and_with_dlq(target: list[str], topic_name: str, bootstrap: str) -> None:
+    code, out, _ = horizons("topics", "ensure", "--with-dlq", "--json", *target)
+    assert code == 0
+    results = json.loads(out)
+    assert [r["name"] for r in results] == [topic_name, f"{topic_name}.dlq"]
+    assert all(r["created"] and r["in_sync"] and r["problems"] == [] for r in results)
+    assert results[1]["actual"]["configs"]["retention.ms"] == "604800000"
+
+    code, out, _ = horizons("topics", "list", "--json", "-b", bootstrap)
+    assert code == 0
+    names = [t["name"] for t in json.loads(out)]
+    assert topic_name in names
+    assert f"{topic_name}.dlq" in names
+
+
+def test_prod_profile_on_one_broker_reports_replication_drift(
+    target: list[str], topic_name: str
+) -> None:
+    code, out, _ = horizons("topics", "ensure", "--profile", "prod", "--json", *target)
+    assert code == 1
+    [result] = json.loads(out)
+    assert result["created"]
+    assert result["actual"]["configs"]["min.insync.replicas"] == "2"
+    assert len(result["actual"]["partitions"]) == 3
+    [problem] = result["problems"]
+    assert problem.startswith("replication factor: 1, desired 3")
+
+
+def test_describe_shows_partitions_and_configs(target: list[str], topic_name: str) -> None:
+    horizons("topics", "ensure", *target)
+    code, out, _ = horizons("topics", "describe", topic_name, "--json", *target[:2])
+    assert code == 0
+    state = json.loads(out)
+    assert state["partition_count"] == 1
+    [partition] = state["partitions"]
+    assert partition["leader"] is not None
+    assert partition["isr"] == partition["replicas"]
+    assert state["configs"]["compression.type"] == "snappy"
+
+    code, out, _ = horizons("topics", "describe", topic_name, *target[:2])
+    assert code == 0
+    for word in ("partition", "leader", "replicas", "isr", "retention.ms", "604800000"):
+        assert word in out
+
+
+def test_missing_topic_exits_1(bootstrap: str, topic_name: str) -> None:
+    code, _, err = horizons("topics", "describe", topic_name, "-b", bootstrap)
+    assert code == 1
+    assert f"topic {topic_name} does not exist" in err
+    code, _, err = horizons("topics", "alter", topic_name, "--retention", "1d", "-b", bootstrap)
+    assert code == 1
+    assert "does not exist" in err
+
+
+def test_alter_bad_arguments_exit_2(bootstrap: str, topic_name: str) -> None:
+    code, _, err = horizons("topics", "alter", topic_name, "-b", bootstrap)
+    assert code == 2
+    assert "--retention" in err
+    code, _, err = horizons("topics", "alter", topic_name, "--retention", "3x", "-b", bootstrap)
+    assert code == 2
+    assert "'3x' is not a duration" in err
+    code, _, err = horizons("topics", "ensure", "--profile", "staging", "-b", bootstrap)
+    assert code == 2
+    assert "staging" in err
+
+
+def test_alter_retention_bytes(target: list[str], topic_name: str, bootstrap: str) -> None:
+    horizons("topics", "ensure", *target)
+    code, out, _ = horizons(
+        "topics", "alter", topic_name, "--retention-bytes", "200GB", "--json", "-b", bootstrap
+    )
+    assert code == 0
+    assert json.loads(out)["changes"] == [
+        {"key": "retention.bytes", "before": "107374182400", "after": "200000000000"}
+    ]
+
+
+def test_unsupported_create_partitions_is_one_line_exit_3_and_changes_nothing(
+    target: list[str], topic_name: str, bootstrap: str
+) -> None:
+    create_topic(bootstrap, topic_name, partitions=1)  # prod wants 3 partitions and configs
+    code, out, err = horizons("topics", "ensure", "--profile", "prod", "--fix", *target)
+    assert code == 3
+    assert out == ""
+    assert "the broker does not support CreatePartitions" in err
+    assert "nothing was changed" in err
+
+    code, out, _ = horizons("topics", "describe", topic_name, "--json", "-b", bootstrap)
+    state = json.loads(out)
+    assert state["partition_count"] == 1
+    assert "min.insync.replicas" not in state["configs"]
+    assert "retention.ms" not in state["configs"]
