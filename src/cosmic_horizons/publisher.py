@@ -169,7 +169,7 @@ class Publisher:
 
     def publish_encoded(
         self,
-        key: bytes | None,
+        key: bytes,
         value: bytes,
         timestamp_ms: int | None = None,
         headers: list[tuple[str, str | bytes | None]] | None = None,

@@ -1,6 +1,7 @@
 """Replaying archived packets into a topic (or out as JSON lines).
 
-A replayed record keeps its original key and record timestamp; its headers are the packet
+A replayed record keeps its original key (a record archived without one is keyed by its
+element id, as the publisher does) and record timestamp; its headers are the packet
 headers plus ``replay.source: {topic}/{partition}/{offset}`` naming where it came from.
 Replaying into the topic the archive was made from would be archived again, as new
 offsets: a loop that duplicates data. It is refused unless asked for explicitly.
@@ -118,7 +119,7 @@ def replay_to_publisher(
         pacer.wait(stop)
         report.read += 1
         publisher.publish_encoded(
-            record.key,
+            record.key if record.key is not None else record.packet.element_id.encode(),
             encode_packet(record.packet),
             record.kafka_timestamp_ms,
             replay_headers(record),
