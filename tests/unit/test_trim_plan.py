@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import itertools
 import random
+from pathlib import Path
 
 import pytest
 
-from cosmic_horizons.archiver.layout import ArchiveFile, file_path, parse_path
-from cosmic_horizons.archiver.trim import plan_trim
+from cosmic_horizons.archiver.layout import (
+    ArchivedRecord,
+    ArchiveFile,
+    encode_parquet,
+    file_path,
+    parse_path,
+    table_from_records,
+)
+from cosmic_horizons.archiver.storage import ArchiveStorage
+from cosmic_horizons.archiver.trim import footer_check, plan_trim
+from tests.helpers import make_packet
 
 TOPIC = "element.raw_data"
 TS = 1_795_780_800_000
@@ -98,3 +108,34 @@ def test_random_archives_never_trim_an_unarchived_offset(seed: int) -> None:
     assert all(o in held for o in range(log_start, p.new_log_start))
     # And the plan goes as far as it may: the next offset is unarchived or not yet written.
     assert p.new_log_start == high or p.new_log_start not in held
+
+
+def test_a_file_that_fails_the_check_stops_the_plan_before_it() -> None:
+    files = [af(0, 99), af(100, 199), af(200, 299)]
+    seen: list[int] = []
+
+    def check(f: ArchiveFile) -> str | None:
+        seen.append(f.start_offset)
+        return "broken" if f.start_offset == 100 else None
+
+    [p] = plan_trim(TOPIC, files, {0: 0}, {0: 1000}, check=check).partitions
+    assert p.new_log_start == 100 and "cannot be trusted: broken" in p.reason
+    assert seen == [0, 100]  # nothing after the first bad file is needed
+
+
+def test_footer_check_on_real_files(tmp_path: Path) -> None:
+    store = ArchiveStorage(tmp_path.as_uri())
+    records = [ArchivedRecord(TOPIC, 0, o, TS + o, b"k", make_packet(o)) for o in range(0, 10)]
+    good = file_path(TOPIC, 0, 0, 9, TS)
+    store.put_atomic(good, encode_parquet(table_from_records(records)))
+    junk = file_path(TOPIC, 0, 10, 19, TS)
+    store.put_atomic(junk, b"PAR1 truncated")
+    crowded = file_path(TOPIC, 0, 20, 24, TS)  # 10 rows cannot fit 5 offsets
+    store.put_atomic(crowded, encode_parquet(table_from_records(records)))
+    files = store.list_files(TOPIC)
+    check = footer_check(store)
+    assert check(files[0]) is None
+    assert "not a readable Parquet file" in (check(files[1]) or "")
+    assert check(files[2]) == "10 rows for a range of 5 offsets"
+    [p] = plan_trim(TOPIC, files, {0: 0}, {0: 100}, check=check).partitions
+    assert p.new_log_start == 10 and junk in p.reason

@@ -10,7 +10,7 @@ segments itself once the log start has moved past them, and consumers see a cons
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import msgspec
 from confluent_kafka import KafkaException, TopicPartition
@@ -18,14 +18,17 @@ from confluent_kafka.admin._listoffsets import OffsetSpec
 
 from ..cluster import make_admin
 from ..config import KafkaSettings
-from ..errors import TopicError, from_kafka_error
+from ..errors import ArchiveError, TopicError, from_kafka_error
 from ..topics.admin import delete_records_before
 from .layout import ArchiveFile
+from .reader import describe_file
+from .storage import ArchiveStorage
 
 __all__ = [
     "PartitionTrim",
     "TrimPlan",
     "apply_trim",
+    "footer_check",
     "partition_offsets",
     "plan_trim",
 ]
@@ -68,7 +71,11 @@ class TrimPlan(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _plan_partition(
-    partition: int, log_start: int, high: int, files: list[ArchiveFile]
+    partition: int,
+    log_start: int,
+    high: int,
+    files: list[ArchiveFile],
+    check: Callable[[ArchiveFile], str | None] | None,
 ) -> PartitionTrim:
     def result(new: int, reason: str) -> PartitionTrim:
         return PartitionTrim(
@@ -87,6 +94,8 @@ def _plan_partition(
     needed = log_start  # the next offset the archive must hold
     stopped: str | None = None
     for f in files:
+        if needed >= high:
+            break
         if f.end_offset < needed:
             continue  # wholly before the log start (already trimmed)
         if f.start_offset > needed:
@@ -94,22 +103,24 @@ def _plan_partition(
                 f"the archive does not hold offsets {needed}-{f.start_offset - 1} "
                 f"(next file {f.path})"
             )
+            if needed == log_start and f is files[0]:
+                stopped = (
+                    f"the archive starts at offset {f.start_offset}, after the log start; "
+                    f"offsets {log_start}-{f.start_offset - 1} are not archived"
+                )
+            break
+        problem = check(f) if check is not None else None
+        if problem is not None:
+            stopped = f"{f.path} cannot be trusted: {problem}"
             break
         needed = f.end_offset + 1
-    if needed == log_start:
-        first = files[0].start_offset
-        if stopped is None:
-            stopped = f"the archive ends at offset {files[-1].end_offset}, before the log start"
-        elif first > log_start:
-            stopped = (
-                f"the archive starts at offset {first}, after the log start {log_start}; "
-                f"offsets {log_start}-{first - 1} are not archived"
-            )
-        return result(log_start, stopped)
     if needed >= high:
         return result(high, f"every record up to the high watermark {high} is archived")
     if stopped is None:
-        stopped = f"the archive ends at offset {needed - 1}"
+        if needed == log_start:
+            stopped = f"the archive ends at offset {files[-1].end_offset}, before the log start"
+        else:
+            stopped = f"the archive ends at offset {needed - 1}"
     return result(needed, stopped)
 
 
@@ -118,11 +129,14 @@ def plan_trim(
     files: Iterable[ArchiveFile],
     log_start: Mapping[int, int],
     high_watermark: Mapping[int, int],
+    *,
+    check: Callable[[ArchiveFile], str | None] | None = None,
 ) -> TrimPlan:
     """The log-start moves that delete only archived records, contiguously from the start.
 
     ``log_start`` and ``high_watermark`` are the partitions' earliest and latest offsets.
-    Files of other topics are ignored.
+    Files of other topics are ignored. ``check(file)`` may name a problem with a file the
+    plan would rely on (unreadable, too many rows); the plan then stops before that file.
     """
     by_partition: dict[int, list[ArchiveFile]] = {p: [] for p in log_start}
     for f in files:
@@ -131,10 +145,28 @@ def plan_trim(
     return TrimPlan(
         topic=topic,
         partitions=[
-            _plan_partition(p, log_start[p], high_watermark.get(p, log_start[p]), by_partition[p])
+            _plan_partition(
+                p, log_start[p], high_watermark.get(p, log_start[p]), by_partition[p], check
+            )
             for p in sorted(log_start)
         ],
     )
+
+
+def footer_check(storage: ArchiveStorage) -> Callable[[ArchiveFile], str | None]:
+    """A ``check`` for :func:`plan_trim`: the file's Parquet footer must be readable and
+    its row count no larger than its offset range."""
+
+    def check(file: ArchiveFile) -> str | None:
+        try:
+            info = describe_file(storage, file)
+        except ArchiveError as exc:
+            return str(exc)
+        if info.rows > file.offsets:
+            return f"{info.rows} rows for a range of {file.offsets} offsets"
+        return None
+
+    return check
 
 
 # -- the broker side ---------------------------------------------------------------------

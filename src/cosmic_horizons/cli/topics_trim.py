@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from ..archiver.storage import ArchiveStorage
-from ..archiver.trim import TrimPlan, apply_trim, partition_offsets, plan_trim
+from ..archiver.trim import TrimPlan, apply_trim, footer_check, partition_offsets, plan_trim
 from ..errors import ConfigError, HorizonsError, TopicError, UnsupportedByBrokerError
 from .archive_read import StorageOpt
 from .common import BootstrapOpt, JsonOpt, err_console, fail, load_settings, out_console
@@ -59,7 +59,7 @@ def trim(
     try:
         store = ArchiveStorage(storage)
         log_start, high = partition_offsets(settings, name)
-        plan = plan_trim(name, store.list_files(name), log_start, high)
+        plan = plan_trim(name, store.list_files(name), log_start, high, check=footer_check(store))
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
     except TopicError as exc:
