@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -185,3 +187,16 @@ def test_json_lines_are_the_packets(store: ArchiveStorage) -> None:
     assert report.read == report.delivered == 15 and report.complete
     assert all(line.endswith(b"\n") and b'"sourceId"' in line for line in lines)
     assert decode_packet(lines[0]) == make_packet(0, element="element-a")
+
+
+def test_rate_paces_the_replay_and_stop_ends_it(store: ArchiveStorage) -> None:
+    records = list(iter_records(store, TOPIC, TimeWindow()))[:6]
+    started = time.monotonic()
+    report = write_json_lines(records, lambda _: None, rate=20.0)
+    assert report.read == 6
+    assert time.monotonic() - started >= 5 / 20.0 - 0.01  # the 6th is due 0.25 s in
+
+    stop = threading.Event()
+    stop.set()
+    stopped = write_json_lines(records, lambda _: None, stop=stop)
+    assert stopped.interrupted and stopped.read == 0 and not stopped.complete

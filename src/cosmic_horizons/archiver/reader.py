@@ -82,11 +82,13 @@ def parse_time(text: str, *, now: datetime | None = None, what: str = "time") ->
     return _to_ms(moment)
 
 
-def format_ms(ms: int | None) -> str:
-    """``2026-11-27T12:00:00.000Z`` (or ``-`` for None)."""
+def format_ms(ms: int | None, *, millis: bool = True) -> str:
+    """``2026-11-27T12:00:00.000Z`` (``...:00Z`` without ``millis``; ``-`` for None)."""
     if ms is None:
         return "-"
     moment = _EPOCH + timedelta(milliseconds=ms)
+    if not millis:
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 

@@ -152,8 +152,8 @@ def _ls_table(store: ArchiveStorage, files: list[FileInfo], window: TimeWindow) 
             f"{f.rows:,}",
             _size(f.size_bytes),
             f.date,
-            format_ms(f.first_record_ms),
-            format_ms(f.last_record_ms),
+            format_ms(f.first_record_ms, millis=False),
+            format_ms(f.last_record_ms, millis=False),
         )
     out_console.print(table)
 
