@@ -232,3 +232,19 @@ def test_trim_on_the_embedded_broker_says_deleterecords_is_unsupported(
     assert "does not support DeleteRecords" in result.output
     assert "nothing was changed" in result.output
     assert partition_offsets(settings, settings.topic) == (earliest, latest)
+
+
+def test_missing_topics_are_named(settings: KafkaSettings, tmp_path: Path) -> None:
+    bootstrap = settings.bootstrap_servers or ""
+    url = tmp_path.as_uri()
+    result = cli(
+        "archive", "replay", "--from", "-1d", "--to", "now", "--topic", "nowhere.replayed",
+        "--storage", url, "--bootstrap", bootstrap,
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert "'nowhere.replayed' does not exist" in result.output
+    result = cli("topics", "trim", settings.topic, "--archived", "--storage", url, "-b", bootstrap)
+    assert result.exit_code == 1
+    assert f"topic '{settings.topic}' does not exist" in result.output
+    result = cli("topics", "trim", settings.topic, "--storage", url, "-b", bootstrap)
+    assert result.exit_code == 2 and "--archived" in result.output

@@ -178,7 +178,8 @@ def partition_offsets(
     """``(earliest, latest)`` offsets of every partition of ``topic``."""
     admin = make_admin(settings, timeout_ms=int(timeout * 1000))
     try:
-        metadata = admin.list_topics(topic, timeout=timeout)
+        # All topics: asking for one by name makes some brokers auto-create it.
+        metadata = admin.list_topics(timeout=timeout)
     except KafkaException as exc:
         raise from_kafka_error(exc, operation="Metadata", target=topic) from exc
     described = metadata.topics.get(topic)
