@@ -21,7 +21,7 @@ from confluent_kafka import KafkaException, Message, Producer
 
 from .config import KafkaSettings, mask_config
 from .errors import ConfigError, PublishError
-from .packet import KafkaPayload, encode_packet, packet_headers
+from .packet import KafkaPayload, encode_lines, encode_packet, packet_headers
 from .stats import PublisherStats, StatsSnapshot
 from .topics.models import desired_topic
 
@@ -131,6 +131,8 @@ class Publisher:
         conf["delivery.report.only.error"] = True
         conf["on_delivery"] = self._on_delivery
         conf["error_cb"] = self._on_error
+        conf.setdefault("logger", logging.getLogger("cosmic_horizons.librdkafka"))
+        self._closed = threading.Event()
         self._headers: list[tuple[str, str | bytes | None]] = list(packet_headers())
         self._started = time.monotonic()
         self._backpressure_waits = 0
@@ -138,11 +140,10 @@ class Publisher:
             self._producer = Producer(conf)
         except KafkaException as exc:
             raise ConfigError(f"invalid producer configuration: {exc}") from exc
-        self.stats = PublisherStats(pending=self._producer.__len__)
+        self.stats = PublisherStats(pending=self.queued)
         self._produce = self._producer.produce
         self._record_sent = self.stats.record_sent
         self._closed_flag = False
-        self._closed = threading.Event()
         self._poller = threading.Thread(target=self._poll_loop, name="publisher-poll", daemon=True)
         self._poller.start()
 
@@ -164,8 +165,40 @@ class Publisher:
         return True
 
     def publish_many(self, packets: Sequence[KafkaPayload]) -> int:
-        """Queue several packets; how many were accepted."""
-        return sum(self.publish(p) for p in packets)
+        """Queue several packets (one array tick, say); how many were accepted.
+
+        Cheaper per packet than :meth:`publish`: the packets are encoded in one call and
+        counted once.
+        """
+        if self._closed_flag:
+            raise PublishError("the publisher is closed")
+        if not packets:
+            return 0
+        # One JSON document per line; JSON strings never hold a raw newline.
+        values = encode_lines(packets).split(b"\n")
+        produce, topic, headers = self._produce, self.topic, self._headers
+        accepted = uncounted = nbytes = 0  # uncounted, nbytes: queued, not yet in the stats
+        for packet, value in zip(packets, values, strict=False):
+            try:
+                produce(
+                    topic,
+                    value,
+                    packet.element_id,
+                    timestamp=packet.timestamp_ms(),
+                    headers=headers,
+                )
+            except (BufferError, KafkaException):
+                self.stats.record_sent_many(uncounted, nbytes)
+                uncounted = nbytes = 0
+                accepted += self._produce_slowly(
+                    packet.element_id.encode(), value, packet.timestamp_ms(), headers
+                )
+                continue
+            accepted += 1
+            uncounted += 1
+            nbytes += len(value)
+        self.stats.record_sent_many(uncounted, nbytes)
+        return accepted
 
     def publish_encoded(
         self,
@@ -214,7 +247,7 @@ class Publisher:
 
     def queued(self) -> int:
         """Packets queued or in flight, not yet acknowledged."""
-        return len(self._producer)
+        return 0 if self._closed.is_set() else len(self._producer)
 
     def flush(self, timeout: float = 30.0) -> int:
         """Wait until everything queued is delivered or failed; how many are still pending."""
@@ -274,6 +307,7 @@ class Publisher:
             self._producer.flush(5.0)  # serves the purge delivery reports
         self._closed.set()
         self._poller.join(5.0)
+        self._producer.close()
         return self._report(remaining)
 
     def _report(self, undelivered: int) -> DeliveryReport:

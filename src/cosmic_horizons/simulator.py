@@ -197,14 +197,17 @@ class StreamResult:
 
 def stream(
     simulator: ArraySimulator,
-    publish: Callable[[KafkaPayload], object],
+    publish_many: Callable[[list[KafkaPayload]], object],
     *,
     rate_hz: float,
     duration_s: float | None = None,
     count: int | None = None,
     stop: threading.Event | None = None,
 ) -> StreamResult:
-    """Publish a tick every ``1/rate_hz`` s until ``duration_s``, ``count`` packets or ``stop``."""
+    """Publish a tick every ``1/rate_hz`` s until ``duration_s``, ``count`` packets or ``stop``.
+
+    ``publish_many`` receives each tick's packets as one list (``Publisher.publish_many``).
+    """
     if rate_hz <= 0:
         raise ConfigError(f"--rate must be greater than zero, got {rate_hz}")
     stop = stop or threading.Event()
@@ -223,11 +226,11 @@ def stream(
             behind = 0.0
         else:
             behind = now - due
-        for packet in simulator.tick():
-            if count is not None and packets >= count:
-                break
-            publish(packet)
-            packets += 1
+        batch = simulator.tick()
+        if count is not None:
+            batch = batch[: count - packets]
+        publish_many(batch)
+        packets += len(batch)
         ticks += 1
         if count is not None and packets >= count:
             break

@@ -54,13 +54,16 @@ class PublisherStats:
         self._samples: deque[tuple[float, int]] = deque([(time.monotonic(), 0)])
 
     def record_sent(self, nbytes: int) -> None:
+        self.record_sent_many(1, nbytes)
+
+    def record_sent_many(self, count: int, nbytes: int) -> None:
         try:
             counts: list[int] = self._local.counts
         except AttributeError:
             counts = self._local.counts = [0, 0]
             with self._lock:
                 self._per_thread.append(counts)
-        counts[0] += 1
+        counts[0] += count
         counts[1] += nbytes
 
     @property

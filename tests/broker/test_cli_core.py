@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from cosmic_horizons.config import KafkaSettings
 from cosmic_horizons.packet import decode_packet, encode_packet
+from cosmic_horizons.topics import TopicAdmin
 from tests.helpers import consume_all, create_topic, make_packet
 
 
@@ -117,3 +121,39 @@ def test_schema_prints_json_schema() -> None:
     result = horizons("schema")
     assert result.returncode == 0
     assert json.loads(result.stdout)["title"] == "KafkaPayload"
+
+
+def test_sigterm_flushes_and_reports(settings: KafkaSettings) -> None:
+    bootstrap = settings.bootstrap_servers or ""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cosmic_horizons",
+            "simulate",
+            "--elements",
+            "20",
+            "--rate",
+            "20",
+            "-b",
+            bootstrap,
+            "-t",
+            settings.topic,
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    admin = TopicAdmin(settings)
+    while time.monotonic() < deadline and not admin.exists(settings.topic):
+        time.sleep(0.2)
+    time.sleep(1.5)  # let it stream for a while
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    text = err.decode()
+    assert proc.returncode == 0, text
+    match = re.search(r"delivered ([\d,]+) of ([\d,]+); failed 0", text)
+    assert match, text
+    delivered = int(match.group(1).replace(",", ""))
+    assert delivered == int(match.group(2).replace(",", "")) > 0
+    consume_all(bootstrap, settings.topic, delivered)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cosmic_horizons.config import KafkaSettings
-from cosmic_horizons.packet import chunk_bytes, decode_packet
+from cosmic_horizons.packet import chunk_bytes, decode_packet, encode_packet
 from cosmic_horizons.publisher import Publisher
 from tests.helpers import consume_all, create_topic, make_packet
 from tests.unit.test_partitioner import java_partition
@@ -74,3 +74,29 @@ def test_backpressure_waits_instead_of_dropping(settings: KafkaSettings) -> None
     report = pub.close(timeout=20)
     assert pub.backpressure_waits > 0
     assert report.delivered == 300 and report.failed == 0
+
+
+def test_publish_many_counts_and_delivers_each_packet(settings: KafkaSettings) -> None:
+    create_topic(settings.bootstrap_servers or "", settings.topic)
+    packets = [make_packet(i, chunk=chunk_bytes(bytes([i % 256]) * i)) for i in range(263)]
+    with Publisher(settings) as pub:
+        assert pub.publish_many(packets) == 263
+        assert pub.publish_many([]) == 0
+        assert pub.flush(10) == 0
+        snap = pub.snapshot()
+    assert (snap.sent, snap.delivered, snap.failed, snap.in_flight) == (263, 263, 0, 0)
+    assert snap.bytes == sum(len(encode_packet(p)) for p in packets)
+    msgs = consume_all(settings.bootstrap_servers or "", settings.topic, 263)
+    got = {m.value(): decode_packet(m.value() or b"") for m in msgs}
+    assert got == {encode_packet(p): p for p in packets}
+
+
+def test_oversized_record_is_a_counted_failure(settings: KafkaSettings) -> None:
+    create_topic(settings.bootstrap_servers or "", settings.topic)
+    big = make_packet(1, chunk=chunk_bytes(b"\0" * 300_000))
+    with Publisher(settings, extra_config={"message.max.bytes": 100_000}) as pub:
+        assert pub.publish_many([make_packet(0), big, make_packet(2)]) == 2
+        assert pub.flush(10) == 0
+    snap = pub.snapshot()
+    assert (snap.sent, snap.delivered, snap.failed) == (3, 2, 1)
+    assert snap.last_error and "MSG_SIZE_TOO_LARGE" in snap.last_error

@@ -163,3 +163,24 @@ def test_schema_has_spec_names_and_units() -> None:
     assert "(W)" in metrics["powerUsage"]["description"]
     assert "dBm" in metrics["noiseFloor"]["description"]
     assert "dBm" in metrics["rfiLevel"]["description"]
+
+
+@pytest.mark.parametrize("chunk", ["AB=C", "A===", "ABCDE", "ABC$", "ÄBCD", "AB CD", "===="])
+def test_malformed_base64_is_refused(chunk: str) -> None:
+    with pytest.raises(PacketError) as info:
+        msgspec.structs.replace(make_packet(1), data_chunk=chunk)
+    assert info.value.field == "$.data_chunk"
+
+
+@pytest.mark.parametrize(
+    ("chunk", "raw"),
+    [
+        ("", b""),
+        ("AAEC", b"\x00\x01\x02"),
+        ("AA==", b"\x00"),
+        ("_-8", b"\xff\xef"),
+        ("AAE", b"\x00\x01"),
+    ],
+)
+def test_base64_forms_accepted(chunk: str, raw: bytes) -> None:
+    assert msgspec.structs.replace(make_packet(1), data_chunk=chunk).chunk() == raw

@@ -62,7 +62,7 @@ def test_data_chunk_holds_complex64_samples() -> None:
 
 def test_count_stops_exactly() -> None:
     got: list[object] = []
-    result = stream(sim(elements=10, sites=2), got.append, rate_hz=1000, count=25)
+    result = stream(sim(elements=10, sites=2), got.extend, rate_hz=1000, count=25)
     assert result.packets == len(got) == 25
 
 

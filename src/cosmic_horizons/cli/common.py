@@ -36,11 +36,13 @@ BootstrapOpt = Annotated[
 ]
 TopicOpt = Annotated[
     str | None,
-    typer.Option("--topic", "-t", help="Topic name [default: element.raw_data or HORIZONS_TOPIC]."),
+    typer.Option(
+        "--topic", "-t", help="Topic name \\[default: element.raw_data or HORIZONS_TOPIC]."
+    ),
 ]
 ProfileOpt = Annotated[
     str | None,
-    typer.Option("--profile", "-p", help="dev or prod [default: HORIZONS_PROFILE or dev]."),
+    typer.Option("--profile", "-p", help="dev or prod \\[default: HORIZONS_PROFILE or dev]."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 

@@ -16,11 +16,13 @@ from rich.table import Table
 
 from .._units import parse_duration
 from ..broker import EmbeddedBroker
-from ..cluster import check_broker
+from ..cluster import check_broker, require_reachable
+from ..config import KafkaSettings
 from ..errors import PacketError
 from ..packet import decode_packet, encode_packet, json_schema
 from ..publisher import DeliveryReport, Publisher
 from ..simulator import ArraySimulator, stream
+from ..topics import TopicAdmin, desired_topic
 from .common import (
     BootstrapOpt,
     JsonOpt,
@@ -136,12 +138,26 @@ def run_simulation(
     )
     try:
         with display if live else contextlib.nullcontext():
-            stream(simulator, publisher.publish, rate_hz=rate, duration_s=duration_s, count=count)
+            stream(
+                simulator, publisher.publish_many, rate_hz=rate, duration_s=duration_s, count=count
+            )
     except KeyboardInterrupt:
         err_console.print("stopping: flushing queued packets...")
     report = publisher.close()
     report_delivery(report)
     return report
+
+
+def ensure_topic(settings: KafkaSettings) -> None:
+    """Create the topic with the profile's layout when missing; warn about drift."""
+    result = TopicAdmin(settings).ensure(desired_topic(settings.profile, settings.topic))
+    if result.created:
+        err_console.print(f"created {settings.topic} ({settings.profile} layout)")
+    elif not result.in_sync:
+        err_console.print(
+            f"[yellow]{settings.topic} differs from the {settings.profile} layout[/] "
+            f"(`horizons topics ensure --fix` applies it)"
+        )
 
 
 def simulate(
@@ -158,6 +174,9 @@ def simulate(
     chunk_samples: Annotated[
         int, typer.Option(help="Complex64 visibility samples per data_chunk (0: none).")
     ] = 0,
+    ensure: Annotated[
+        bool, typer.Option(help="Create the topic with the profile's layout when missing.")
+    ] = True,
     bootstrap: BootstrapOpt = None,
     topic: TopicOpt = None,
     profile: ProfileOpt = None,
@@ -169,6 +188,8 @@ def simulate(
     if count is not None and count < 1:
         raise typer.BadParameter("must be at least 1", param_hint="--count")
     simulator = ArraySimulator(elements, sites, seed=seed, chunk_samples=chunk_samples)
+    if ensure:
+        ensure_topic(settings)
     publisher = Publisher(settings)
     err_console.print(
         f"simulating {elements} elements over {sites} sites at {rate:g} Hz each "
@@ -328,6 +349,63 @@ def _as_json(value: bytes) -> msgspec.Raw | str:
     return msgspec.Raw(value)
 
 
+def up(
+    elements: Annotated[int, typer.Option(help="Number of array elements (antennas).")] = 263,
+    sites: Annotated[int, typer.Option(help="Number of observatory sites (hubs).")] = 5,
+    rate: Annotated[float, typer.Option(help="Packets per second per element (Hz).")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed of the simulator.")] = 0,
+    chunk_samples: Annotated[
+        int, typer.Option(help="Complex64 visibility samples per data_chunk (0: none).")
+    ] = 0,
+    port: Annotated[
+        int | None,
+        typer.Option(help="Embedded broker port [default: 9092, or a free one when taken]."),
+    ] = None,
+    bootstrap: BootstrapOpt = None,
+    topic: TopicOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """The main job: broker (embedded unless Kafka is configured), topic, simulated array."""
+    sigterm_as_interrupt()
+    settings = load_settings(bootstrap, topic, profile)
+    embedded: EmbeddedBroker | None = None
+    try:
+        if settings.bootstrap_servers is None:
+            embedded = EmbeddedBroker(port).start()
+            settings = settings.with_overrides(bootstrap=embedded.bootstrap)
+            err_console.print(
+                f"no Kafka configured: embedded broker (Tansu, in-memory) on "
+                f"[bold]{embedded.bootstrap}[/]"
+            )
+        else:
+            check_result = require_reachable(settings)
+            err_console.print(
+                f"Kafka at {settings.bootstrap_servers}: cluster {check_result.cluster_id}, "
+                f"{len(check_result.brokers)} broker(s), {check_result.latency_ms} ms"
+            )
+        ensure_topic(settings)
+        simulator = ArraySimulator(elements, sites, seed=seed, chunk_samples=chunk_samples)
+        publisher = Publisher(settings)
+        err_console.print(
+            f"streaming {elements} elements over {sites} sites at {rate:g} Hz into "
+            f"{settings.topic}; Ctrl-C stops"
+        )
+        report = run_simulation(
+            publisher,
+            simulator,
+            rate=rate,
+            duration_s=None,
+            count=None,
+            live=err_console.is_terminal,
+        )
+    finally:
+        if embedded is not None:
+            embedded.stop()
+            err_console.print("embedded broker stopped")
+    if not report.complete:
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
-    for command in (schema, broker, check, simulate, produce, consume):
+    for command in (schema, broker, check, simulate, produce, consume, up):
         app.command()(command)

@@ -11,6 +11,7 @@ from rich.logging import RichHandler
 
 from ..errors import ConfigError, HorizonsError
 from . import archive, core, topics
+from . import monitor as monitor_cli
 from .common import err_console
 
 app = typer.Typer(
@@ -41,6 +42,7 @@ def _root(
 core.register(app)
 app.add_typer(topics.app, name="topics")
 app.add_typer(archive.app, name="archive")
+monitor_cli.register(app)
 
 
 def main() -> None:

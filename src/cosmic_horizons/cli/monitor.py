@@ -1,0 +1,301 @@
+"""``horizons monitor`` and ``horizons lag``: the topic snapshot and consumer-group lag.
+
+Exit codes (for scripts and probes): 0 healthy, 1 degraded (WARN, under-replicated partitions,
+offsets or configs unreadable), 2 unhealthy (broker unreachable, topic missing, partition
+without a leader, a group in STALL, STOP, REWIND or ERR, an unknown group).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from typing import Annotated
+
+import msgspec
+import typer
+from rich.console import Group, RenderableType
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from .._units import format_duration_ms, parse_duration
+from ..errors import BrokerUnavailableError
+from ..monitor import GroupLag, KafkaSnapshot, LagStatus, Monitor
+from ..monitor.health import Health, lag_health, snapshot_health
+from .common import (
+    BootstrapOpt,
+    JsonOpt,
+    TopicOpt,
+    err_console,
+    fail,
+    load_settings,
+    out_console,
+    sigterm_as_interrupt,
+)
+
+TimeoutOpt = Annotated[
+    float, typer.Option("--timeout", help="Seconds to wait for each broker request.")
+]
+_STATUS_STYLE: dict[LagStatus, str] = {
+    "OK": "green",
+    "WARN": "yellow",
+    "STALL": "red",
+    "STOP": "red",
+    "REWIND": "magenta",
+    "ERR": "bold red",
+}
+_HEALTH_STYLE = {Health.HEALTHY: "green", Health.DEGRADED: "yellow", Health.UNHEALTHY: "bold red"}
+
+
+def _size(value: int | None) -> str:
+    if value is None:
+        return "-"
+    if value < 0:
+        return "unlimited"
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{value} B"  # pragma: no cover - the loop always returns
+
+
+def _opt(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def render_snapshot(
+    snapshot: KafkaSnapshot, bootstrap: str, *, rate: float | None = None
+) -> RenderableType:
+    """The snapshot as a rich panel (summary) above a partitions table."""
+    health, reasons = snapshot_health(snapshot)
+    style = _HEALTH_STYLE[health]
+    lines = Text()
+    if snapshot.connected:
+        lines.append("connected", style="green")
+        lines.append(f"   latency {snapshot.latency_ms} ms   cluster {_opt(snapshot.cluster_id)}\n")
+        brokers = ", ".join(
+            f"{b.id}@{b.host}:{b.port}"
+            + (" (controller)" if b.id == snapshot.controller_id else "")
+            for b in snapshot.brokers or []
+        )
+        lines.append(f"brokers      {brokers or '-'}\n")
+        lines.append(f"latestOffset {_opt(snapshot.latest_offset)}")
+        if rate is not None:
+            lines.append(f"   rate {rate:.1f} msg/s")
+        lines.append(
+            f"\npartitions   {_opt(snapshot.partitions)}"
+            f"   under-replicated {_opt(snapshot.under_replicated_partitions)}\n"
+        )
+        retention = (
+            "-" if snapshot.retention_ms is None else format_duration_ms(snapshot.retention_ms)
+        )
+        lines.append(f"retention    {retention} / {_size(snapshot.retention_bytes)}\n")
+    else:
+        lines.append("NOT connected\n", style="bold red")
+    lines.append(health.name.lower(), style=style)
+    for reason in reasons:
+        lines.append(f"\n  - {reason}")
+    polled = time.strftime("%H:%M:%S", time.localtime(snapshot.polled_at))
+    panel = Panel(
+        lines,
+        title=f"Kafka {bootstrap} · topic {snapshot.topic}",
+        subtitle=f"polled {polled}",
+        border_style=style,
+        expand=False,
+    )
+    if not snapshot.partition_details:
+        return panel
+    table = Table(title=f"partitions of {snapshot.topic}", title_justify="left")
+    for column in ("partition", "leader", "replicas", "ISR", "earliest", "latest"):
+        table.add_column(column, justify="right")
+    table.add_column("under-replicated")
+    for p in snapshot.partition_details:
+        table.add_row(
+            str(p.partition),
+            _opt(p.leader),
+            ",".join(map(str, p.replicas)),
+            ",".join(map(str, p.isr)),
+            _opt(p.earliest_offset),
+            _opt(p.latest_offset),
+            Text("yes", style="yellow") if p.under_replicated else Text("no"),
+        )
+    return Group(panel, table)
+
+
+def monitor(
+    bootstrap: BootstrapOpt = None,
+    topic: TopicOpt = None,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Live view until Ctrl-C.")] = False,
+    interval: Annotated[
+        str, typer.Option("--interval", "-i", help="Time between polls with --watch.")
+    ] = "2s",
+    timeout: TimeoutOpt = 5.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """The topic snapshot: connected, latencyMs, latestOffset, partitions, ISR, retention.
+
+    Exit 0 healthy, 1 degraded (under-replicated, unreadable offsets), 2 unhealthy
+    (unreachable, topic missing, leaderless partition). With --watch and --json: JSON lines.
+    """
+    every = parse_duration(interval, what="--interval")
+    settings = load_settings(bootstrap, topic)
+    bootstrap_servers = settings.require_bootstrap()
+    sigterm_as_interrupt()
+    with Monitor(settings, timeout=timeout) as mon:
+        if not watch:
+            snapshot = mon.poll()
+            if as_json:
+                sys.stdout.write(msgspec.json.encode(snapshot).decode() + "\n")
+            else:
+                out_console.print(render_snapshot(snapshot, bootstrap_servers))
+            raise typer.Exit(int(snapshot_health(snapshot)[0]))
+        _watch(mon, bootstrap_servers, every, as_json)
+
+
+def _watch(mon: Monitor, bootstrap: str, every: float, as_json: bool) -> None:
+    previous: KafkaSnapshot | None = None
+    try:
+        if as_json:
+            while True:
+                sys.stdout.write(msgspec.json.encode(mon.poll()).decode() + "\n")
+                sys.stdout.flush()
+                time.sleep(every)
+        with Live(console=out_console, auto_refresh=False) as live:
+            while True:
+                snapshot = mon.poll()
+                rate = None
+                if (
+                    previous is not None
+                    and previous.latest_offset is not None
+                    and snapshot.latest_offset is not None
+                    and snapshot.polled_at > previous.polled_at
+                ):
+                    delta = max(0, snapshot.latest_offset - previous.latest_offset)
+                    rate = delta / (snapshot.polled_at - previous.polled_at)
+                live.update(render_snapshot(snapshot, bootstrap, rate=rate), refresh=True)
+                previous = snapshot
+                time.sleep(every)
+    except KeyboardInterrupt:
+        return
+
+
+def _status(status: LagStatus) -> Text:
+    return Text(status, style=_STATUS_STYLE[status])
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def render_groups(groups: Sequence[GroupLag]) -> Table:
+    """One row per group: status, rule, total and max lag."""
+    table = Table(title="consumer groups", title_justify="left")
+    table.add_column("group")
+    table.add_column("state")
+    table.add_column("members", justify="right")
+    table.add_column("status")
+    table.add_column("total lag", justify="right")
+    table.add_column("max lag", justify="right")
+    table.add_column("max lag s", justify="right")
+    table.add_column("rule")
+    for g in groups:
+        table.add_row(
+            g.group,
+            g.state,
+            str(g.members),
+            _status(g.status),
+            str(g.total_lag),
+            str(g.max_lag),
+            _seconds(g.max_lag_seconds),
+            g.rule,
+        )
+    return table
+
+
+def render_partitions(group: GroupLag) -> Table:
+    """A group's partitions, as ``kafka-consumer-groups.sh --describe`` lists them."""
+    table = Table(
+        title=f"group {group.group}: {group.status} · {group.state} · {group.members} member(s)",
+        title_justify="left",
+    )
+    table.add_column("topic")
+    for column in ("partition", "current offset", "log end offset", "lag", "lag s"):
+        table.add_column(column, justify="right")
+    table.add_column("status")
+    table.add_column("rule")
+    for p in group.partitions:
+        table.add_row(
+            p.topic,
+            str(p.partition),
+            _opt(p.committed),
+            _opt(p.high_watermark),
+            _opt(p.lag),
+            _seconds(p.lag_seconds),
+            _status(p.status),
+            p.rule,
+        )
+    return table
+
+
+def lag(
+    group: Annotated[
+        str | None, typer.Option("--group", "-g", help="One group, with its partitions.")
+    ] = None,
+    samples: Annotated[
+        int,
+        typer.Option(
+            "--samples",
+            "-n",
+            min=1,
+            help="Offset samples to take; Burrow's rules judge the window they make "
+            "(make it longer than the consumers' commit interval).",
+        ),
+    ] = 5,
+    interval: Annotated[str, typer.Option("--interval", "-i", help="Time between samples.")] = "2s",
+    bootstrap: BootstrapOpt = None,
+    timeout: TimeoutOpt = 5.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Consumer-group lag judged by Burrow's rules; every group, or one with its partitions.
+
+    Exit 0 all OK, 1 a group in WARN, 2 a group in STALL, STOP, REWIND or ERR, an unknown
+    group, or the broker unreachable.
+    """
+    every = parse_duration(interval, what="--interval")
+    settings = load_settings(bootstrap)
+    settings.require_bootstrap()
+    sigterm_as_interrupt()
+    groups: list[GroupLag] = []
+    with Monitor(settings, timeout=timeout, window=max(samples, 2), min_sample_interval=0.0) as mon:
+        try:
+            with err_console.status(f"sampling offsets ({samples} x {interval})"):
+                for n in range(samples):
+                    if n:
+                        time.sleep(every)
+                    groups = mon.lag(group)
+        except BrokerUnavailableError as exc:
+            fail(str(exc), int(Health.UNHEALTHY))
+    if group is not None and not any(g.partitions for g in groups):
+        state = groups[0].state if groups else "unknown"
+        fail(f"group {group!r} not found: no committed offsets (state {state})", 2)
+    health, _ = lag_health(groups)
+    if as_json:
+        sys.stdout.write(msgspec.json.encode(groups).decode() + "\n")
+    elif group is not None:
+        out_console.print(render_partitions(groups[0]))
+        out_console.print(
+            Text(f"{groups[0].status}: {groups[0].rule}", style=_HEALTH_STYLE[health])
+        )
+    elif not groups:
+        out_console.print("no consumer groups")
+    else:
+        out_console.print(render_groups(groups))
+    raise typer.Exit(int(health))
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(monitor)
+    app.command()(lag)

@@ -1,0 +1,51 @@
+"""Healthy, degraded or unhealthy: what the snapshot and the lag mean for probes and exit codes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import IntEnum
+
+from .burrow import worst_status
+from .models import GroupLag, KafkaSnapshot
+
+__all__ = ["Health", "lag_health", "snapshot_health"]
+
+
+class Health(IntEnum):
+    """Also the exit code of ``horizons monitor`` and ``horizons lag``."""
+
+    HEALTHY = 0
+    DEGRADED = 1
+    UNHEALTHY = 2
+
+
+def snapshot_health(snapshot: KafkaSnapshot) -> tuple[Health, list[str]]:
+    """The snapshot's health and the reasons for anything less than healthy.
+
+    Unhealthy: broker unreachable, topic missing, a partition without a leader.
+    Degraded: under-replicated partitions, or offsets/configs that could not be read.
+    """
+    if not snapshot.connected:
+        return Health.UNHEALTHY, [snapshot.error or "broker unreachable"]
+    if snapshot.partition_details is None:
+        return Health.UNHEALTHY, [snapshot.error or f"topic {snapshot.topic!r} unavailable"]
+    offline = [p.partition for p in snapshot.partition_details if p.leader is None]
+    if offline:
+        return Health.UNHEALTHY, [f"partitions without a leader: {offline}"]
+    reasons: list[str] = []
+    if snapshot.under_replicated_partitions:
+        reasons.append(f"{snapshot.under_replicated_partitions} under-replicated partition(s)")
+    if snapshot.error:
+        reasons.append(snapshot.error)
+    return (Health.DEGRADED if reasons else Health.HEALTHY), reasons
+
+
+def lag_health(groups: Sequence[GroupLag]) -> tuple[Health, list[str]]:
+    """Burrow's verdict as health: OK healthy, WARN degraded, STALL/STOP/REWIND/ERR unhealthy."""
+    status = worst_status(g.status for g in groups)
+    reasons = [f"{g.group}: {g.status} ({g.rule})" for g in groups if g.status != "OK"]
+    if status == "OK":
+        return Health.HEALTHY, reasons
+    if status == "WARN":
+        return Health.DEGRADED, reasons
+    return Health.UNHEALTHY, reasons

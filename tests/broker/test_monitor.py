@@ -1,0 +1,243 @@
+"""The monitor against the embedded broker: snapshot, lag, broker loss and recovery, CLI JSON.
+
+The embedded broker reports a high watermark of "base offset of the last batch + 1", short after
+a multi-record batch. Tests that compare watermarks with what was produced therefore produce
+with ``linger.ms=0`` and ``batch.num.messages=1``: one record per batch, so the watermark is
+exact and the comparisons below are equalities, not bounds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+
+import msgspec
+import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+from typer.testing import CliRunner
+
+from cosmic_horizons.broker import EmbeddedBroker, find_free_port
+from cosmic_horizons.cli.main import app
+from cosmic_horizons.config import KafkaSettings
+from cosmic_horizons.errors import BrokerUnavailableError
+from cosmic_horizons.monitor import GroupLag, KafkaSnapshot, Monitor
+from tests.helpers import create_topic, fast_consumer
+
+RETENTION_MS = 7 * 24 * 3600 * 1000
+
+
+def produce_exact(bootstrap: str, topic: str, count: int, start: int = 0) -> Counter[int]:
+    """Produce ``count`` records, one per batch; records per partition as delivered."""
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0, "batch.num.messages": 1})
+    delivered: Counter[int] = Counter()
+    errors: list[str] = []
+
+    def on_delivery(err: object, msg: object) -> None:
+        if err is not None:
+            errors.append(str(err))
+        else:
+            delivered[msg.partition()] += 1  # type: ignore[attr-defined]
+
+    for n in range(start, start + count):
+        producer.produce(topic, key=f"element-{n}", value=b"{}", on_delivery=on_delivery)
+        producer.poll(0)
+    assert producer.flush(30) == 0
+    assert not errors
+    assert sum(delivered.values()) == count
+    return delivered
+
+
+def consume_and_commit(bootstrap: str, group: str, topic: str, expected: int) -> None:
+    """Join ``group``, read ``expected`` records from its committed position, commit, leave."""
+    consumer: Consumer = fast_consumer(bootstrap, group)
+    consumer.subscribe([topic])
+    got = 0
+    deadline = time.monotonic() + 60
+    try:
+        while got < expected and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                continue
+            assert msg.error() is None, msg.error()
+            got += 1
+        assert got == expected, f"read {got} of {expected}"
+        consumer.commit(asynchronous=False)
+    finally:
+        consumer.close()
+
+
+def test_snapshot_latest_offset_equals_what_was_produced(
+    bootstrap: str, topic_name: str, settings: KafkaSettings
+) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    config = {"retention.ms": str(RETENTION_MS), "retention.bytes": str(2**30)}
+    admin.create_topics([NewTopic(topic_name, 3, 1, config=config)])[topic_name].result(10)
+    per_partition = produce_exact(bootstrap, topic_name, 137)
+
+    with Monitor(settings, timeout=5) as mon:
+        snap = mon.poll()
+
+    assert snap.connected, snap.error
+    assert snap.error is None
+    assert snap.latest_offset == 137
+    assert snap.partitions == 3
+    assert snap.latency_ms is not None and snap.latency_ms > 0
+    assert snap.brokers and snap.controller_id == snap.brokers[0].id
+    assert snap.partition_details is not None
+    assert {p.partition: p.latest_offset for p in snap.partition_details} == {
+        p: per_partition[p] for p in range(3)
+    }
+    assert all(p.earliest_offset == 0 for p in snap.partition_details)
+    assert all(
+        p.leader == snap.brokers[0].id and p.isr == p.replicas for p in snap.partition_details
+    )
+    assert snap.under_replicated_partitions == 0
+    assert (snap.retention_ms, snap.retention_bytes) == (RETENTION_MS, 2**30)
+    wire = msgspec.json.decode(msgspec.json.encode(snap))
+    assert {k: wire[k] for k in ("connected", "latestOffset", "partitions")} == {
+        "connected": True,
+        "latestOffset": 137,
+        "partitions": 3,
+    }
+    assert wire["latencyMs"] == snap.latency_ms
+
+
+def sample_lag(mon: Monitor, group: str, samples: int) -> GroupLag:
+    """Take ``samples`` lag samples, each one at least the monitor's minimum interval after the
+    previous, so that every one enters the window."""
+    result: list[GroupLag] = []
+    for _ in range(samples):
+        time.sleep(mon.min_sample_interval + 0.1)
+        result = mon.lag(group)
+    assert len(result) == 1
+    return result[0]
+
+
+def test_lag_appears_when_a_group_stops_and_drains_when_it_resumes(
+    bootstrap: str, topic_name: str, settings: KafkaSettings
+) -> None:
+    group = f"lagging-{topic_name[-8:]}"
+    create_topic(bootstrap, topic_name, 1)
+    produce_exact(bootstrap, topic_name, 20)
+    consume_and_commit(bootstrap, group, topic_name, 20)
+
+    with Monitor(settings, timeout=5, window=3, min_sample_interval=1.0) as mon:
+        caught_up = sample_lag(mon, group, 1)
+        assert (caught_up.status, caught_up.total_lag) == ("OK", 0)
+        assert caught_up.partitions[0].committed == 20
+
+        # The group stopped consuming; 30 more records arrive.
+        produce_exact(bootstrap, topic_name, 30, start=20)
+        behind = sample_lag(mon, group, 3)
+        part = behind.partitions[0]
+        assert (part.committed, part.high_watermark, part.lag) == (20, 50, 30)
+        assert (behind.total_lag, behind.max_lag) == (30, 30)
+        # The log end was at 20 when first sampled, so the lag has an age.
+        assert part.lag_seconds is not None and part.lag_seconds > 0
+        assert behind.max_lag_seconds == part.lag_seconds
+        assert behind.status == "STOP", part.rule
+        assert "no commit moved the offset" in part.rule
+        assert group in mon.groups()
+
+        # Asked again at once: answered from a fresh sample that does not enter the window.
+        window = mon._windows[(group, topic_name, 0)]
+        before = list(window)
+        again = mon.lag(group)[0]
+        assert (again.status, again.total_lag) == ("STOP", 30)
+        assert list(window) == before
+
+        # It resumes and reads the backlog: lag drains to zero and the status recovers.
+        consume_and_commit(bootstrap, group, topic_name, 30)
+        drained = sample_lag(mon, group, 1)
+        assert (drained.total_lag, drained.status) == (0, "OK")
+        assert drained.partitions[0].committed == 50
+        assert drained.partitions[0].lag_seconds == 0.0
+
+        every = {g.group: g for g in mon.lag()}
+        assert every[group].total_lag == 0
+
+
+def test_monitor_reports_disconnected_while_broker_is_stopped_and_recovers(
+    output_dir: Path,
+) -> None:
+    broker = EmbeddedBroker(find_free_port(), log_path=output_dir / "tansu.log").start()
+    try:
+        settings = KafkaSettings(bootstrap_servers=broker.bootstrap, topic="element.raw_data")
+        create_topic(broker.bootstrap, "element.raw_data", 1)
+        with Monitor(settings, timeout=2) as mon:
+            admin = mon._admin
+            first = mon.poll()
+            assert first.connected and first.partitions == 1
+
+            broker.stop()
+            started = time.monotonic()
+            down = mon.poll()
+            assert time.monotonic() - started < 10  # bounded by the timeout, not hanging
+            assert down == KafkaSnapshot(
+                connected=False,
+                topic="element.raw_data",
+                polled_at=down.polled_at,
+                error=down.error,
+            )
+            assert down.error and "unreachable" in down.error
+            with pytest.raises(BrokerUnavailableError):
+                mon.lag()
+
+            broker.start()
+            deadline = time.monotonic() + 60
+            up = mon.poll()
+            while not up.connected and time.monotonic() < deadline:
+                time.sleep(0.5)
+                up = mon.poll()
+            assert up.connected, up.error
+            assert mon._admin is admin  # the same long-lived client reconnected
+            assert up.brokers and up.cluster_id == first.cluster_id
+            # Tansu keeps topics in memory: after a restart the topic is gone, and says so.
+            assert up.partitions is None and up.latest_offset is None
+            assert up.error == "topic 'element.raw_data' does not exist"
+
+            create_topic(broker.bootstrap, "element.raw_data", 1)
+            again = mon.poll()
+            assert (again.connected, again.partitions, again.latest_offset) == (True, 1, 0)
+    finally:
+        broker.stop()
+
+
+runner = CliRunner()
+
+
+def test_cli_json_output_and_exit_codes(bootstrap: str, topic_name: str) -> None:
+    create_topic(bootstrap, topic_name, 2)
+    produce_exact(bootstrap, topic_name, 11)
+    group = f"cli-{topic_name[-8:]}"
+    consume_and_commit(bootstrap, group, topic_name, 11)
+
+    result = runner.invoke(app, ["monitor", "--json", "-b", bootstrap, "-t", topic_name])
+    assert result.exit_code == 0, result.output
+    snap = msgspec.json.decode(result.stdout)
+    assert snap["connected"] is True
+    assert snap["latestOffset"] == 11
+    assert snap["partitions"] == 2
+    assert isinstance(snap["latencyMs"], float)
+    assert [p["partition"] for p in snap["partitionDetails"]] == [0, 1]
+
+    result = runner.invoke(app, ["lag", "--json", "-g", group, "-n", "1", "-b", bootstrap])
+    assert result.exit_code == 0, result.output
+    (lag,) = msgspec.json.decode(result.stdout)
+    assert (lag["group"], lag["status"], lag["totalLag"]) == (group, "OK", 0)
+    assert sum(p["committed"] for p in lag["partitions"]) == 11
+
+    result = runner.invoke(app, ["lag", "-g", "no-such-group", "-n", "1", "-b", bootstrap])
+    assert result.exit_code == 2
+    assert "no-such-group" in result.output
+
+    nobody = f"127.0.0.1:{find_free_port()}"
+    result = runner.invoke(app, ["monitor", "--json", "--timeout", "1", "-b", nobody])
+    assert result.exit_code == 2
+    down = msgspec.json.decode(result.stdout)
+    assert down["connected"] is False and down["latestOffset"] is None
+    result = runner.invoke(app, ["lag", "-n", "1", "--timeout", "1", "-b", nobody])
+    assert result.exit_code == 2
+    assert "unreachable" in result.output
