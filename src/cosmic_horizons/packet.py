@@ -262,6 +262,8 @@ def decode_packet(data: bytes | str) -> KafkaPayload:
         raise _packet_error(str(exc)) from None
     except msgspec.DecodeError as exc:
         raise PacketError("$", f"not valid JSON: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise PacketError("$", f"not valid UTF-8: {exc.reason} at byte {exc.start}") from None
 
 
 def _packet_error(message: str) -> PacketError:

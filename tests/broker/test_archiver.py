@@ -279,6 +279,7 @@ def test_poison_records_go_to_the_dead_letter_topic(
             "$.metrics.rfiLevel",
         ),
         (b"p7", None, "$"),
+        (b"p8", b'{"sourceId": "bad utf-8 \xff"}', "$"),
     ]
     poison_sent = poison
     mixed: list[tuple[bytes | None, bytes | None]] = list(good)

@@ -45,10 +45,10 @@ from confluent_kafka.cimpl import NewTopic
 from ..cluster import make_admin
 from ..config import KafkaSettings, mask_config
 from ..errors import ArchiveError, ConfigError, PacketError, from_kafka_error
-from ..packet import decode_packet
 from ..stats import RateMeter
 from ..topics.models import desired_topic, dlq_topic_name
-from .layout import ArchiveFile, RowBuffer, encode_parquet, file_path
+from .decode import decode_range
+from .layout import ArchiveFile, encode_parquet, file_path
 from .storage import ArchiveStorage
 
 __all__ = [
@@ -171,11 +171,17 @@ class _OpenRange:
     first_ts: int
     deadline_ts: int
     """A record at or after this time closes the range before it (span or UTC midnight)."""
-    rows: RowBuffer = field(default_factory=RowBuffer)
-    dead: list[_DeadLetter] = field(default_factory=list)
-    count: int = 0
+    msgs: list[Message] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)
+    timestamps: list[int] = field(default_factory=list)
+    keys: list[bytes | None] = field(default_factory=list)
+    values: list[bytes | None] = field(default_factory=list)
     nbytes: int = 0
     last: int = -1
+
+    @property
+    def count(self) -> int:
+        return len(self.offsets)
 
 
 @dataclass(slots=True)
@@ -354,7 +360,6 @@ class Archiver:
 
     def _handle(self, consumer: Consumer, msgs: list[Message]) -> None:
         parts = self._parts
-        topic = self.topic
         roll = self.roll
         max_records = roll.max_records
         max_bytes = roll.max_bytes
@@ -392,24 +397,21 @@ class Archiver:
                     first_ts=ts,
                     deadline_ts=min(ts + span_ms, (ts // _DAY_MS + 1) * _DAY_MS),
                 )
-            rng.count += 1
+            rng.msgs.append(msg)
+            rng.offsets.append(offset)
+            rng.timestamps.append(ts)
+            rng.keys.append(key)
+            rng.values.append(value)
             rng.nbytes += size
             rng.last = offset
-            try:
-                if value is None:
-                    raise PacketError("$", "empty record (no value)")
-                packet = decode_packet(value)
-            except PacketError as exc:
-                rng.dead.append(self._dead_letter(msg, key, value, ts, exc))
-            else:
-                rng.rows.append(topic, state.partition, offset, ts, key, packet)
-            if rng.count >= max_records or rng.nbytes >= max_bytes:
+            if len(rng.offsets) >= max_records or rng.nbytes >= max_bytes:
                 self._close(consumer, state, offset)
         self.consumed += consumed
 
     def _dead_letter(
         self, msg: Message, key: bytes | None, value: bytes | None, ts: int, exc: PacketError
     ) -> _DeadLetter:
+        """The record as it came, with headers naming the error and where it came from."""
         original = msg.headers() or []
         headers: list[tuple[str, str | bytes | None]] = list(
             original.items() if isinstance(original, dict) else original
@@ -456,20 +458,27 @@ class Archiver:
         state.open = None
         if end < rng.start:
             return
-        if rng.dead:
-            self._produce_dead_letters(rng.dead, state.partition, rng.start, end)
+        table, errors = decode_range(
+            self.topic, state.partition, rng.offsets, rng.timestamps, rng.keys, rng.values
+        )
+        if errors:
+            dead = [
+                self._dead_letter(rng.msgs[i], rng.keys[i], rng.values[i], rng.timestamps[i], exc)
+                for i, exc in errors
+            ]
+            self._produce_dead_letters(dead, state.partition, rng.start, end)
             self._crash.reached("dlq")
         path = file_path(self.topic, state.partition, rng.start, end, rng.first_ts)
-        data = encode_parquet(rng.rows.to_table())
+        data = encode_parquet(table)
         self.storage.put_atomic(path, data)
         self._crash.reached("write")
         state.last_archived = end
-        self.rows += len(rng.rows)
+        self.rows += table.num_rows
         self.files += 1
         self.bytes += len(data)
-        self.dead_letters += len(rng.dead)
-        self._rate.add(len(rng.rows))
-        log.debug("stored %s (%d rows, %d dead letters)", path, len(rng.rows), len(rng.dead))
+        self.dead_letters += len(errors)
+        self._rate.add(table.num_rows)
+        log.debug("stored %s (%d rows, %d dead letters)", path, table.num_rows, len(errors))
         if self._commit(consumer, state.partition, end + 1):
             self._crash.reached("commit")
 

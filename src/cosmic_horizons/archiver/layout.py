@@ -297,7 +297,7 @@ def encode_parquet(table: pa.Table) -> bytes:
     """The table as Parquet bytes; deterministic for the same rows (and pyarrow version)."""
     if not table.schema.equals(ARCHIVE_SCHEMA, check_metadata=False):
         table = table.select(ARCHIVE_SCHEMA.names).cast(ARCHIVE_SCHEMA)
-    table = table.replace_schema_metadata(ARCHIVE_SCHEMA.metadata)
+    table = table.replace_schema_metadata(ARCHIVE_SCHEMA.metadata).combine_chunks()
     sink = io.BytesIO()
     pq.write_table(table, sink, **_WRITE_OPTIONS)
     return sink.getvalue()

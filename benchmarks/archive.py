@@ -1,0 +1,190 @@
+"""Archiver throughput against the raw consume rate of the same topic, in one run.
+
+    python benchmarks/archive.py [--packets 200000] [--chunk-bytes 64] [--runs 3]
+
+Starts the embedded broker, produces N packets (small data_chunk) into a fresh topic, then
+measures, ``--runs`` times each, (a) a bare confluent-kafka consumer loop reading the topic
+(``consume(num_messages=...)``, no decoding) and (b) the archiver reading the same topic into
+Parquet files on file:// (a temporary folder): decode and validate every packet, build
+columns, encode Parquet, store atomically, commit. Both clocks run from the first record
+received to the last one handled, so the consumer group's join time is left out of both.
+Prints the median rates and the ratio (b)/(a); the target is at least 0.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from cosmic_horizons.archiver.archiver import Archiver, ArchiverStats
+from cosmic_horizons.archiver.storage import ArchiveStorage
+from cosmic_horizons.broker import EmbeddedBroker, find_free_port
+from cosmic_horizons.config import KafkaSettings
+from cosmic_horizons.packet import KafkaPayload, Metrics, encode_packet, packet_headers
+
+GROUP_TIMEOUTS = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
+
+
+def make_values(n: int, chunk_bytes: int) -> list[tuple[bytes, bytes, int]]:
+    chunk = base64.b64encode(bytes(range(256)) * (chunk_bytes // 256 + 1))[: 4 * (chunk_bytes // 3)]
+    out = []
+    base_ms = 1_795_780_800_000  # 2026-11-27T08:00:00Z
+    for i in range(n):
+        site = i % 5 + 1
+        element = f"element-{site}-{i % 263}"
+        ms = base_ms + i  # one packet per millisecond: 200k packets span ~3 minutes
+        packet = KafkaPayload(
+            source_id=element,
+            target_id=f"site-{site}",
+            route_type="node_to_hub",
+            element_id=element,
+            site_id=f"site-{site}",
+            timestamp=time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000))
+            + f".{ms % 1000:03d}Z",
+            metrics=Metrics(
+                vibration=0.01 * (i % 97),
+                power_usage=1500.0 + i % 311,
+                noise_floor=-98.5 - (i % 7),
+                rfi_level=-107.25 + (i % 13),
+            ),
+            data_chunk=chunk.decode() if chunk_bytes else None,
+        )
+        out.append((element.encode(), encode_packet(packet), ms))
+    return out
+
+
+def produce(bootstrap: str, topic: str, values: list[tuple[bytes, bytes, int]]) -> None:
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 20,
+            "batch.num.messages": 10_000,
+            "compression.type": "snappy",
+            "queue.buffering.max.messages": 500_000,
+        }
+    )
+    headers = packet_headers()
+    for key, value, ms in values:
+        while True:
+            try:
+                producer.produce(topic, value, key, timestamp=ms, headers=headers)
+                break
+            except BufferError:
+                producer.poll(0.01)
+    if producer.flush(120):
+        raise SystemExit("could not produce the benchmark packets")
+
+
+def raw_consume(bootstrap: str, topic: str, expected: int) -> float:
+    """Records per second of a bare consumer loop (no decoding)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-raw-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "queued.min.messages": 200_000,
+            "fetch.max.bytes": 64 * 1024 * 1024,
+            "max.partition.fetch.bytes": 16 * 1024 * 1024,
+            **GROUP_TIMEOUTS,
+        }
+    )
+    consumer.subscribe([topic])
+    got = 0
+    started = 0.0
+    deadline = time.monotonic() + 300
+    try:
+        while got < expected and time.monotonic() < deadline:
+            batch = consumer.consume(num_messages=10_000, timeout=0.5)
+            if not batch:
+                continue
+            if not started:
+                started = time.perf_counter()
+            for msg in batch:
+                if msg.error() is None:
+                    msg.value()
+                    got += 1
+        elapsed = time.perf_counter() - started
+    finally:
+        consumer.close()
+    if got < expected:
+        raise SystemExit(f"raw consumer read only {got} of {expected}")
+    return got / elapsed
+
+
+def archive_rate(settings: KafkaSettings, expected: int) -> tuple[float, ArchiverStats]:
+    """Rows per second of the archiver into a temporary file:// archive."""
+    with tempfile.TemporaryDirectory(prefix="horizons-bench-") as folder:
+        archiver = Archiver(
+            settings,
+            ArchiveStorage(Path(folder).as_uri()),
+            group=f"bench-archiver-{uuid.uuid4().hex[:8]}",
+            flush_at_end=True,
+            stop_at_end=True,
+            session_timeout_ms=6000,
+            heartbeat_interval_ms=500,
+        )
+        result: list[ArchiverStats] = []
+        thread = threading.Thread(target=lambda: result.append(archiver.run(threading.Event())))
+        thread.start()
+        while archiver.consumed == 0 and thread.is_alive():
+            time.sleep(0.002)
+        started = time.perf_counter()
+        thread.join()
+        elapsed = time.perf_counter() - started
+    if not result or result[0].rows != expected:
+        raise SystemExit(f"archiver stored {result[0].rows if result else 0} of {expected}")
+    return expected / elapsed, result[0]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--packets", type=int, default=200_000)
+    parser.add_argument("--chunk-bytes", type=int, default=64)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+
+    broker = EmbeddedBroker(find_free_port())
+    broker.start()
+    try:
+        topic = f"bench.archive.{uuid.uuid4().hex[:8]}"
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(10)
+        values = make_values(args.packets, args.chunk_bytes)
+        size = sum(len(v) for _, v, _ in values) / len(values)
+        print(f"producing {args.packets:,} packets of ~{size:.0f} bytes into {topic} ...")
+        produce(broker.bootstrap, topic, values)
+        settings = KafkaSettings(bootstrap_servers=broker.bootstrap, topic=topic)
+        raw_rates, arch_rates = [], []
+        for run in range(1, args.runs + 1):
+            raw = raw_consume(broker.bootstrap, topic, args.packets)
+            arch, stats = archive_rate(settings, args.packets)
+            raw_rates.append(raw)
+            arch_rates.append(arch)
+            print(
+                f"run {run}: raw consume {raw:,.0f} records/s   archiver {arch:,.0f} rows/s "
+                f"({stats.files} files, {stats.bytes / 1e6:.1f} MB)   ratio {arch / raw:.2f}"
+            )
+        raw_m, arch_m = statistics.median(raw_rates), statistics.median(arch_rates)
+        ratio = arch_m / raw_m
+        print(
+            f"median of {args.runs}: (a) raw consume {raw_m:,.0f} records/s, "
+            f"(b) archiver {arch_m:,.0f} rows/s, ratio (b)/(a) = {ratio:.2f} (target >= 0.5)"
+        )
+        return 0 if ratio >= 0.5 else 1
+    finally:
+        broker.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
