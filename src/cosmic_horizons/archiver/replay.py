@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 
 import msgspec
 
-from ..errors import ConfigError
+from ..errors import ArchiveError, ConfigError
 from ..packet import encode_packet, packet_headers
 from ..publisher import Publisher
 from .layout import ArchivedRecord
@@ -43,10 +43,17 @@ class ReplayReport(msgspec.Struct, kw_only=True):
     delivered: int = 0
     failed: int = 0
     interrupted: bool = False
+    error: str | None = None
+    """Why reading the archive stopped early (an unreadable file), if it did."""
 
     @property
     def complete(self) -> bool:
-        return not self.interrupted and self.failed == 0 and self.delivered == self.sent
+        return (
+            not self.interrupted
+            and self.error is None
+            and self.failed == 0
+            and self.delivered == self.sent
+        )
 
 
 def check_destination(source: str, destination: str, *, into_source: bool) -> None:
@@ -109,23 +116,26 @@ def replay_to_publisher(
     pacer = _Pacer(rate)
     before = publisher.snapshot()
     checked: set[str] = set()
-    for record in records:
-        if stop is not None and stop.is_set():
-            report.interrupted = True
-            break
-        if record.topic not in checked:
-            check_destination(record.topic, publisher.topic, into_source=into_source)
-            checked.add(record.topic)
-        pacer.wait(stop)
-        report.read += 1
-        publisher.publish_encoded(
-            record.key if record.key is not None else record.packet.element_id.encode(),
-            encode_packet(record.packet),
-            record.kafka_timestamp_ms,
-            replay_headers(record),
-        )
-        if on_progress is not None and report.read % 1000 == 0:
-            on_progress(report)
+    try:
+        for record in records:
+            if stop is not None and stop.is_set():
+                report.interrupted = True
+                break
+            if record.topic not in checked:
+                check_destination(record.topic, publisher.topic, into_source=into_source)
+                checked.add(record.topic)
+            pacer.wait(stop)
+            report.read += 1
+            publisher.publish_encoded(
+                record.key if record.key is not None else record.packet.element_id.encode(),
+                encode_packet(record.packet),
+                record.kafka_timestamp_ms,
+                replay_headers(record),
+            )
+            if on_progress is not None and report.read % 1000 == 0:
+                on_progress(report)
+    except ArchiveError as exc:  # what was queued is still delivered and counted
+        report.error = str(exc)
     publisher.flush(flush_timeout)
     after = publisher.snapshot()
     report.sent = after.sent - before.sent
@@ -147,13 +157,16 @@ def write_json_lines(
     """Write each record's packet as one JSON line (the spec's field names)."""
     report = ReplayReport(destination="stdout")
     pacer = _Pacer(rate)
-    for record in records:
-        if stop is not None and stop.is_set():
-            report.interrupted = True
-            break
-        pacer.wait(stop)
-        report.read += 1
-        write(encode_packet(record.packet) + b"\n")
-        report.sent += 1
-        report.delivered += 1
+    try:
+        for record in records:
+            if stop is not None and stop.is_set():
+                report.interrupted = True
+                break
+            pacer.wait(stop)
+            report.read += 1
+            write(encode_packet(record.packet) + b"\n")
+            report.sent += 1
+            report.delivered += 1
+    except ArchiveError as exc:
+        report.error = str(exc)
     return report

@@ -366,6 +366,7 @@ def _replay_summary(
         "failed": report.failed,
         "duplicates_skipped": stats.duplicates,
         "interrupted": report.interrupted,
+        "error": report.error,
         "complete": report.complete,
     }
     if as_json:
@@ -380,6 +381,8 @@ def _replay_summary(
         line += f", {stats.duplicates:,} duplicate offsets skipped (run `archive verify`)"
     if report.interrupted:
         line += " (interrupted)"
+    if report.error:
+        line += f"; stopped early: {report.error}"
     style = "green" if report.complete else "bold red"
     err_console.print(f"[{style}]{line}[/]", soft_wrap=True)
 
