@@ -314,6 +314,11 @@ def replay(
     if not to_stdout:
         check_destination(source_topic, destination, into_source=into_source)
     store = ArchiveStorage(storage)
+    if not to_stdout and not TopicAdmin(settings).exists(destination):
+        fail(
+            f"destination topic {destination!r} does not exist at "
+            f"{settings.require_bootstrap()}; create it first, then replay"
+        )
     stop = threading.Event()
     stats = ReadStats()
     records = iter_records(store, source_topic, window, elements=elements or (), stats=stats)
@@ -326,11 +331,6 @@ def replay(
         except BrokenPipeError:
             raise typer.Exit(0) from None
     else:
-        if not TopicAdmin(settings).exists(destination):
-            fail(
-                f"destination topic {destination!r} does not exist at "
-                f"{settings.require_bootstrap()}; create it first, then replay"
-            )
         publisher = Publisher(settings, topic=destination)
         try:
             with _stop_on_signals(stop):
