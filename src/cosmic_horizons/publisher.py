@@ -59,6 +59,16 @@ _TRANSIENT_CODES: Final = frozenset(
 )
 
 
+class _DebugLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """librdkafka's own log, at debug level: its errors also reach ``error_cb``, classified."""
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        super().log(logging.DEBUG, msg, *args, **kwargs)
+
+
+_LIBRDKAFKA_LOG = _DebugLog(logging.getLogger("cosmic_horizons.librdkafka"))
+
+
 def producer_config(
     settings: KafkaSettings,
     *,
@@ -131,7 +141,7 @@ class Publisher:
         conf["delivery.report.only.error"] = True
         conf["on_delivery"] = self._on_delivery
         conf["error_cb"] = self._on_error
-        conf.setdefault("logger", logging.getLogger("cosmic_horizons.librdkafka"))
+        conf.setdefault("logger", _LIBRDKAFKA_LOG)
         self._closed = threading.Event()
         self._headers: list[tuple[str, str | bytes | None]] = list(packet_headers())
         self._started = time.monotonic()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -10,6 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
+from cosmic_horizons.broker import find_free_port
 from cosmic_horizons.config import KafkaSettings
 from cosmic_horizons.packet import decode_packet, encode_packet
 from cosmic_horizons.topics import TopicAdmin
@@ -157,3 +161,62 @@ def test_sigterm_flushes_and_reports(settings: KafkaSettings) -> None:
     delivered = int(match.group(1).replace(",", ""))
     assert delivered == int(match.group(2).replace(",", "")) > 0
     consume_all(bootstrap, settings.topic, delivered)
+
+
+def _wait_for(path: Path, text: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        content = path.read_text(errors="replace")
+        if text in content:
+            return content
+        if proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    raise AssertionError(f"{text!r} not seen; output so far:\n{path.read_text(errors='replace')}")
+
+
+def test_up_without_kafka_starts_embedded_broker_streams_and_serves(tmp_path: Path) -> None:
+    port, api_port = find_free_port(), find_free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "HORIZONS_"))}
+    log = tmp_path / "up.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "cosmic_horizons",
+                "up",
+                "--port",
+                str(port),
+                "--elements",
+                "10",
+                "--sites",
+                "2",
+                "--rate",
+                "5",
+                "--api-port",
+                str(api_port),
+            ],
+            stdout=out,
+            stderr=out,
+            env=env,
+        )
+        try:
+            _wait_for(log, "streaming 10 elements", proc)
+            assert f"embedded broker (Tansu, in-memory) on 127.0.0.1:{port}" in log.read_text()
+            assert "created element.raw_data (dev layout)" in log.read_text()
+            consume_all(f"127.0.0.1:{port}", "element.raw_data", 20)
+            url = _wait_for(log, "dashboard and API on", proc).split("dashboard and API on ")[1]
+            url = url.split()[0]
+            assert url == f"http://127.0.0.1:{api_port}"
+            assert httpx.get(f"{url}/api/health", timeout=10).status_code == 200
+            stats = httpx.get(f"{url}/api/messaging/stats", timeout=10).json()
+            assert stats["publisher"]["sent"] > 0
+            assert "<html" in httpx.get(url, timeout=10).text.lower()
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(60)
+    text = log.read_text()
+    assert proc.returncode == 0, text
+    assert re.search(r"delivered ([\d,]+) of \1; failed 0", text), text
+    assert "embedded broker stopped" in text

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+import time
+
+import pytest
+
+from cosmic_horizons.broker import EmbeddedBroker, find_free_port
 from cosmic_horizons.config import KafkaSettings
 from cosmic_horizons.packet import chunk_bytes, decode_packet, encode_packet
 from cosmic_horizons.publisher import Publisher
@@ -100,3 +106,24 @@ def test_oversized_record_is_a_counted_failure(settings: KafkaSettings) -> None:
     snap = pub.snapshot()
     assert (snap.sent, snap.delivered, snap.failed) == (3, 2, 1)
     assert snap.last_error and "MSG_SIZE_TOO_LARGE" in snap.last_error
+
+
+def test_broker_starting_late_is_not_logged_as_error(caplog: pytest.LogCaptureFixture) -> None:
+    # The spec ignores "Metadata" errors while the broker starts: publish before it listens.
+    port = find_free_port()
+    settings = KafkaSettings(bootstrap_servers=f"127.0.0.1:{port}", topic="late.start")
+    caplog.set_level(logging.DEBUG, logger="cosmic_horizons")
+    broker = EmbeddedBroker(port)
+    pub = Publisher(settings, extra_config={"reconnect.backoff.ms": 100})
+    try:
+        for i in range(20):
+            pub.publish(make_packet(i))
+        time.sleep(1.0)
+        broker.start()  # the topic is auto-created by the broker on first use
+        report = pub.close(timeout=30)
+    finally:
+        broker.stop()
+    assert report.delivered == 20 and report.failed == 0
+    errors = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not errors, [r.getMessage() for r in errors]
+    assert any("not ready" in r.getMessage() for r in caplog.records)

@@ -15,7 +15,8 @@ from rich.live import Live
 from rich.table import Table
 
 from .._units import parse_duration
-from ..broker import EmbeddedBroker
+from ..api.runtime import start_api
+from ..broker import EmbeddedBroker, port_is_free
 from ..cluster import check_broker, require_reachable
 from ..config import KafkaSettings
 from ..errors import PacketError
@@ -102,6 +103,15 @@ def check(
         raise typer.Exit(1)
 
 
+ElementsOpt = Annotated[int, typer.Option(help="Number of array elements (antennas).")]
+SitesOpt = Annotated[int, typer.Option(help="Number of observatory sites (hubs).")]
+RateOpt = Annotated[float, typer.Option(help="Packets per second per element (Hz).")]
+SeedOpt = Annotated[int, typer.Option(help="Random seed: the same seed, the same values.")]
+ChunkOpt = Annotated[
+    int, typer.Option(help="Complex64 visibility samples per data_chunk (0: none).")
+]
+
+
 def report_delivery(report: DeliveryReport) -> None:
     """One line on stderr: what was delivered and what was not."""
     style = "green" if report.complete else "bold red"
@@ -161,19 +171,17 @@ def ensure_topic(settings: KafkaSettings) -> None:
 
 
 def simulate(
-    elements: Annotated[int, typer.Option(help="Number of array elements (antennas).")] = 263,
-    sites: Annotated[int, typer.Option(help="Number of observatory sites (hubs).")] = 5,
-    rate: Annotated[float, typer.Option(help="Packets per second per element (Hz).")] = 10.0,
+    elements: ElementsOpt = 263,
+    sites: SitesOpt = 5,
+    rate: RateOpt = 10.0,
     duration: Annotated[
         str | None, typer.Option(help="Stop after this long (30s, 5m, 2h).", show_default=False)
     ] = None,
     count: Annotated[
         int | None, typer.Option(help="Stop after this many packets.", show_default=False)
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same values.")] = 0,
-    chunk_samples: Annotated[
-        int, typer.Option(help="Complex64 visibility samples per data_chunk (0: none).")
-    ] = 0,
+    seed: SeedOpt = 0,
+    chunk_samples: ChunkOpt = 0,
     ensure: Annotated[
         bool, typer.Option(help="Create the topic with the profile's layout when missing.")
     ] = True,
@@ -350,28 +358,34 @@ def _as_json(value: bytes) -> msgspec.Raw | str:
 
 
 def up(
-    elements: Annotated[int, typer.Option(help="Number of array elements (antennas).")] = 263,
-    sites: Annotated[int, typer.Option(help="Number of observatory sites (hubs).")] = 5,
-    rate: Annotated[float, typer.Option(help="Packets per second per element (Hz).")] = 1.0,
-    seed: Annotated[int, typer.Option(help="Random seed of the simulator.")] = 0,
-    chunk_samples: Annotated[
-        int, typer.Option(help="Complex64 visibility samples per data_chunk (0: none).")
-    ] = 0,
+    elements: ElementsOpt = 263,
+    sites: SitesOpt = 5,
+    rate: RateOpt = 1.0,
+    seed: SeedOpt = 0,
+    chunk_samples: ChunkOpt = 0,
     port: Annotated[
         int | None,
-        typer.Option(help="Embedded broker port [default: 9092, or a free one when taken]."),
+        typer.Option(help="Embedded broker port \\[default: 9092, or a free one when taken]."),
     ] = None,
+    api: Annotated[
+        bool, typer.Option(help="Serve the HTTP API, /metrics and the dashboard.")
+    ] = True,
+    api_host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
+    api_port: Annotated[
+        int, typer.Option(help="API port (a free one is used when it is taken).")
+    ] = 8000,
     bootstrap: BootstrapOpt = None,
     topic: TopicOpt = None,
     profile: ProfileOpt = None,
 ) -> None:
-    """The main job: broker (embedded unless Kafka is configured), topic, simulated array."""
+    """The main job: broker (embedded unless Kafka is configured), topic, simulated array, API."""
     sigterm_as_interrupt()
     settings = load_settings(bootstrap, topic, profile)
-    embedded: EmbeddedBroker | None = None
-    try:
+    with contextlib.ExitStack() as cleanup:
         if settings.bootstrap_servers is None:
             embedded = EmbeddedBroker(port).start()
+            cleanup.callback(err_console.print, "embedded broker stopped")
+            cleanup.callback(embedded.stop)
             settings = settings.with_overrides(bootstrap=embedded.bootstrap)
             err_console.print(
                 f"no Kafka configured: embedded broker (Tansu, in-memory) on "
@@ -386,6 +400,16 @@ def up(
         ensure_topic(settings)
         simulator = ArraySimulator(elements, sites, seed=seed, chunk_samples=chunk_samples)
         publisher = Publisher(settings)
+        if api:
+            free = port_is_free(api_host, api_port)
+            served = start_api(
+                settings, publisher=publisher, host=api_host, port=api_port if free else 0
+            )
+            cleanup.callback(served.close)
+            err_console.print(
+                f"dashboard and API on [bold]{served.url}[/] (/metrics for Prometheus)"
+                + ("" if free else f"; port {api_port} was taken")
+            )
         err_console.print(
             f"streaming {elements} elements over {sites} sites at {rate:g} Hz into "
             f"{settings.topic}; Ctrl-C stops"
@@ -398,10 +422,6 @@ def up(
             count=None,
             live=err_console.is_terminal,
         )
-    finally:
-        if embedded is not None:
-            embedded.stop()
-            err_console.print("embedded broker stopped")
     if not report.complete:
         raise typer.Exit(1)
 

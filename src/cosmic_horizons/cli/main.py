@@ -10,7 +10,7 @@ import typer
 from rich.logging import RichHandler
 
 from ..errors import ConfigError, HorizonsError
-from . import archive, core, topics
+from . import archive, core, serve, topics
 from . import monitor as monitor_cli
 from .common import err_console
 
@@ -41,8 +41,9 @@ def _root(
 
 core.register(app)
 app.add_typer(topics.app, name="topics")
-app.add_typer(archive.app, name="archive")
 monitor_cli.register(app)
+serve.register(app)
+app.add_typer(archive.app, name="archive")
 
 
 def main() -> None:

@@ -1,0 +1,81 @@
+"""One call to serve the API and dashboard next to whatever else the process runs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+
+from ..array_view import ArrayView, HealthThresholds
+from ..config import KafkaSettings
+from ..monitor import Monitor
+from ..publisher import Publisher
+from .app import create_app
+from .server import ApiServer
+from .state import ApiState, StatsProvider
+
+__all__ = ["RunningApi", "start_api"]
+
+
+class RunningApi:
+    """A served API with the monitor and array view it owns; :meth:`close` stops all three."""
+
+    def __init__(self, state: ApiState, server: ApiServer) -> None:
+        self.state = state
+        self.server = server
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def close(self) -> None:
+        self.server.stop()
+        if self.state.array is not None:
+            self.state.array.close()
+        self.state.monitor.close()
+
+    def __enter__(self) -> RunningApi:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def start_api(
+    settings: KafkaSettings,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    publisher: Publisher | None = None,
+    extra_stats: Mapping[str, StatsProvider] | None = None,
+    from_beginning: bool = False,
+    thresholds: HealthThresholds | None = None,
+    poll_interval: float = 2.0,
+) -> RunningApi:
+    """Start a monitor, an array view and the API server on ``host:port`` (0 = a free port).
+
+    The publisher (if any) stays the caller's: closing the API does not close it.
+    """
+    settings.require_bootstrap()
+    monitor = Monitor(settings)
+    array = ArrayView(settings, from_beginning=from_beginning, thresholds=thresholds)
+    state = ApiState(
+        settings=settings,
+        monitor=monitor,
+        array=array,
+        publisher=publisher,
+        extra_stats=dict(extra_stats or {}),
+        poll_interval=poll_interval,
+    )
+    server = ApiServer(create_app(state), host=host, port=port)
+    try:
+        server.start()
+    except BaseException:
+        array.close()
+        monitor.close()
+        raise
+    return RunningApi(state, server)

@@ -1,0 +1,57 @@
+"""``horizons serve``: the HTTP monitoring API, Prometheus metrics and the array dashboard."""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated
+
+import typer
+
+from ..api import start_api
+from .common import BootstrapOpt, TopicOpt, err_console, load_settings, sigterm_as_interrupt
+
+
+def serve(
+    bootstrap: BootstrapOpt = None,
+    topic: TopicOpt = None,
+    host: Annotated[
+        str,
+        typer.Option("--host", help="Address to listen on; 0.0.0.0 exposes it to the network."),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port; 0 picks a free one.")] = 8000,
+    from_beginning: Annotated[
+        bool,
+        typer.Option("--from-beginning", help="Fill the array view from the start of the topic."),
+    ] = False,
+    poll_interval: Annotated[
+        float, typer.Option("--poll-interval", help="Seconds between broker polls.", min=0.5)
+    ] = 2.0,
+) -> None:
+    """Serve the monitoring API, /metrics and the dashboard until Ctrl-C or SIGTERM."""
+    sigterm_as_interrupt()
+    settings = load_settings(bootstrap, topic)
+    api = start_api(
+        settings,
+        host=host,
+        port=port,
+        from_beginning=from_beginning,
+        poll_interval=poll_interval,
+    )
+    url = api.url
+    err_console.print(
+        f"dashboard [bold]{url}/[/]   API {url}/api/...   metrics {url}/metrics   "
+        f"OpenAPI {url}/openapi.json (reference {url}/docs)\n"
+        f"watching topic {settings.topic} on {settings.bootstrap_servers}; Ctrl-C stops",
+        soft_wrap=True,
+    )
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        api.close()
+    err_console.print("API stopped")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)

@@ -1,0 +1,76 @@
+"""ArrayView against the embedded broker: reads the topic, survives bad records, commits nothing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
+
+from cosmic_horizons.array_view import ArraySnapshot, ArrayView
+from cosmic_horizons.config import KafkaSettings
+from cosmic_horizons.packet import encode_packet
+from cosmic_horizons.publisher import Publisher
+from tests.helpers import create_topic, make_packet
+
+T = TypeVar("T")
+
+
+def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 60.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def test_reads_from_the_beginning_and_counts_bad_records(settings: KafkaSettings) -> None:
+    bootstrap = settings.bootstrap_servers or ""
+    create_topic(bootstrap, settings.topic, 2)
+    raw = Producer({"bootstrap.servers": bootstrap})
+    raw.produce(settings.topic, encode_packet(make_packet(1)), b"element-2-1")
+    raw.produce(settings.topic, b"{not json", b"element-x")
+    raw.produce(settings.topic, b'{"sourceId": "only"}', b"element-y")
+    raw.produce(settings.topic, encode_packet(make_packet(2)), b"element-3-2")
+    assert raw.flush(30) == 0
+    group = f"test-array-view-{settings.topic[-8:]}"
+    with ArrayView(settings, from_beginning=True, group_id=group) as view:
+
+        def all_read() -> ArraySnapshot | None:
+            snap = view.snapshot()
+            return snap if snap.records == 4 else None
+
+        snap = wait_for(all_read, "four records")
+        assert snap.running
+        assert snap.undecodable == 2
+        assert snap.last_decode_error is not None and "offset" in snap.last_decode_error
+        assert [e.element_id for e in snap.elements] == ["element-2-1", "element-3-2"]
+        assert [s.site_id for s in snap.sites] == ["site-2", "site-3"]
+    assert not view.running
+    # The view assigned partitions itself: no group was joined, no offset was committed.
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    groups = admin.list_consumer_groups(request_timeout=10).result()
+    assert group not in [g.group_id for g in groups.valid]
+
+
+def test_starts_at_the_end_by_default_and_follows_new_packets(settings: KafkaSettings) -> None:
+    bootstrap = settings.bootstrap_servers or ""
+    create_topic(bootstrap, settings.topic, 1)
+    with Publisher(settings) as pub:
+        pub.publish(make_packet(1, element="element-old-1"))
+        assert pub.flush(30) == 0
+        with ArrayView(settings) as view:
+            # The old packet was in the log before the view started: only new ones show.
+            def new_seen() -> ArraySnapshot | None:
+                pub.publish(make_packet(2, element="element-new-2"))
+                pub.flush(10)
+                snap = view.snapshot()
+                return snap if snap.elements else None
+
+            snap = wait_for(new_seen, "the new packet")
+            assert {e.element_id for e in snap.elements} == {"element-new-2"}

@@ -1,0 +1,62 @@
+"""``horizons serve`` as an operator runs it: prints its address, serves, stops on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+
+from cosmic_horizons.config import KafkaSettings
+from tests.helpers import create_topic
+
+
+def test_serve_prints_its_address_and_stops_on_sigterm(settings: KafkaSettings) -> None:
+    create_topic(settings.bootstrap_servers or "", settings.topic, 1)
+    env = {**os.environ, "COLUMNS": "300", "NO_COLOR": "1"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "cosmic_horizons.cli.main",
+            "serve",
+            "--bootstrap",
+            settings.bootstrap_servers or "",
+            "--topic",
+            settings.topic,
+            "--port",
+            "0",
+            "--poll-interval",
+            "0.5",
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        match = re.search(r"dashboard (http://127\.0\.0\.1:\d+)/", line)
+        assert match, line
+        url = match.group(1)
+        with httpx.Client(base_url=url, timeout=10.0) as client:
+            assert client.get("/api/health").json()["status"] == "ok"
+            assert "<title>" in client.get("/").text
+            deadline = time.monotonic() + 60
+            while client.get("/api/ready").status_code != 200:
+                assert time.monotonic() < deadline, "never ready against a live broker"
+                time.sleep(0.25)
+            snap = client.get("/api/messaging/snapshot").json()
+            assert snap["connected"] is True and snap["topic"] == settings.topic
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+        assert "API stopped" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

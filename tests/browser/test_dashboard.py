@@ -1,0 +1,261 @@
+"""The dashboard in a real headless chromium, live against the embedded broker."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from confluent_kafka import TopicPartition
+from playwright.sync_api import Page, sync_playwright
+
+from cosmic_horizons.api import ApiServer, ApiState, create_app
+from cosmic_horizons.array_view import ArrayView, HealthThresholds
+from cosmic_horizons.config import KafkaSettings
+from cosmic_horizons.monitor import Monitor
+from cosmic_horizons.packet import KafkaPayload, Metrics
+from cosmic_horizons.publisher import Publisher
+from tests.helpers import create_topic, fast_consumer
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SITES = 4
+PER_SITE = 12
+XSS_ID = "<img src=x onerror=window.__xss=1>"
+QUIET_ID = "element-4-12"  # sends once, then goes stale
+TIMEOUT_MS = 60_000
+
+
+def packet(element: str, site: str, rfi: float, noise: float, rng: random.Random) -> KafkaPayload:
+    return KafkaPayload(
+        source_id=element,
+        target_id=site,
+        route_type="node_to_hub",
+        element_id=element,
+        site_id=site,
+        timestamp=datetime.now(UTC).isoformat(timespec="milliseconds"),
+        metrics=Metrics(
+            vibration=round(abs(rng.gauss(0.02, 0.01)), 4),
+            power_usage=round(rng.gauss(1850.0, 40.0), 1),
+            noise_floor=noise,
+            rfi_level=rfi,
+        ),
+    )
+
+
+@dataclass
+class Array:
+    """A small simulated array publishing at 2 Hz per element from a background thread."""
+
+    publisher: Publisher
+    elements: dict[str, str] = field(default_factory=dict)  # element id -> site id
+    overrides: dict[str, float] = field(default_factory=dict)  # element id -> RFI dBm
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        for s in range(1, SITES + 1):
+            for n in range(1, PER_SITE + 1):
+                self.elements[f"element-{s}-{n}"] = f"site-{s}"
+        self.elements[XSS_ID] = "site-2"
+        self.elements["element-1-5"] = "site-1"
+        self.overrides["element-1-5"] = -72.0  # an RFI warning from the start
+        self.overrides["element-3-7"] = -51.0  # an RFI alarm from the start
+
+    def round(self, rng: random.Random, skip: str | None = None) -> None:
+        for element, site in list(self.elements.items()):
+            if element == skip:
+                continue
+            noise = round(rng.gauss(-100.0, 0.8), 2)
+            rfi = self.overrides.get(element, round(noise + abs(rng.gauss(3.0, 1.5)), 2))
+            self.publisher.publish(packet(element, site, rfi, noise, rng))
+
+    def run(self) -> None:
+        rng = random.Random(7)
+        self.round(rng)  # everyone, the quiet element included, once
+        while not self.stop.wait(0.5):
+            self.round(rng, skip=QUIET_ID)
+
+
+@pytest.fixture
+def live_array(settings: KafkaSettings) -> Iterator[tuple[str, Array]]:
+    bootstrap = settings.bootstrap_servers or ""
+    create_topic(bootstrap, settings.topic, 2)
+    # A consumer group that read nothing and committed offset 0 on both partitions: it lags.
+    lagging = fast_consumer(bootstrap, "archiver-stopped")
+    lagging.assign([TopicPartition(settings.topic, p) for p in (0, 1)])
+    lagging.commit(
+        offsets=[TopicPartition(settings.topic, p, 0) for p in (0, 1)], asynchronous=False
+    )
+    lagging.close()
+
+    publisher = Publisher(settings)
+    array = Array(publisher)
+    state = ApiState(
+        settings=settings,
+        monitor=Monitor(settings, timeout=5.0),
+        array=ArrayView(
+            settings, from_beginning=True, thresholds=HealthThresholds(stale_after_s=5.0)
+        ),
+        publisher=publisher,
+        poll_interval=1.0,
+    )
+    server = ApiServer(create_app(state), port=0).start()
+    feeder = threading.Thread(target=array.run, name="test-array-feeder", daemon=True)
+    feeder.start()
+    try:
+        yield server.url, array
+    finally:
+        array.stop.set()
+        feeder.join(10)
+        server.stop()
+        assert state.array is not None
+        state.array.close()
+        state.monitor.close()
+        publisher.close()
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1600, "height": 1000})
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        yield page
+        browser.close()
+        assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def tile_health(page: Page, element: str) -> str | None:
+    result: str | None = page.evaluate(
+        "id => { const t = [...document.querySelectorAll('.tile')]"
+        ".find(t => t.dataset.elementId === id); return t ? t.dataset.health : null; }",
+        element,
+    )
+    return result
+
+
+def test_dashboard_shows_the_array_live(
+    live_array: tuple[str, Array], page: Page, output_dir: Path
+) -> None:
+    url, array = live_array
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(url + "/")
+    expected_tiles = len(array.elements)
+    page.wait_for_function(
+        f"document.querySelectorAll('.tile').length >= {expected_tiles}", timeout=TIMEOUT_MS
+    )
+    page.evaluate("window.__marker = 'same page'")
+
+    # Tiles are grouped by site, in the order the array view sorts them.
+    layout: dict[str, list[str]] = dict(
+        page.evaluate(
+            "[...document.querySelectorAll('.site')].map(s => "
+            "[s.dataset.siteId, [...s.querySelectorAll('.tile')].map(t => t.dataset.elementId)])"
+        )
+    )
+    assert sorted(layout) == [f"site-{s}" for s in range(1, SITES + 1)]
+    for element, site in array.elements.items():
+        assert element in layout[site], f"{element} not under {site}"
+    assert layout["site-1"][:3] == ["element-1-1", "element-1-2", "element-1-3"]
+
+    # Health colours from the metrics.
+    page.wait_for_function(
+        "[...document.querySelectorAll('.tile')].some(t => t.dataset.health === 'alarm')",
+        timeout=TIMEOUT_MS,
+    )
+    assert tile_health(page, "element-3-7") == "alarm"
+    assert tile_health(page, "element-1-5") == "warn"
+    assert tile_health(page, "element-2-1") == "ok"
+
+    # An element id made of HTML is shown as text and never runs.
+    assert page.evaluate("window.__xss") is None
+    assert page.evaluate("document.querySelectorAll('#sites img').length") == 0
+    xss_label = page.evaluate(
+        "id => [...document.querySelectorAll('.tile')].find(t => t.dataset.elementId === id)"
+        ".querySelector('.t-id').textContent",
+        XSS_ID,
+    )
+    assert xss_label == XSS_ID
+    page.evaluate(
+        "id => [...document.querySelectorAll('.tile')].find(t => t.dataset.elementId === id)"
+        ".click()",
+        XSS_ID,
+    )
+    assert page.text_content("#detail-title") == XSS_ID
+
+    # The data-plane panel: broker up, partitions listed, the lagging group judged.
+    page.wait_for_function(
+        "document.getElementById('broker-status').textContent === 'connected'",
+        timeout=TIMEOUT_MS,
+    )
+    page.wait_for_function(
+        "document.querySelectorAll('#partitions tbody tr:not(.empty)').length === 2",
+        timeout=TIMEOUT_MS,
+    )
+    page.wait_for_function(
+        "[...document.querySelectorAll('#groups tbody td')]"
+        ".some(td => td.textContent === 'archiver-stopped')",
+        timeout=TIMEOUT_MS,
+    )
+    assert page.locator("#groups .badge").count() >= 1
+
+    # Live updates without reload: a changed packet recolours its tile, counters climb.
+    records_before = int(page.text_content("#kpi-records").replace(",", ""))  # type: ignore[union-attr]
+    array.overrides["element-2-1"] = -48.0
+    page.wait_for_function(
+        "[...document.querySelectorAll('.tile')].find(t => t.dataset.elementId === "
+        "'element-2-1').dataset.health === 'alarm'",
+        timeout=TIMEOUT_MS,
+    )
+    value = page.evaluate(
+        "[...document.querySelectorAll('.tile')].find(t => t.dataset.elementId === "
+        "'element-2-1').querySelector('.t-val').textContent"
+    )
+    assert value == "-48 dBm"
+    records_after = int(page.text_content("#kpi-records").replace(",", ""))  # type: ignore[union-attr]
+    assert records_after > records_before
+    array.elements["element-5-1"] = "site-5"  # a new site comes online
+    page.wait_for_function(
+        "[...document.querySelectorAll('.site')].some(s => s.dataset.siteId === 'site-5')",
+        timeout=TIMEOUT_MS,
+    )
+    # The element that stopped sending turns stale.
+    page.wait_for_function(
+        f"[...document.querySelectorAll('.tile')].find(t => t.dataset.elementId === "
+        f"'{QUIET_ID}').dataset.health === 'stale'",
+        timeout=TIMEOUT_MS,
+    )
+    assert page.evaluate("window.__marker") == "same page"
+
+    # The site filter hides the other sites.
+    page.select_option("#site-filter", "site-3")
+    visible = page.evaluate(
+        "[...document.querySelectorAll('.site')].filter(s => !s.hidden).map(s => s.dataset.siteId)"
+    )
+    assert visible == ["site-3"]
+    page.select_option("#site-filter", "")
+
+    # Offline: the page asked nothing of any other host.
+    assert requests and all(r.startswith(url) for r in requests), requests
+    page.evaluate("document.getElementById('detail-close').click()")
+    page.wait_for_timeout(1500)  # let the chart collect a few seconds of rate for the picture
+    page.screenshot(path=str(output_dir / "dashboard.png"), full_page=True)
