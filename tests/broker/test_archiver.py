@@ -476,3 +476,36 @@ def test_two_archivers_with_a_rebalance_in_the_middle(
     assert not errors_a and not errors_b, (errors_a, errors_b)
     assert a.rows > 0 and b.rows > 0, "both archivers should have written"
     assert_exactly_once(storage, topic_name, expected)
+
+
+def test_archiver_stats_served_by_the_monitoring_api(
+    settings: KafkaSettings, bootstrap: str, topic_name: str, tmp_path: Path
+) -> None:
+    import httpx
+
+    from cosmic_horizons.api import start_api
+
+    create_topic(bootstrap, topic_name, 1)
+    produce(bootstrap, topic_name, packet_records(120))
+    archiver = Archiver(
+        settings,
+        ArchiveStorage(tmp_path.as_uri()),
+        roll=RollPolicy(max_records=50),
+        flush_at_end=True,
+        **FAST,
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=archiver.run, args=(stop,))
+    with start_api(settings, port=0, extra_stats={"archiver": archiver.stats}) as api:
+        thread.start()
+        try:
+            wait_for(lambda: archiver.rows == 120, 60, "120 rows archived")
+            body = httpx.get(f"{api.url}/api/messaging/stats", timeout=10).json()
+        finally:
+            stop.set()
+            thread.join(30)
+    served = body["components"]["archiver"]
+    assert served["rows"] == 120
+    assert served["files"] == 3
+    assert served["topic"] == topic_name
+    assert served["partitions"][0]["last_archived_offset"] == 119

@@ -25,6 +25,7 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -32,7 +33,6 @@ from typing import Any, Final
 import msgspec
 from confluent_kafka import (
     OFFSET_INVALID,
-    TIMESTAMP_NOT_AVAILABLE,
     Consumer,
     KafkaException,
     Message,
@@ -45,7 +45,6 @@ from confluent_kafka.cimpl import NewTopic
 from ..cluster import make_admin
 from ..config import KafkaSettings, mask_config
 from ..errors import ArchiveError, ConfigError, PacketError, from_kafka_error
-from ..stats import RateMeter
 from ..topics.models import desired_topic, dlq_topic_name
 from .decode import decode_range
 from .layout import ArchiveFile, encode_parquet, file_path
@@ -200,6 +199,29 @@ class _PartitionState:
         return self.fences[0][0] if self.fences else _NO_FENCE
 
 
+class _RowRate:
+    """Rows stored per second over the last ``window`` seconds."""
+
+    def __init__(self, window: float = 5.0) -> None:
+        self.window = window
+        self._started = time.monotonic()
+        self._samples: deque[tuple[float, int]] = deque()
+        self._lock = threading.Lock()
+
+    def add(self, rows: int) -> None:
+        with self._lock:
+            self._samples.append((time.monotonic(), rows))
+
+    def rate(self) -> float:
+        now = time.monotonic()
+        with self._lock:
+            while self._samples and self._samples[0][0] < now - self.window:
+                self._samples.popleft()
+            total = sum(rows for _, rows in self._samples)
+        elapsed = min(self.window, now - self._started)
+        return total / elapsed if elapsed > 0 else 0.0
+
+
 class _CrashHook:
     """``HORIZONS_ARCHIVER_CRASH_AFTER=point[:N]``: SIGKILL this process at a point (tests)."""
 
@@ -266,7 +288,7 @@ class Archiver:
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
         self._dlq_failures: list[str] = []
-        self._rate = RateMeter()
+        self._rate = _RowRate()
         self._started = time.time()
         self._started_mono = time.monotonic()
         self.rows = 0
@@ -359,54 +381,127 @@ class Archiver:
     # -- hot path ----------------------------------------------------------------------
 
     def _handle(self, consumer: Consumer, msgs: list[Message]) -> None:
-        parts = self._parts
+        """Add a consumed batch to the open ranges, closing ranges where the rules say.
+
+        The batch is cut into runs of one partition and handled a run at a time; the result
+        is the same as handling the records one by one (records that are stale after a seek
+        or that reach an archived range take the one-by-one path).
+        """
+        errors = [m.error() for m in msgs]
+        if any(e is not None for e in errors):
+            start = 0
+            for i, err in enumerate(errors):
+                if err is not None:
+                    if i > start:
+                        self._handle_clean(consumer, msgs[start:i])
+                    self._on_error_event(msgs[i], err)
+                    start = i + 1
+            if start < len(msgs):
+                self._handle_clean(consumer, msgs[start:])
+        else:
+            self._handle_clean(consumer, msgs)
+
+    def _handle_clean(self, consumer: Consumer, msgs: list[Message]) -> None:
+        partitions = [m.partition() for m in msgs]
+        first = partitions[0]
+        if partitions.count(first) == len(partitions):
+            self._handle_run(consumer, first, msgs)  # type: ignore[arg-type]
+            return
+        start = 0
+        for i in range(1, len(msgs) + 1):
+            if i == len(msgs) or partitions[i] != partitions[start]:
+                self._handle_run(consumer, partitions[start], msgs[start:i])  # type: ignore[arg-type]
+                start = i
+
+    def _handle_run(self, consumer: Consumer, partition: int, msgs: list[Message]) -> None:
+        """Records of one partition, in offset order."""
+        state = self._parts.get(partition)
+        if state is None:
+            return  # not (or no longer) ours
+        offsets: list[int] = [m.offset() for m in msgs]  # type: ignore[misc]
+        if offsets[0] < state.next_offset or offsets[-1] >= state.fence_start:
+            for msg, offset in zip(msgs, offsets, strict=True):
+                if offset < state.next_offset:
+                    continue  # fetched before a seek
+                if offset >= state.fence_start and self._at_fence(consumer, state, offset):
+                    continue
+                self._append(consumer, state, [msg], [offset])
+            return
+        self._append(consumer, state, msgs, offsets)
+
+    def _append(
+        self, consumer: Consumer, state: _PartitionState, msgs: list[Message], offsets: list[int]
+    ) -> None:
+        """Append records (one partition, increasing offsets) to its open range, rolling files.
+
+        Rules, record by record: a record at or after the range's time deadline, or one that
+        would take it over ``max_bytes``, closes the range before it; a range closes after the
+        record that brings it to ``max_records`` offsets or ``max_bytes`` bytes.
+        """
         roll = self.roll
-        max_records = roll.max_records
-        max_bytes = roll.max_bytes
-        span_ms = int(roll.max_record_span_s * 1000)
-        consumed = 0
-        for msg in msgs:
-            err = msg.error()
-            if err is not None:
-                self._on_error_event(msg, err)
-                continue
-            state = parts.get(msg.partition())  # type: ignore[arg-type]
-            if state is None:
-                continue  # not (or no longer) ours
-            offset: int = msg.offset()  # type: ignore[assignment]
-            if offset < state.next_offset:
-                continue  # fetched before a seek
-            if offset >= state.fence_start and self._at_fence(consumer, state, offset):
-                continue
-            consumed += 1
-            state.at_end = False
-            state.next_offset = offset + 1
-            ts_type, ts = msg.timestamp()
-            if ts_type == TIMESTAMP_NOT_AVAILABLE or ts < 0:
-                ts = 0
-            key = msg.key()
-            value = msg.value()
-            size = (len(key) if key else 0) + (len(value) if value else 0)
+        n = len(offsets)
+        state.at_end = False
+        state.next_offset = offsets[-1] + 1
+        self.consumed += n
+        stamps = [m.timestamp()[1] for m in msgs]
+        if min(stamps) < 0:
+            stamps = [max(t, 0) for t in stamps]  # no timestamp: count it as the epoch
+        keys = [m.key() for m in msgs]
+        values = [m.value() for m in msgs]
+        sizes: list[int] | None = None
+        batch_bytes = _total_size(keys, values)
+        pos = 0
+        while pos < n:
             rng = state.open
-            if rng is not None and (ts >= rng.deadline_ts or rng.nbytes + size > max_bytes):
-                self._close(consumer, state, offset - 1)
-                rng = None
+            fresh = rng is None
             if rng is None:
+                ts = stamps[pos]
                 rng = state.open = _OpenRange(
-                    start=offset,
+                    start=offsets[pos],
                     first_ts=ts,
-                    deadline_ts=min(ts + span_ms, (ts // _DAY_MS + 1) * _DAY_MS),
+                    deadline_ts=min(
+                        ts + int(roll.max_record_span_s * 1000), (ts // _DAY_MS + 1) * _DAY_MS
+                    ),
                 )
-            rng.msgs.append(msg)
-            rng.offsets.append(offset)
-            rng.timestamps.append(ts)
-            rng.keys.append(key)
-            rng.values.append(value)
-            rng.nbytes += size
-            rng.last = offset
-            if len(rng.offsets) >= max_records or rng.nbytes >= max_bytes:
-                self._close(consumer, state, offset)
-        self.consumed += consumed
+            limit = min(n, pos + roll.max_records - rng.count)
+            cut, close_end = limit, -1
+            if max(stamps[pos:limit]) >= rng.deadline_ts:
+                k = next(i for i in range(pos, limit) if stamps[i] >= rng.deadline_ts)
+                cut, close_end = k, offsets[k] - 1
+            if sizes is None and rng.nbytes + batch_bytes >= roll.max_bytes:
+                sizes = [
+                    (len(k) if k else 0) + (len(v) if v else 0)
+                    for k, v in zip(keys, values, strict=True)
+                ]
+            if sizes is not None:
+                total = rng.nbytes
+                for j in range(pos, cut):
+                    total += sizes[j]
+                    if total > roll.max_bytes and not (j == pos and fresh):
+                        cut, close_end = j, offsets[j] - 1  # would go over: close before j
+                        break
+                    if total >= roll.max_bytes:
+                        cut, close_end = j + 1, offsets[j]  # reached: close after j
+                        break
+            if cut > pos:
+                rng.msgs.extend(msgs[pos:cut])
+                rng.offsets.extend(offsets[pos:cut])
+                rng.timestamps.extend(stamps[pos:cut])
+                rng.keys.extend(keys[pos:cut])
+                rng.values.extend(values[pos:cut])
+                if sizes is not None:
+                    rng.nbytes += sum(sizes[pos:cut])
+                rng.last = offsets[cut - 1]
+            if close_end < 0 and rng.count >= roll.max_records:
+                close_end = rng.last
+            if close_end >= 0:
+                self._close(consumer, state, close_end)
+            pos = cut
+        if sizes is None and state.open is not None:
+            # bytes were not tracked one by one: add this batch's share to the open range
+            state.open.nbytes += _total_size(
+                keys[-min(n, state.open.count) :], values[-min(n, state.open.count) :]
+            )
 
     def _dead_letter(
         self, msg: Message, key: bytes | None, value: bytes | None, ts: int, exc: PacketError
@@ -646,6 +741,14 @@ class Archiver:
             if isinstance(err, RdKafkaError) and err.code() == RdKafkaError.TOPIC_ALREADY_EXISTS:
                 return
             raise from_kafka_error(exc, operation="CreateTopics", target=spec.name) from exc
+
+
+def _total_size(keys: list[bytes | None], values: list[bytes | None]) -> int:
+    """Key and value bytes of records."""
+    try:
+        return sum(map(len, keys)) + sum(map(len, values))  # type: ignore[arg-type]
+    except TypeError:  # a missing key or value
+        return sum(len(k) for k in keys if k) + sum(len(v) for v in values if v)
 
 
 def _position_after_archive(start: int, ranges: list[tuple[int, int]]) -> tuple[int, int | None]:

@@ -1,24 +1,24 @@
 """Decoding a closed range of records into archive rows, fast, with the packet's exact rules.
 
-The fast path parses all values of a range at once with Arrow's JSON reader (C++, columns
-out, no Python object per field) and checks the packet's rules on whole columns. Any record
-it cannot vouch for goes through :func:`~cosmic_horizons.packet.decode_packet`, which has
-the final word: a record is archived exactly when ``decode_packet`` accepts it, and a
-rejected record carries ``decode_packet``'s error. When the batch as a whole does not parse
-(a value that is not a JSON object, a duplicate key...), every record takes the exact path.
+The fast path decodes each value with msgspec into a plain wire struct (the same JSON parser
+and type rules as :func:`~cosmic_horizons.packet.decode_packet`, without the per-field Python
+checks), then checks the packet's remaining rules on whole columns. Any record it cannot
+vouch for goes through ``decode_packet``, which has the final word: a record is archived
+exactly when ``decode_packet`` accepts it, and a rejected record carries ``decode_packet``'s
+error.
 """
 
 from __future__ import annotations
 
 import binascii
-import io
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
+import msgspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pj
 
 from ..errors import PacketError
 from ..packet import MAX_DATA_CHUNK_CHARS, MAX_ID_CHARS, decode_packet
@@ -26,78 +26,89 @@ from .layout import ARCHIVE_SCHEMA, RowBuffer
 
 __all__ = ["decode_range"]
 
-_ID_FIELDS: Final = ("sourceId", "targetId", "elementId", "siteId")
-_METRICS: Final = ("vibration", "powerUsage", "noiseFloor", "rfiLevel")
-_WIRE_SCHEMA: Final = pa.schema(
-    [
-        *(pa.field(name, pa.string()) for name in ("sourceId", "targetId", "routeType")),
-        *(pa.field(name, pa.string()) for name in ("elementId", "siteId", "timestamp")),
-        pa.field("metrics", pa.struct([pa.field(m, pa.float64()) for m in _METRICS])),
-        pa.field("data_chunk", pa.string()),
-    ]
-)
-_PARSE: Final = pj.ParseOptions(explicit_schema=_WIRE_SCHEMA, unexpected_field_behavior="ignore")
-_READ: Final = pj.ReadOptions(use_threads=True, block_size=4 << 20)
 _ROUTES: Final = pa.array(["node_to_hub", "hub_to_hub"])
 
 
-def _valid_timestamp(value: str | None) -> bool:
-    if value is None:
-        return False
+class _WireMetrics(msgspec.Struct, gc=False):
+    vibration: float
+    powerUsage: float
+    noiseFloor: float
+    rfiLevel: float
+
+
+class _WirePacket(msgspec.Struct, gc=False):
+    """The packet's JSON shape and types, without the checks msgspec cannot do in C."""
+
+    sourceId: str
+    targetId: str
+    routeType: str
+    elementId: str
+    siteId: str
+    timestamp: str
+    metrics: _WireMetrics
+    data_chunk: str | None = None
+
+
+_wire_decoder: Final = msgspec.json.Decoder(_WirePacket)
+
+
+def _timestamp_ok(value: str) -> bool:
     try:
         return datetime.fromisoformat(value).utcoffset() is not None
     except ValueError:
         return False
 
 
-def _parse_batch(values: Sequence[bytes]) -> pa.Table | None:
-    """All values parsed as one JSON-lines block, one row each; None if that is not possible."""
-    buf = b"\n".join(values)
-    # one line per value: a value holding a line break (only legal as whitespace) or a
-    # carriage return could shift the rows, so such batches take the exact path
-    if buf.count(b"\n") != len(values) - 1 or b"\r" in buf:
-        return None
-    try:
-        table = pj.read_json(io.BytesIO(buf), read_options=_READ, parse_options=_PARSE)
-    except (pa.ArrowException, ValueError):
-        return None
-    # every non-blank line gives at least one row, so equal counts mean one row per value
-    return table if table.num_rows == len(values) else None
+def _id_ok(column: pa.Array) -> pa.Array:
+    length = pc.utf8_length(column)
+    return pc.and_(pc.greater(length, 0), pc.less_equal(length, MAX_ID_CHARS))
 
 
-def _fast_ok(table: pa.Table) -> tuple[list[bool], list[bytes | None]]:
-    """Per row: does it pass every packet rule; and its decoded data_chunk."""
-    ok = pc.is_in(table.column("routeType"), value_set=_ROUTES)
-    for name in _ID_FIELDS:
-        length = pc.utf8_length(table.column(name))
-        ok = pc.and_kleene(
-            ok, pc.and_kleene(pc.greater(length, 0), pc.less_equal(length, MAX_ID_CHARS))
-        )
-    metrics = table.column("metrics")
-    ok = pc.and_kleene(ok, pc.is_valid(metrics))
-    for name in _METRICS:
-        ok = pc.and_kleene(ok, pc.is_finite(pc.struct_field(metrics, name)))
-    chunks = table.column("data_chunk")
-    ok = pc.and_kleene(
-        ok, pc.fill_null(pc.less_equal(pc.utf8_length(chunks), MAX_DATA_CHUNK_CHARS), True)
-    )
-    flags: list[bool] = pc.fill_null(ok, False).to_pylist()
-    stamps = table.column("timestamp").to_pylist()
-    decoded: list[bytes | None] = []
+def _fast_rows(
+    packets: list[_WirePacket],
+) -> tuple[np.ndarray, list[pa.Array], list[bytes | None]]:
+    """Which decoded rows pass every packet rule; their packet columns; decoded chunks."""
+    columns = [
+        pa.array([p.sourceId for p in packets], pa.string()),
+        pa.array([p.targetId for p in packets], pa.string()),
+        pa.array([p.routeType for p in packets], pa.string()),
+        pa.array([p.elementId for p in packets], pa.string()),
+        pa.array([p.siteId for p in packets], pa.string()),
+        pa.array([p.timestamp for p in packets], pa.string()),
+    ]
+    metrics = [p.metrics for p in packets]
+    columns += [
+        pa.array([m.vibration for m in metrics], pa.float64()),
+        pa.array([m.powerUsage for m in metrics], pa.float64()),
+        pa.array([m.noiseFloor for m in metrics], pa.float64()),
+        pa.array([m.rfiLevel for m in metrics], pa.float64()),
+    ]
+    ok = pc.is_in(columns[2], value_set=_ROUTES)
+    for column in (columns[0], columns[1], columns[3], columns[4]):
+        ok = pc.and_(ok, _id_ok(column))
+    for column in columns[6:10]:
+        ok = pc.and_(ok, pc.is_finite(column))
+    flags = np.array(ok.to_numpy(zero_copy_only=False), dtype=bool)
+    chunks: list[bytes | None] = []
     a2b = binascii.a2b_base64
-    for i, chunk in enumerate(chunks.to_pylist()):
+    for i, p in enumerate(packets):
+        chunk = p.data_chunk
         if chunk is None:
-            decoded.append(None)
+            chunks.append(None)
+            continue
+        if len(chunk) > MAX_DATA_CHUNK_CHARS:
+            flags[i] = False
+            chunks.append(None)
             continue
         try:
-            decoded.append(a2b(chunk, strict_mode=True))
+            chunks.append(a2b(chunk, strict_mode=True))
         except (binascii.Error, ValueError):
-            decoded.append(None)
             flags[i] = False  # maybe URL-safe or unpadded: decode_packet decides
-    for i, stamp in enumerate(stamps):
-        if flags[i] and not _valid_timestamp(stamp):
+            chunks.append(None)
+    for i, p in enumerate(packets):
+        if flags[i] and not _timestamp_ok(p.timestamp):
             flags[i] = False
-    return flags, decoded
+    return flags, columns, chunks
 
 
 def decode_range(
@@ -113,36 +124,45 @@ def decode_range(
     The errors are ``(index into the inputs, PacketError)``, in input order.
     """
     n = len(offsets)
-    present: list[int] = []
-    present_values: list[bytes] = []
-    for i, v in enumerate(values):
-        if v:
-            present.append(i)
-            present_values.append(v)
-    parsed = _parse_batch(present_values) if present else None
-    fast_rows: list[int] = []
+    decoded_at: list[int] = []
+    packets: list[_WirePacket] = []
+    decode = _wire_decoder.decode
+    for i, value in enumerate(values):
+        if value:
+            try:
+                packets.append(decode(value))
+            except (msgspec.DecodeError, UnicodeDecodeError):
+                continue
+            decoded_at.append(i)
     fast_table: pa.Table | None = None
-    if parsed is not None:
-        flags, chunks = _fast_ok(parsed)
-        keep = [j for j, good in enumerate(flags) if good]
-        fast_rows = [present[j] for j in keep]
-        if fast_rows:
+    fast: list[int] = []
+    if packets:
+        flags, columns, chunks = _fast_rows(packets)
+        if flags.all():
+            fast = decoded_at
+        else:
+            keep = np.flatnonzero(flags)
+            fast = [decoded_at[j] for j in keep]
+            take = pa.array(keep, pa.int64())
+            columns = [c.take(take) for c in columns]
+            chunks = [chunks[j] for j in keep]
+        if fast:
             fast_table = _assemble(
-                topic, partition, offsets, timestamps_ms, keys, fast_rows, parsed, keep, chunks
+                topic, partition, offsets, timestamps_ms, keys, fast, columns, chunks
             )
-    slow = sorted(set(range(n)) - set(fast_rows))
     errors: list[tuple[int, PacketError]] = []
     rows = RowBuffer()
-    for i in slow:
-        value = values[i]
-        try:
-            if not value:
-                raise PacketError("$", "empty record (no value)")
-            packet = decode_packet(value)
-        except PacketError as exc:
-            errors.append((i, exc))
-            continue
-        rows.append(topic, partition, offsets[i], timestamps_ms[i], keys[i], packet)
+    if len(fast) != n:
+        for i in sorted(set(range(n)).difference(fast)):
+            value = values[i]
+            try:
+                if not value:
+                    raise PacketError("$", "empty record (no value)")
+                packet = decode_packet(value)
+            except PacketError as exc:
+                errors.append((i, exc))
+                continue
+            rows.append(topic, partition, offsets[i], timestamps_ms[i], keys[i], packet)
     if fast_table is None:
         return rows.to_table(), errors
     if not len(rows):
@@ -158,29 +178,22 @@ def _assemble(
     timestamps_ms: Sequence[int],
     keys: Sequence[bytes | None],
     rows: list[int],
-    parsed: pa.Table,
-    keep: list[int],
+    columns: list[pa.Array],
     chunks: list[bytes | None],
 ) -> pa.Table:
-    if len(keep) != parsed.num_rows:
-        parsed = parsed.take(pa.array(keep, pa.int64()))
-        chunks = [chunks[j] for j in keep]
     every = len(rows) == len(offsets)
     s = ARCHIVE_SCHEMA
-    metrics = parsed.column("metrics")
-    n = len(rows)
-    columns: list[Any] = [
-        pa.array([topic] * n, s.field("kafka_topic").type),
-        pa.array([partition] * n, s.field("kafka_partition").type),
+    m = len(rows)
+    arrays = [
+        pa.array([topic] * m, s.field("kafka_topic").type),
+        pa.array([partition] * m, s.field("kafka_partition").type),
         pa.array(offsets if every else [offsets[i] for i in rows], s.field("kafka_offset").type),
         pa.array(
             timestamps_ms if every else [timestamps_ms[i] for i in rows],
             s.field("kafka_timestamp").type,
         ),
         pa.array(keys if every else [keys[i] for i in rows], s.field("kafka_key").type),
-        *(parsed.column(name) for name in ("sourceId", "targetId", "routeType")),
-        *(parsed.column(name) for name in ("elementId", "siteId", "timestamp")),
-        *(pc.struct_field(metrics, name) for name in _METRICS),
+        *columns,
         pa.array(chunks, s.field("data_chunk").type),
     ]
-    return pa.Table.from_arrays(columns, schema=s)
+    return pa.Table.from_arrays(arrays, schema=s)

@@ -96,6 +96,18 @@ def run(
     session_timeout: Annotated[
         str, typer.Option("--session-timeout", help="Consumer group session timeout.")
     ] = "10s",
+    serve_port: Annotated[
+        int | None,
+        typer.Option(
+            "--serve",
+            help="Also serve the monitoring API and dashboard on this port (0: a free one), "
+            "with the archiver's stats under /api/messaging/stats.",
+            show_default=False,
+        ),
+    ] = None,
+    serve_host: Annotated[
+        str, typer.Option("--serve-host", help="Address the API listens on.")
+    ] = "127.0.0.1",
     bootstrap: BootstrapOpt = None,
     topic: TopicOpt = None,
     profile: ProfileOpt = None,
@@ -126,7 +138,22 @@ def run(
         f"archiving {settings.topic} on {settings.bootstrap_servers} into {store.url} "
         f"(group {group}; dead letters to {archiver.dlq_topic}); Ctrl-C stops"
     )
-    stats = _run_with_progress(archiver, stop)
+    api = None
+    if serve_port is not None:
+        from ..api import start_api
+
+        api = start_api(
+            settings, host=serve_host, port=serve_port, extra_stats={"archiver": archiver.stats}
+        )
+        err_console.print(
+            f"API and dashboard at [bold]{api.url}/[/] "
+            f"(archiver stats: {api.url}/api/messaging/stats)"
+        )
+    try:
+        stats = _run_with_progress(archiver, stop)
+    finally:
+        if api is not None:
+            api.close()
     err_console.print(
         f"stopped: {stats.rows:,} rows in {stats.files:,} files ({_human_bytes(stats.bytes)}), "
         f"{stats.dead_letters:,} dead letters; nothing unstored was committed"
