@@ -27,6 +27,11 @@ from .layout import ARCHIVE_SCHEMA, RowBuffer
 __all__ = ["decode_range"]
 
 _ROUTES: Final = pa.array(["node_to_hub", "hub_to_hub"])
+#: The usual shape of a packet timestamp; a strict subset of what ``fromisoformat`` takes.
+_ISO_SHAPE: Final = (
+    r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+    r"(\.\d{1,9})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$"
+)
 
 
 class _WireMetrics(msgspec.Struct, gc=False):
@@ -59,9 +64,51 @@ def _timestamp_ok(value: str) -> bool:
         return False
 
 
+def _timestamps_ok(column: pa.Array, packets: list[_WirePacket]) -> np.ndarray:
+    """Per row: would ``datetime.fromisoformat`` accept the timestamp, with a zone?
+
+    When every timestamp has the common shape (``2026-11-27T12:00:00.123Z``) and Arrow's
+    calendar-checking parser takes them all, the answer is yes for all at once; otherwise
+    each one is asked.
+    """
+    if pc.all(pc.match_substring_regex(column, _ISO_SHAPE)).as_py():
+        try:
+            pc.cast(column, pa.timestamp("ns", tz="UTC"))
+        except pa.ArrowInvalid:
+            pass
+        else:
+            return np.ones(len(column), dtype=bool)
+    return np.fromiter((_timestamp_ok(p.timestamp) for p in packets), bool, len(packets))
+
+
 def _id_ok(column: pa.Array) -> pa.Array:
     length = pc.utf8_length(column)
     return pc.and_(pc.greater(length, 0), pc.less_equal(length, MAX_ID_CHARS))
+
+
+def _chunks(packets: list[_WirePacket], flags: np.ndarray) -> list[bytes | None]:
+    """Decoded data_chunks; rows whose chunk is not canonical base64 get flag False."""
+    texts = [p.data_chunk for p in packets]
+    a2b = binascii.a2b_base64
+    present = [t for t in texts if t is not None]
+    if not present or max(map(len, present)) <= MAX_DATA_CHUNK_CHARS:
+        try:
+            return [None if t is None else a2b(t, strict_mode=True) for t in texts]
+        except (binascii.Error, ValueError):
+            pass
+    out: list[bytes | None] = []
+    for i, t in enumerate(texts):
+        if t is None:
+            out.append(None)
+            continue
+        try:
+            if len(t) > MAX_DATA_CHUNK_CHARS:
+                raise ValueError("too long")
+            out.append(a2b(t, strict_mode=True))
+        except (binascii.Error, ValueError):
+            flags[i] = False  # too long, URL-safe or unpadded: decode_packet decides
+            out.append(None)
+    return out
 
 
 def _fast_rows(
@@ -89,25 +136,8 @@ def _fast_rows(
     for column in columns[6:10]:
         ok = pc.and_(ok, pc.is_finite(column))
     flags = np.array(ok.to_numpy(zero_copy_only=False), dtype=bool)
-    chunks: list[bytes | None] = []
-    a2b = binascii.a2b_base64
-    for i, p in enumerate(packets):
-        chunk = p.data_chunk
-        if chunk is None:
-            chunks.append(None)
-            continue
-        if len(chunk) > MAX_DATA_CHUNK_CHARS:
-            flags[i] = False
-            chunks.append(None)
-            continue
-        try:
-            chunks.append(a2b(chunk, strict_mode=True))
-        except (binascii.Error, ValueError):
-            flags[i] = False  # maybe URL-safe or unpadded: decode_packet decides
-            chunks.append(None)
-    for i, p in enumerate(packets):
-        if flags[i] and not _timestamp_ok(p.timestamp):
-            flags[i] = False
+    flags &= _timestamps_ok(columns[5], packets)
+    chunks = _chunks(packets, flags)
     return flags, columns, chunks
 
 
