@@ -15,6 +15,7 @@ from rich.text import Text
 from .._units import parse_duration, parse_size
 from ..archiver.archiver import DEFAULT_GROUP, Archiver, ArchiverStats, RollPolicy
 from ..archiver.storage import ArchiveStorage
+from . import archive_read
 from .common import BootstrapOpt, JsonOpt, ProfileOpt, TopicOpt, err_console, load_settings
 
 __all__ = ["app", "archiver_line"]
@@ -186,3 +187,6 @@ def _stop_on_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
     if sys.platform != "win32":
         signal.signal(signal.SIGTERM, handler)
+
+
+archive_read.register(app)

@@ -27,6 +27,7 @@ from ..topics import (
     desired_topic,
     dlq_topic_name,
 )
+from . import topics_trim
 from .common import BootstrapOpt, JsonOpt, ProfileOpt, TopicOpt, fail, load_settings, out_console
 
 __all__ = ["app"]
@@ -307,3 +308,6 @@ def alter(
             f"{name}: {c.key} {_show_value(c.key, c.before)} -> {_show_value(c.key, c.after)}",
             soft_wrap=True,
         )
+
+
+topics_trim.register(app)

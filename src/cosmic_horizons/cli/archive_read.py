@@ -1,0 +1,409 @@
+"""Reading the archive back: ``archive ls``, ``archive verify``, ``archive replay``.
+
+Registered onto the ``archive`` sub-app with :func:`register`.
+"""
+
+from __future__ import annotations
+
+import functools
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Annotated, Any, ParamSpec
+
+import msgspec
+import typer
+from rich.table import Table
+
+from ..archiver.reader import (
+    FileInfo,
+    ReadStats,
+    TimeWindow,
+    format_ms,
+    iter_records,
+    list_archive,
+)
+from ..archiver.replay import (
+    ReplayReport,
+    check_destination,
+    replay_to_publisher,
+    write_json_lines,
+)
+from ..archiver.storage import ArchiveStorage
+from ..archiver.verify import VerifyReport, verify_archive
+from ..errors import ConfigError, HorizonsError
+from ..publisher import Publisher
+from ..topics.admin import TopicAdmin
+from .common import (
+    BootstrapOpt,
+    JsonOpt,
+    ProfileOpt,
+    err_console,
+    fail,
+    load_settings,
+    out_console,
+)
+
+__all__ = ["register"]
+
+P = ParamSpec("P")
+
+StorageOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--storage",
+        "-s",
+        help="Archive URL: file:///path, s3://bucket/prefix or gs://bucket/prefix "
+        "(default: HORIZONS_ARCHIVE_URL, else file://./data/archive).",
+        show_default=False,
+    ),
+]
+TIME_HELP = (
+    "ISO 8601 date (2026-11-27 = 00:00 UTC) or date-time (2026-11-27T12:00:00Z; no zone = UTC), "
+    "or now / now-2h / -7d."
+)
+FromOpt = Annotated[
+    str | None, typer.Option("--from", help="Records timed at or after this. " + TIME_HELP)
+]
+ToOpt = Annotated[str | None, typer.Option("--to", help="Records timed before this. " + TIME_HELP)]
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+def _json(value: Any) -> None:
+    sys.stdout.write(msgspec.json.encode(value).decode() + "\n")
+
+
+# -- ls ----------------------------------------------------------------------------------
+
+
+def ls(
+    storage: StorageOpt = None,
+    topic: Annotated[
+        str | None, typer.Option("--topic", "-t", help="Only this topic (default: all).")
+    ] = None,
+    start: FromOpt = None,
+    end: ToOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List archive files: partition, offset range, rows, size, date, record times; totals."""
+    window = TimeWindow.parse(start, end)
+    store = ArchiveStorage(storage)
+    files = list_archive(store, topic=topic, window=window)
+    totals = {
+        "files": len(files),
+        "rows": sum(f.rows for f in files),
+        "offsets": sum(f.end_offset - f.start_offset + 1 for f in files),
+        "size_bytes": sum(f.size_bytes for f in files),
+        "first_record_ms": min(
+            (f.first_record_ms for f in files if f.first_record_ms is not None), default=None
+        ),
+        "last_record_ms": max(
+            (f.last_record_ms for f in files if f.last_record_ms is not None), default=None
+        ),
+    }
+    if as_json:
+        _json({"storage": store.url, "window": window, "files": files, "totals": totals})
+        return
+    if not files:
+        what = f" of topic {topic}" if topic else ""
+        when = "" if window.is_open else " with records in that time window"
+        err_console.print(f"no archive files{what}{when} in {store.url}")
+        return
+    _ls_table(store, files, window)
+    out_console.print(
+        f"{totals['files']:,} files  {totals['rows']:,} rows  "
+        f"{totals['offsets']:,} offsets  {_size(int(totals['size_bytes'] or 0))}  "
+        f"records {format_ms(totals['first_record_ms'])} .. {format_ms(totals['last_record_ms'])}"
+    )
+
+
+def _ls_table(store: ArchiveStorage, files: list[FileInfo], window: TimeWindow) -> None:
+    where = store.url
+    if not window.is_open:
+        where += f"  records in [{format_ms(window.start_ms)}, {format_ms(window.end_ms)})"
+    table = Table(title=f"archive {where}", title_justify="left")
+    for name, justify in (
+        ("topic", "left"),
+        ("partition", "right"),
+        ("offsets", "right"),
+        ("rows", "right"),
+        ("size", "right"),
+        ("date", "left"),
+        ("first record", "left"),
+        ("last record", "left"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for f in files:
+        table.add_row(
+            f.topic,
+            str(f.partition),
+            f"{f.start_offset}-{f.end_offset}",
+            f"{f.rows:,}",
+            _size(f.size_bytes),
+            f.date,
+            format_ms(f.first_record_ms, millis=False),
+            format_ms(f.last_record_ms, millis=False),
+        )
+    out_console.print(table)
+
+
+# -- verify ------------------------------------------------------------------------------
+
+
+def verify(
+    storage: StorageOpt = None,
+    topic: Annotated[
+        str | None, typer.Option("--topic", "-t", help="Only this topic (default: all).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check the archive against itself; exit 1 on any gap, overlap or bad file.
+
+    Per partition, every offset between the first and last archived ones must be in one file.
+    In each file, row offsets must lie in its range, sorted and unique.
+    """
+    store = ArchiveStorage(storage)
+    report = verify_archive(store, topic=topic)
+    if as_json:
+        _json(
+            {
+                "ok": report.ok,
+                **msgspec.to_builtins(report),
+                "gaps": report.gaps,
+                "overlaps": report.overlaps,
+            }
+        )
+    else:
+        _verify_text(report, topic)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _verify_text(report: VerifyReport, topic: str | None) -> None:
+    if report.files == 0:
+        what = f"topic {topic}" if topic else "any topic"
+        err_console.print(f"no archive files of {what} in {report.storage}")
+        return
+    table = Table(title=f"archive {report.storage}", title_justify="left")
+    for name in ("topic", "partition", "files", "offsets", "gaps", "overlaps"):
+        table.add_column(name, justify="left" if name == "topic" else "right")
+    for p in report.partitions:
+        table.add_row(
+            p.topic,
+            str(p.partition),
+            str(p.files),
+            f"{p.first_offset}-{p.last_offset}",
+            str(len(p.gaps)) if p.gaps else "0",
+            str(len(p.overlaps)) if p.overlaps else "0",
+            style=None if p.ok else "red",
+        )
+    out_console.print(table)
+    for g in report.gaps:
+        out_console.print(
+            f"[red]gap[/]      {g.topic} partition {g.partition}: offsets {g.first}-{g.last} "
+            f"({g.count:,}) are in no file, between {g.after} and {g.before}",
+            soft_wrap=True,
+        )
+    for o in report.overlaps:
+        out_console.print(
+            f"[red]overlap[/]  {o.topic} partition {o.partition}: offsets {o.first}-{o.last} "
+            f"({o.count:,}) are in both {o.file_a} and {o.file_b}",
+            soft_wrap=True,
+        )
+    for fp in report.file_problems:
+        out_console.print(f"[red]{fp.kind}[/]  {fp.path}: {fp.detail}", soft_wrap=True)
+    if report.ok:
+        out_console.print(
+            f"[green]ok[/]: {report.files:,} files, {report.rows:,} rows, no gaps, no overlaps, "
+            "every file consistent"
+        )
+    else:
+        problems = len(report.gaps) + len(report.overlaps) + len(report.file_problems)
+        out_console.print(
+            f"[bold red]{problems} problem(s)[/]: {len(report.gaps)} gap(s), "
+            f"{len(report.overlaps)} overlap(s), {len(report.file_problems)} bad file(s) "
+            f"in {report.files:,} files"
+        )
+
+
+# -- replay ------------------------------------------------------------------------------
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C and SIGTERM set ``stop`` (finish cleanly, report) while inside; restored after."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    names = [signal.SIGINT] + ([signal.SIGTERM] if sys.platform != "win32" else [])
+    previous = {sig: signal.signal(sig, handler) for sig in names}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def replay(
+    start: Annotated[
+        str, typer.Option("--from", help="Records timed at or after this. " + TIME_HELP)
+    ],
+    end: Annotated[str, typer.Option("--to", help="Records timed before this. " + TIME_HELP)],
+    topic: Annotated[
+        str | None,
+        typer.Option(
+            "--topic",
+            "-t",
+            help="Destination topic (default: the source topic, see --into-source).",
+        ),
+    ] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            help="Archived topic to read (default: HORIZONS_TOPIC, else element.raw_data).",
+        ),
+    ] = None,
+    to_stdout: Annotated[
+        bool, typer.Option("--to-stdout", help="Print packets as JSON lines instead of producing.")
+    ] = False,
+    into_source: Annotated[
+        bool,
+        typer.Option(
+            "--into-source",
+            help="Allow replaying into the source topic (the archiver would archive them again).",
+        ),
+    ] = False,
+    elements: Annotated[
+        list[str] | None,
+        typer.Option("--element", "-e", help="Only this element id (repeat for several)."),
+    ] = None,
+    rate: Annotated[
+        float | None, typer.Option("--rate", help="At most this many packets per second.")
+    ] = None,
+    storage: StorageOpt = None,
+    bootstrap: BootstrapOpt = None,
+    profile: ProfileOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Republish archived packets timed in [--from, --to), in order, or print them.
+
+    Per partition in offset order; across partitions by record timestamp.
+    Each record keeps its key and timestamp, plus a replay.source header.
+    Exit 1 when any packet was not delivered.
+    """
+    window = TimeWindow.parse(start, end)
+    settings = load_settings(bootstrap, source, profile)
+    source_topic = settings.topic
+    destination = topic or source_topic
+    if not to_stdout:
+        check_destination(source_topic, destination, into_source=into_source)
+    store = ArchiveStorage(storage)
+    if not to_stdout and not TopicAdmin(settings).exists(destination):
+        fail(
+            f"destination topic {destination!r} does not exist at "
+            f"{settings.require_bootstrap()}; create it first, then replay"
+        )
+    stop = threading.Event()
+    stats = ReadStats()
+    records = iter_records(store, source_topic, window, elements=elements or (), stats=stats)
+    if to_stdout:
+        out = sys.stdout.buffer
+        try:
+            with _stop_on_signals(stop):
+                report = write_json_lines(records, out.write, rate=rate, stop=stop)
+            out.flush()
+        except BrokenPipeError:
+            raise typer.Exit(0) from None
+    else:
+        publisher = Publisher(settings, topic=destination)
+        try:
+            with _stop_on_signals(stop):
+                report = replay_to_publisher(
+                    records,
+                    publisher,
+                    into_source=into_source,
+                    rate=rate,
+                    stop=stop,
+                    on_progress=lambda r: err_console.print(f"replayed {r.read:,} ..."),
+                )
+        finally:
+            publisher.close(timeout=30)
+    _replay_summary(report, stats, source_topic, window, as_json=as_json and not to_stdout)
+    if report.interrupted:
+        raise typer.Exit(130)
+    if not report.complete:
+        raise typer.Exit(1)
+
+
+def _replay_summary(
+    report: ReplayReport, stats: ReadStats, source: str, window: TimeWindow, *, as_json: bool
+) -> None:
+    summary = {
+        "source": source,
+        "destination": report.destination,
+        "from_ms": window.start_ms,
+        "to_ms": window.end_ms,
+        "files_read": stats.files,
+        "matched": report.read,
+        "sent": report.sent,
+        "delivered": report.delivered,
+        "failed": report.failed,
+        "duplicates_skipped": stats.duplicates,
+        "interrupted": report.interrupted,
+        "error": report.error,
+        "complete": report.complete,
+    }
+    if as_json:
+        _json(summary)
+        return
+    line = (
+        f"replay {source} [{format_ms(window.start_ms)}, {format_ms(window.end_ms)}) -> "
+        f"{report.destination}: {report.read:,} packets from {stats.files:,} files, "
+        f"{report.delivered:,} delivered, {report.failed:,} failed"
+    )
+    if stats.duplicates:
+        line += f", {stats.duplicates:,} duplicate offsets skipped (run `archive verify`)"
+    if report.interrupted:
+        line += " (interrupted)"
+    if report.error:
+        line += f"; stopped early: {report.error}"
+    style = "green" if report.complete else "bold red"
+    err_console.print(f"[{style}]{line}[/]", soft_wrap=True)
+
+
+def _guarded(command: Callable[P, None]) -> Callable[P, None]:
+    """This package's errors as one line on stderr: exit 2 for bad input, 1 otherwise."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except ConfigError as exc:
+            fail(str(exc), 2)
+        except HorizonsError as exc:
+            fail(str(exc), 1)
+
+    return run
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``ls``, ``verify`` and ``replay`` to the ``archive`` sub-app."""
+    app.command("ls")(_guarded(ls))
+    app.command("verify")(_guarded(verify))
+    app.command("replay")(_guarded(replay))
