@@ -6,7 +6,7 @@ import re
 
 from .errors import ConfigError
 
-__all__ = ["format_duration_ms", "parse_duration", "parse_size"]
+__all__ = ["format_bytes", "format_duration_ms", "parse_duration", "parse_size"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$", re.IGNORECASE)
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -60,3 +60,13 @@ def format_duration_ms(ms: int | float) -> str:
         if ms >= factor and ms % factor == 0:
             return f"{ms // factor}{unit}"
     return f"{ms}ms"
+
+
+def format_bytes(n: float) -> str:
+    """``1536`` -> ``1.5 KiB``; binary units up to TiB."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(value) < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"

@@ -40,11 +40,10 @@ from confluent_kafka import (
     TopicPartition,
 )
 from confluent_kafka import KafkaError as RdKafkaError
-from confluent_kafka.cimpl import NewTopic
 
-from ..cluster import make_admin
 from ..config import KafkaSettings, mask_config
 from ..errors import ArchiveError, ConfigError, PacketError, from_kafka_error
+from ..topics.admin import TopicAdmin
 from ..topics.models import desired_topic, dlq_topic_name
 from .decode import decode_range
 from .layout import ArchiveFile, encode_parquet, file_path
@@ -716,28 +715,11 @@ class Archiver:
 
     def _ensure_dlq_topic(self) -> None:
         """Create the dead-letter topic with the main topic's layout when it is missing."""
-        admin = make_admin(self.settings, timeout_ms=10_000)
-        try:
-            existing = admin.list_topics(timeout=10).topics
-        except KafkaException as exc:
-            raise from_kafka_error(exc, operation="Metadata", target=self.dlq_topic) from exc
-        if self.dlq_topic in existing:
-            return
-        spec = desired_topic(self.settings.profile, self.dlq_topic)
-        new = NewTopic(
-            spec.name,
-            num_partitions=spec.partitions,
-            replication_factor=spec.replication_factor,
-            config=dict(spec.configs),
+        result = TopicAdmin(self.settings).ensure(
+            desired_topic(self.settings.profile, self.dlq_topic)
         )
-        try:
-            admin.create_topics([new], operation_timeout=10)[spec.name].result(30)
-            log.info("created dead-letter topic %s", spec.name)
-        except KafkaException as exc:
-            err = exc.args[0] if exc.args else None
-            if isinstance(err, RdKafkaError) and err.code() == RdKafkaError.TOPIC_ALREADY_EXISTS:
-                return
-            raise from_kafka_error(exc, operation="CreateTopics", target=spec.name) from exc
+        if result.created:
+            log.info("created dead-letter topic %s", self.dlq_topic)
 
 
 def _total_size(keys: list[bytes | None], values: list[bytes | None]) -> int:

@@ -12,7 +12,7 @@ import msgspec
 import typer
 from rich.text import Text
 
-from .._units import parse_duration, parse_size
+from .._units import format_bytes, parse_duration, parse_size
 from ..archiver.archiver import DEFAULT_GROUP, Archiver, ArchiverStats, RollPolicy
 from ..archiver.storage import ArchiveStorage
 from . import archive_read
@@ -38,20 +38,12 @@ StorageOpt = Annotated[
 ]
 
 
-def _human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
-
-
 def archiver_line(s: ArchiverStats) -> Text:
     """``rows 12,000  files 3  4.2 MiB  dead letters 1  8,000 rows/s  lag 120``."""
     text = Text()
     text.append(f"rows {s.rows:,}  ", style="green")
     text.append(f"files {s.files:,}  ")
-    text.append(f"{_human_bytes(s.bytes)}  ")
+    text.append(f"{format_bytes(s.bytes)}  ")
     text.append(
         f"dead letters {s.dead_letters:,}  ", style="bold yellow" if s.dead_letters else "dim"
     )
@@ -155,7 +147,7 @@ def run(
         if api is not None:
             api.close()
     err_console.print(
-        f"stopped: {stats.rows:,} rows in {stats.files:,} files ({_human_bytes(stats.bytes)}), "
+        f"stopped: {stats.rows:,} rows in {stats.files:,} files ({format_bytes(stats.bytes)}), "
         f"{stats.dead_letters:,} dead letters; nothing unstored was committed"
     )
     if as_json:

@@ -18,6 +18,7 @@ import msgspec
 import typer
 from rich.table import Table
 
+from .._units import format_bytes
 from ..archiver.reader import (
     FileInfo,
     ReadStats,
@@ -71,15 +72,6 @@ FromOpt = Annotated[
 ToOpt = Annotated[str | None, typer.Option("--to", help="Records timed before this. " + TIME_HELP)]
 
 
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
-
-
 def _json(value: Any) -> None:
     sys.stdout.write(msgspec.json.encode(value).decode() + "\n")
 
@@ -123,7 +115,7 @@ def ls(
     _ls_table(store, files, window)
     out_console.print(
         f"{totals['files']:,} files  {totals['rows']:,} rows  "
-        f"{totals['offsets']:,} offsets  {_size(int(totals['size_bytes'] or 0))}  "
+        f"{totals['offsets']:,} offsets  {format_bytes(int(totals['size_bytes'] or 0))}  "
         f"records {format_ms(totals['first_record_ms'])} .. {format_ms(totals['last_record_ms'])}"
     )
 
@@ -150,7 +142,7 @@ def _ls_table(store: ArchiveStorage, files: list[FileInfo], window: TimeWindow) 
             str(f.partition),
             f"{f.start_offset}-{f.end_offset}",
             f"{f.rows:,}",
-            _size(f.size_bytes),
+            format_bytes(f.size_bytes),
             f.date,
             format_ms(f.first_record_ms, millis=False),
             format_ms(f.last_record_ms, millis=False),

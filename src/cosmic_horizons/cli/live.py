@@ -6,17 +6,10 @@ import time
 
 from rich.text import Text
 
+from .._units import format_bytes
 from ..stats import StatsSnapshot
 
 __all__ = ["publisher_line"]
-
-
-def _human_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
 
 
 def publisher_line(
@@ -31,7 +24,7 @@ def publisher_line(
     text.append(f"{snap.rate:,.0f}/s", style="bold")
     if target_rate is not None:
         text.append(f" (target {target_rate:,.0f}/s)", style="dim")
-    text.append(f"  {_human_bytes(snap.bytes)}  {time.monotonic() - started:,.0f} s")
+    text.append(f"  {format_bytes(snap.bytes)}  {time.monotonic() - started:,.0f} s")
     if snap.last_error:
         text.append(f"  last error: {snap.last_error}", style="yellow")
     return text

@@ -20,7 +20,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .._units import format_duration_ms, parse_duration
+from .._units import format_bytes, format_duration_ms, parse_duration
 from ..errors import BrokerUnavailableError
 from ..monitor import GroupLag, KafkaSnapshot, LagStatus, Monitor
 from ..monitor.health import Health, lag_health, snapshot_health
@@ -54,12 +54,7 @@ def _size(value: int | None) -> str:
         return "-"
     if value < 0:
         return "unlimited"
-    size = float(value)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{value} B"  # pragma: no cover - the loop always returns
+    return format_bytes(value)
 
 
 def _opt(value: object) -> str:
