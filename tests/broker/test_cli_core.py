@@ -17,7 +17,7 @@ from cosmic_horizons.broker import find_free_port
 from cosmic_horizons.config import KafkaSettings
 from cosmic_horizons.packet import decode_packet, encode_packet
 from cosmic_horizons.topics import TopicAdmin
-from tests.helpers import consume_all, create_topic, make_packet
+from tests.helpers import consume_all, create_topic, fast_consumer, make_packet
 
 
 def horizons(
@@ -147,11 +147,15 @@ def test_sigterm_flushes_and_reports(settings: KafkaSettings) -> None:
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
+    # Stop it once it is streaming: its topic exists and holds a record (not after a fixed
+    # sleep, which a loaded machine can outlast before the first packet is sent).
+    deadline = time.monotonic() + 60
     admin = TopicAdmin(settings)
-    while time.monotonic() < deadline and not admin.exists(settings.topic):
+    while not admin.exists(settings.topic):
+        assert proc.poll() is None, proc.communicate()[1].decode()
+        assert time.monotonic() < deadline, "simulate never created its topic"
         time.sleep(0.2)
-    time.sleep(1.5)  # let it stream for a while
+    _wait_for_a_record(bootstrap, settings.topic, proc)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     text = err.decode()
@@ -161,6 +165,23 @@ def test_sigterm_flushes_and_reports(settings: KafkaSettings) -> None:
     delivered = int(match.group(1).replace(",", ""))
     assert delivered == int(match.group(2).replace(",", "")) > 0
     consume_all(bootstrap, settings.topic, delivered)
+
+
+def _wait_for_a_record(
+    bootstrap: str, topic: str, proc: subprocess.Popen[bytes], timeout: float = 60
+) -> None:
+    consumer = fast_consumer(bootstrap)
+    consumer.subscribe([topic])
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()[1].decode()
+            msg = consumer.poll(0.5)
+            if msg is not None and not msg.error():
+                return
+    finally:
+        consumer.close()
+    raise AssertionError(f"no record reached {topic} within {timeout:.0f} s")
 
 
 def _wait_for(path: Path, text: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> str:
