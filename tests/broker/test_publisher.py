@@ -118,7 +118,12 @@ def test_broker_starting_late_is_not_logged_as_error(caplog: pytest.LogCaptureFi
     try:
         for i in range(20):
             pub.publish(make_packet(i))
-        time.sleep(1.0)
+        # Start the broker once the publisher has met it missing (not after a fixed sleep,
+        # which a loaded machine can outlast before the first connection attempt is reported).
+        deadline = time.monotonic() + 60
+        while not any("not ready" in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline, "the publisher never reported the broker missing"
+            time.sleep(0.1)
         broker.start()  # the topic is auto-created by the broker on first use
         report = pub.close(timeout=30)
     finally:
