@@ -350,6 +350,10 @@ def _spawn(cmd: list[str], log: Path, crash: str | None = None) -> subprocess.Po
 
 
 @pytest.mark.slow
+# Six archiver processes, five of them restarting after a SIGKILL and waiting out the dead
+# member's session: ~80 s here even with the cores saturated, but its own deadlines (which
+# fail with a clear message) add up to more than the 180 s session default.
+@pytest.mark.timeout(600)
 def test_sigkill_at_any_point_loses_and_duplicates_nothing(
     bootstrap: str, topic_name: str, tmp_path: Path, output_dir: Path
 ) -> None:
