@@ -127,8 +127,14 @@ def assert_exactly_once(
     return files
 
 
+def group_of(name: str, topic: str) -> str:
+    """The test's group ``name`` made unique to its topic: no two tests share a group on the
+    session broker (a member another test left behind would otherwise join their rebalances)."""
+    return f"{name}-{topic}"
+
+
 def committed(bootstrap: str, group: str, topic: str, partitions: int) -> dict[int, int]:
-    consumer = fast_consumer(bootstrap, group)
+    consumer = fast_consumer(bootstrap, group_of(group, topic))
     try:
         tps = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=20)
     finally:
@@ -137,14 +143,19 @@ def committed(bootstrap: str, group: str, topic: str, partitions: int) -> dict[i
 
 
 def run_to_end(settings: KafkaSettings, storage: ArchiveStorage, **kwargs: Any) -> Any:
+    group = group_of(kwargs.pop("group", "archiver"), settings.topic)
     archiver = Archiver(
-        settings, storage, flush_at_end=True, stop_at_end=True, **{**FAST, **kwargs}
+        settings, storage, flush_at_end=True, stop_at_end=True, group=group, **{**FAST, **kwargs}
     )
     done: list[Any] = []
-    thread = threading.Thread(target=lambda: done.append(archiver.run(threading.Event())))
+    stop = threading.Event()
+    thread = threading.Thread(target=lambda: done.append(archiver.run(stop)))
     thread.start()
     thread.join(120)
-    assert not thread.is_alive(), "archiver did not reach the end within 120 s"
+    if thread.is_alive():  # stop it: left running, it would stay in its group for later tests
+        stop.set()
+        thread.join(30)
+        raise AssertionError("archiver did not reach the end within 120 s")
     assert done, "archiver failed"
     return done[0]
 
