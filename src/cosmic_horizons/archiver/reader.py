@@ -133,19 +133,6 @@ class TimeWindow(msgspec.Struct, frozen=True):
             self.end_ms is None or first_ms < self.end_ms
         )
 
-    def may_hold_date(self, day: str) -> bool:
-        """Whether a file whose first record is on UTC ``day`` may hold records in the window.
-
-        Only the end can prune by date: a file's later records may be on later days.
-        """
-        if self.end_ms is None:
-            return True
-        try:
-            start_of_day = datetime.combine(date.fromisoformat(day), time(0), tzinfo=UTC)
-        except ValueError:
-            return True
-        return _to_ms(start_of_day) < self.end_ms
-
 
 # -- files -------------------------------------------------------------------------------
 
@@ -264,13 +251,13 @@ def list_archive(
     """The archive's files (of ``topic``) whose records may fall in ``window``, described.
 
     With a window, a file is listed when its record-time range overlaps it; files with no
-    rows (every record dead-lettered) are listed only without a window.
+    rows (every record dead-lettered) are listed only without a window. The date in a
+    file's path cannot prune: a late record (an earlier timestamp than the file's first)
+    stays in the open file, so a file may hold records of days before its date.
     """
     chosen = list(storage.list_files(topic) if files is None else files)
     out: list[FileInfo] = []
     for f in chosen:
-        if window is not None and not window.may_hold_date(f.date):
-            continue
         info = describe_file(storage, f)
         if (
             window is not None
