@@ -257,6 +257,31 @@ def test_files_roll_on_record_time_and_utc_midnight(
     assert names == [("2026-11-27", 0, 1), ("2026-11-27", 2, 3), ("2026-11-28", 4, 5)]
 
 
+def test_a_record_timestamped_after_year_9999_is_archived(
+    settings: KafkaSettings, bootstrap: str, topic_name: str, tmp_path: Path
+) -> None:
+    # Kafka takes any int64 record time; Python dates end with 9999. The file of such a
+    # record is dated 9999-12-31 and the record keeps its time, instead of the archiver
+    # failing on it at every start.
+    create_topic(bootstrap, topic_name, 1)
+    far = 253_402_300_800_000  # 10000-01-01T00:00:00Z
+    records = packet_records(3)
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+    for i, (key, value) in enumerate(records):
+        producer.produce(topic_name, value, key, timestamp=far if i == 1 else 1_795_780_800_000)
+    assert producer.flush(30) == 0
+    storage = ArchiveStorage(tmp_path.as_uri())
+    run_to_end(settings, storage, roll=RollPolicy(max_records=10))
+    expected = {(0, o): kv for o, kv in enumerate(records)}
+    files = assert_exactly_once(storage, topic_name, expected)
+    assert [(f.date, f.start_offset, f.end_offset) for f in files] == [
+        ("2026-11-27", 0, 0),
+        ("9999-12-31", 1, 2),  # the record after it is late: it stays in that file
+    ]
+    _, rows = read_archive(storage, topic_name)
+    assert [r.kafka_timestamp_ms for r in rows] == [1_795_780_800_000, far, 1_795_780_800_000]
+
+
 def test_poison_records_go_to_the_dead_letter_topic(
     settings: KafkaSettings, bootstrap: str, topic_name: str, tmp_path: Path
 ) -> None:
