@@ -165,6 +165,19 @@ def test_a_late_record_in_a_file_dated_the_next_day_is_found(tmp_path: Path) -> 
     assert got == [(1, midnight - 60_000)]
 
 
+def test_a_record_timed_after_year_9999_can_be_listed_and_read(tmp_path: Path) -> None:
+    # Kafka takes any int64 record time, and the archiver stores it as it came.
+    store = ArchiveStorage(tmp_path.as_uri())
+    far = 253_402_300_800_000 + 5  # 10000-01-01T00:00:00.005Z
+    _put(store, [_record(0, 0, NOW_MS), _record(0, 1, far)], 0, 1)
+    (info,) = list_archive(store)
+    assert (info.first_record_ms, info.last_record_ms) == (NOW_MS, far)
+    assert [f.rows for f in list_archive(store, window=TimeWindow(NOW_MS + 1, None))] == [2]
+    got = [r.kafka_timestamp_ms for r in iter_records(store, TOPIC, TimeWindow(NOW_MS + 1, None))]
+    assert got == [far]
+    assert format_ms(far) == "253402300800005 ms after 1970"
+
+
 def test_merge_partitions_ties_break_by_partition_then_offset() -> None:
     a = [_record(0, 0, 10), _record(0, 1, 10)]
     b = [_record(1, 0, 10), _record(1, 1, 5)]

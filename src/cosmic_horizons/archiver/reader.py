@@ -86,7 +86,10 @@ def format_ms(ms: int | None, *, millis: bool = True) -> str:
     """``2026-11-27T12:00:00.000Z`` (``...:00Z`` without ``millis``; ``-`` for None)."""
     if ms is None:
         return "-"
-    moment = _EPOCH + timedelta(milliseconds=ms)
+    try:
+        moment = _EPOCH + timedelta(milliseconds=ms)
+    except OverflowError:  # Kafka record times may lie past year 9999
+        return f"{ms} ms after 1970"
     if not millis:
         return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
@@ -199,7 +202,10 @@ def _time_range(meta: Any, column: int) -> tuple[int | None, int | None]:
         stats = group.column(column).statistics
         if stats is None or not stats.has_min_max:
             return None, None
-        low, high = _stat_ms(stats.min), _stat_ms(stats.max)
+        try:
+            low, high = _stat_ms(stats.min), _stat_ms(stats.max)
+        except (OverflowError, ValueError):  # past year 9999: read the column instead
+            return None, None
         if low is None or high is None:
             return None, None
         lows.append(low)
