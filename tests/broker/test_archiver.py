@@ -268,6 +268,31 @@ def test_files_roll_on_record_time_and_utc_midnight(
     assert names == [("2026-11-27", 0, 1), ("2026-11-27", 2, 3), ("2026-11-28", 4, 5)]
 
 
+def test_a_record_timestamped_after_year_9999_is_archived(
+    settings: KafkaSettings, bootstrap: str, topic_name: str, tmp_path: Path
+) -> None:
+    # Kafka takes any int64 record time; Python dates end with 9999. The file of such a
+    # record is dated 9999-12-31 and the record keeps its time, instead of the archiver
+    # failing on it at every start.
+    create_topic(bootstrap, topic_name, 1)
+    far = 253_402_300_800_000  # 10000-01-01T00:00:00Z
+    records = packet_records(3)
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0})
+    for i, (key, value) in enumerate(records):
+        producer.produce(topic_name, value, key, timestamp=far if i == 1 else 1_795_780_800_000)
+    assert producer.flush(30) == 0
+    storage = ArchiveStorage(tmp_path.as_uri())
+    run_to_end(settings, storage, roll=RollPolicy(max_records=10))
+    expected = {(0, o): kv for o, kv in enumerate(records)}
+    files = assert_exactly_once(storage, topic_name, expected)
+    assert [(f.date, f.start_offset, f.end_offset) for f in files] == [
+        ("2026-11-27", 0, 0),
+        ("9999-12-31", 1, 2),  # the record after it is late: it stays in that file
+    ]
+    _, rows = read_archive(storage, topic_name)
+    assert [r.kafka_timestamp_ms for r in rows] == [1_795_780_800_000, far, 1_795_780_800_000]
+
+
 def test_poison_records_go_to_the_dead_letter_topic(
     settings: KafkaSettings, bootstrap: str, topic_name: str, tmp_path: Path
 ) -> None:
@@ -322,6 +347,47 @@ def test_poison_records_go_to_the_dead_letter_topic(
         assert int(headers["source.timestamp"]) > 0
         assert headers["content-type"] == "application/json"  # original headers kept
     assert seen == set(bad_expected)
+
+
+def test_a_dead_letter_too_large_for_its_topic_does_not_stop_the_archiver(
+    settings: KafkaSettings, bootstrap: str, topic_name: str, tmp_path: Path
+) -> None:
+    # Records the source topic took, but whose dead letter (value + error headers) would be
+    # over the producer's 1,000,000-byte limit: a 600 kB timestamp that the error message
+    # quotes, and a 999,900-byte value that the error headers push over.
+    create_topic(bootstrap, topic_name, 1)
+    valid = json.loads(packet_records(1)[0][1] or b"")
+    quoted = json.dumps({**valid, "timestamp": "x" * 600_000}).encode()
+    huge = b"#" * 999_900
+    good = packet_records(20)
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "linger.ms": 0, "message.max.bytes": 4_000_000}
+    )
+    for key, value in [*good[:10], (b"q1", quoted), (b"q2", huge), *good[10:]]:
+        producer.produce(topic_name, value, key)
+    assert producer.flush(60) == 0
+    storage = ArchiveStorage(tmp_path.as_uri())
+    stats = run_to_end(settings, storage, roll=RollPolicy(max_records=8))
+    expected = {(0, o): kv for o, kv in enumerate(good[:10])}
+    expected |= {(0, o + 12): kv for o, kv in enumerate(good[10:])}
+    assert_exactly_once(storage, topic_name, expected)
+    assert stats.dead_letters == 2
+
+    dead = consume_all(bootstrap, dlq_topic_name(topic_name), 2)
+    by_offset = {}
+    for msg in dead:
+        headers = {k: (v or b"").decode() for k, v in msg.headers() or []}
+        by_offset[int(headers["source.offset"])] = (msg, headers)
+    assert sorted(by_offset) == [10, 11]
+    msg, headers = by_offset[10]
+    assert (msg.key(), msg.value()) == (b"q1", quoted)  # the record itself, as it came
+    assert headers["error.field"] == "$.timestamp"
+    assert headers["error"].startswith("$.timestamp: not an ISO 8601 date-time: 'xxx")
+    assert len(headers["error"]) < 2000
+    msg, headers = by_offset[11]
+    assert headers["error.field"] == "$"
+    assert "(999902 bytes)" in headers["error.dropped"]  # key + value: what it left out
+    assert (msg.key(), msg.value()) == (None, None)
 
 
 # -- crash safety (the archiver as a separate process, killed with SIGKILL) ------------------

@@ -56,6 +56,12 @@ def test_file_path_date_is_utc_of_first_record() -> None:
     assert "/date=2026-11-28/" in file_path("t", 3, 0, 0, TS_2026_11_27_2359 + 1000)
 
 
+def test_file_path_date_of_a_record_time_past_year_9999() -> None:
+    # Kafka takes any int64 record time; the folder must still be a date.
+    assert "/date=9999-12-31/" in file_path("t", 0, 0, 0, 253_402_300_800_000)
+    assert "/date=9999-12-31/" in file_path("t", 0, 0, 0, 2**63 - 1)
+
+
 @pytest.mark.parametrize(
     ("topic", "partition", "start", "end"),
     [("element.raw_data", 0, 0, 0), ("a_b-c.d", 17, 123, 456_789), ("x", 2, 10**19, 10**19 + 5)],

@@ -75,13 +75,6 @@ def test_window_bounds_are_half_open_and_checked() -> None:
     assert format_ms(NOW_MS + 5) == "2026-11-27T12:00:00.005Z"
 
 
-def test_window_prunes_by_date_only_at_its_end() -> None:
-    w = TimeWindow.parse("2026-11-27T10:00", "2026-11-27T11:00", now=NOW)
-    assert w.may_hold_date("2026-11-26")  # a file started the day before may run into it
-    assert w.may_hold_date("2026-11-27")
-    assert not w.may_hold_date("2026-11-28")
-
-
 # -- files -------------------------------------------------------------------------------
 
 
@@ -156,6 +149,33 @@ def test_overlapping_files_give_each_offset_once(store: ArchiveStorage) -> None:
         r.offset for r in iter_records(store, TOPIC, TimeWindow(), stats=stats) if r.partition == 0
     ]
     assert got == list(range(10)) and stats.duplicates == 5
+
+
+def test_a_late_record_in_a_file_dated_the_next_day_is_found(tmp_path: Path) -> None:
+    # The archiver keeps a late record in the open file (a file never crosses a midnight
+    # forward, but its first record's day names it): this file is dated 2026-11-28 and
+    # holds a record of 2026-11-27T23:59:00Z, which a window ending at midnight must find.
+    store = ArchiveStorage(tmp_path.as_uri())
+    midnight = NOW_MS + 12 * 3_600_000
+    _put(store, [_record(0, 0, midnight), _record(0, 1, midnight - 60_000)], 0, 1)
+    assert store.list_files(TOPIC)[0].date == "2026-11-28"
+    window = TimeWindow.parse("2026-11-27T23:00:00Z", "2026-11-28T00:00:00Z")
+    assert [(f.start_offset, f.end_offset) for f in list_archive(store, window=window)] == [(0, 1)]
+    got = [(r.offset, r.kafka_timestamp_ms) for r in iter_records(store, TOPIC, window)]
+    assert got == [(1, midnight - 60_000)]
+
+
+def test_a_record_timed_after_year_9999_can_be_listed_and_read(tmp_path: Path) -> None:
+    # Kafka takes any int64 record time, and the archiver stores it as it came.
+    store = ArchiveStorage(tmp_path.as_uri())
+    far = 253_402_300_800_000 + 5  # 10000-01-01T00:00:00.005Z
+    _put(store, [_record(0, 0, NOW_MS), _record(0, 1, far)], 0, 1)
+    (info,) = list_archive(store)
+    assert (info.first_record_ms, info.last_record_ms) == (NOW_MS, far)
+    assert [f.rows for f in list_archive(store, window=TimeWindow(NOW_MS + 1, None))] == [2]
+    got = [r.kafka_timestamp_ms for r in iter_records(store, TOPIC, TimeWindow(NOW_MS + 1, None))]
+    assert got == [far]
+    assert format_ms(far) == "253402300800005 ms after 1970"
 
 
 def test_merge_partitions_ties_break_by_partition_then_offset() -> None:

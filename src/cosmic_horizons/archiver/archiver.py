@@ -69,6 +69,8 @@ CRASH_HOOK_ENV: Final = "HORIZONS_ARCHIVER_CRASH_AFTER"
 _CRASH_POINTS: Final = ("dlq", "write", "commit")
 _DAY_MS: Final = 86_400_000
 _NO_FENCE: Final = 1 << 62
+#: Longest ``error`` header: an error may quote the bad field, which can be huge.
+_MAX_ERROR_CHARS: Final = 1000
 
 
 class RollPolicy(msgspec.Struct, frozen=True, kw_only=True):
@@ -159,6 +161,20 @@ class _DeadLetter:
     key: bytes | None
     value: bytes | None
     headers: list[tuple[str, str | bytes | None]]
+    own: list[tuple[str, str | bytes | None]]
+    """The headers naming the error and the source (the last ones of ``headers``)."""
+    stripped: bool = False
+    """The record itself was left out (too large for the dead-letter topic)."""
+
+    def without_record(self, topic: str) -> _DeadLetter:
+        """Only the error and source headers: for a record too large for ``topic``."""
+        original = self.headers[: len(self.headers) - len(self.own)]
+        size = len(self.key or b"") + len(self.value or b"")
+        size += sum(len(k) + len(v or b"") for k, v in original)
+        note = f"the record's key, value and headers ({size} bytes) are too large for {topic}"
+        return _DeadLetter(
+            None, None, [*self.own, ("error.dropped", note.encode())], self.own, stripped=True
+        )
 
 
 @dataclass(slots=True)
@@ -508,15 +524,18 @@ class Archiver:
         headers: list[tuple[str, str | bytes | None]] = list(
             original.items() if isinstance(original, dict) else original
         )
-        headers += [
-            ("error", str(exc).encode()),
+        error = str(exc)
+        if len(error) > _MAX_ERROR_CHARS:
+            error = f"{error[:_MAX_ERROR_CHARS]}... ({len(error)} characters)"
+        own: list[tuple[str, str | bytes | None]] = [
+            ("error", error.encode()),
             ("error.field", exc.field.encode()),
             ("source.topic", self.topic.encode()),
             ("source.partition", str(msg.partition()).encode()),
             ("source.offset", str(msg.offset()).encode()),
             ("source.timestamp", str(ts).encode()),
         ]
-        return _DeadLetter(key, value, headers)
+        return _DeadLetter(key, value, headers + own, own)
 
     def _at_fence(self, consumer: Consumer, state: _PartitionState, offset: int) -> bool:
         """``offset`` reached an archived range: close before it, skip it. True: drop record."""
@@ -596,21 +615,37 @@ class Archiver:
         if producer is None:
             raise ArchiveError("the dead-letter producer is not running")
         failures: list[str] = []
+        too_large: list[_DeadLetter] = []
 
-        def delivered(err: RdKafkaError | None, _msg: Message) -> None:
-            if err is not None:
-                failures.append(f"{err.name()}: {err.str()}")
+        def send(d: _DeadLetter) -> None:
+            def delivered(err: RdKafkaError | None, _msg: Message) -> None:
+                if err is None:
+                    return
+                if err.code() == RdKafkaError.MSG_SIZE_TOO_LARGE and not d.stripped:
+                    too_large.append(d)
+                else:
+                    failures.append(f"{err.name()}: {err.str()}")
 
-        for d in dead:
             while True:
                 try:
                     producer.produce(
                         self.dlq_topic, d.value, d.key, headers=d.headers, on_delivery=delivered
                     )
-                    break
+                    return
                 except BufferError:
                     producer.poll(0.05)
+                except KafkaException as exc:
+                    if exc.args[0].code() != RdKafkaError.MSG_SIZE_TOO_LARGE or d.stripped:
+                        raise
+                    d = d.without_record(self.dlq_topic)
+
+        for d in dead:
+            send(d)
         remaining = producer.flush(60)
+        if too_large and not remaining:  # the broker refused them: send them without the record
+            for d in too_large:
+                send(d.without_record(self.dlq_topic))
+            remaining = producer.flush(60)
         if remaining or failures:
             reason = failures[0] if failures else f"{remaining} still queued after 60 s"
             raise ArchiveError(

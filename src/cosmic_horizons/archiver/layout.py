@@ -71,8 +71,17 @@ _NAME = re.compile(
 _DATE_DIR = re.compile(r"^date=(?P<date>\d{4}-\d{2}-\d{2})$")
 
 
+#: Epoch milliseconds of the last instant a date can name (9999-12-31T23:59:59.999Z).
+_LAST_DATE_MS: Final = 253_402_300_799_999
+
+
 def date_of_ms(ms: int) -> str:
-    """The UTC date (``YYYY-MM-DD``) of a Unix epoch milliseconds timestamp."""
+    """The UTC date (``YYYY-MM-DD``) of a Unix epoch milliseconds timestamp.
+
+    Kafka takes any int64 record time: times after year 9999 give ``9999-12-31``, times
+    before 1970 ``1970-01-01``.
+    """
+    ms = min(max(ms, 0), _LAST_DATE_MS)
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d")
 
 

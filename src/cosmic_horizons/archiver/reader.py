@@ -86,7 +86,10 @@ def format_ms(ms: int | None, *, millis: bool = True) -> str:
     """``2026-11-27T12:00:00.000Z`` (``...:00Z`` without ``millis``; ``-`` for None)."""
     if ms is None:
         return "-"
-    moment = _EPOCH + timedelta(milliseconds=ms)
+    try:
+        moment = _EPOCH + timedelta(milliseconds=ms)
+    except OverflowError:  # Kafka record times may lie past year 9999
+        return f"{ms} ms after 1970"
     if not millis:
         return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
@@ -132,19 +135,6 @@ class TimeWindow(msgspec.Struct, frozen=True):
         return (self.start_ms is None or last_ms >= self.start_ms) and (
             self.end_ms is None or first_ms < self.end_ms
         )
-
-    def may_hold_date(self, day: str) -> bool:
-        """Whether a file whose first record is on UTC ``day`` may hold records in the window.
-
-        Only the end can prune by date: a file's later records may be on later days.
-        """
-        if self.end_ms is None:
-            return True
-        try:
-            start_of_day = datetime.combine(date.fromisoformat(day), time(0), tzinfo=UTC)
-        except ValueError:
-            return True
-        return _to_ms(start_of_day) < self.end_ms
 
 
 # -- files -------------------------------------------------------------------------------
@@ -212,7 +202,10 @@ def _time_range(meta: Any, column: int) -> tuple[int | None, int | None]:
         stats = group.column(column).statistics
         if stats is None or not stats.has_min_max:
             return None, None
-        low, high = _stat_ms(stats.min), _stat_ms(stats.max)
+        try:
+            low, high = _stat_ms(stats.min), _stat_ms(stats.max)
+        except (OverflowError, ValueError):  # past year 9999: read the column instead
+            return None, None
         if low is None or high is None:
             return None, None
         lows.append(low)
@@ -264,13 +257,13 @@ def list_archive(
     """The archive's files (of ``topic``) whose records may fall in ``window``, described.
 
     With a window, a file is listed when its record-time range overlaps it; files with no
-    rows (every record dead-lettered) are listed only without a window.
+    rows (every record dead-lettered) are listed only without a window. The date in a
+    file's path cannot prune: a late record (an earlier timestamp than the file's first)
+    stays in the open file, so a file may hold records of days before its date.
     """
     chosen = list(storage.list_files(topic) if files is None else files)
     out: list[FileInfo] = []
     for f in chosen:
-        if window is not None and not window.may_hold_date(f.date):
-            continue
         info = describe_file(storage, f)
         if (
             window is not None
