@@ -197,7 +197,9 @@ def _wait_for(path: Path, text: str, proc: subprocess.Popen[bytes], timeout: flo
 
 
 def test_up_without_kafka_starts_embedded_broker_streams_and_serves(tmp_path: Path) -> None:
-    port, api_port = find_free_port(), find_free_port()
+    port = api_port = find_free_port()
+    while api_port == port:  # two lookups in a row may return the same free port
+        api_port = find_free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "HORIZONS_"))}
     log = tmp_path / "up.log"
     with log.open("wb") as out:
