@@ -16,7 +16,15 @@ from .._units import format_bytes, parse_duration, parse_size
 from ..archiver.archiver import DEFAULT_GROUP, Archiver, ArchiverStats, RollPolicy
 from ..archiver.storage import ArchiveStorage
 from . import archive_read
-from .common import BootstrapOpt, JsonOpt, ProfileOpt, TopicOpt, err_console, load_settings
+from .common import (
+    BootstrapOpt,
+    JsonOpt,
+    ProfileOpt,
+    StorageOpt,
+    TopicOpt,
+    err_console,
+    load_settings,
+)
 
 __all__ = ["app", "archiver_line"]
 
@@ -25,17 +33,6 @@ app = typer.Typer(
     help="The Parquet archive of the topic: write it (run), read it back.",
     no_args_is_help=True,
 )
-
-StorageOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--storage",
-        "-s",
-        help="Archive URL: file:///path, s3://bucket/prefix or gs://bucket/prefix "
-        "[default: HORIZONS_ARCHIVE_URL or file://./data/archive].",
-        show_default=False,
-    ),
-]
 
 
 def archiver_line(s: ArchiverStats) -> Text:

@@ -42,6 +42,7 @@ from .common import (
     BootstrapOpt,
     JsonOpt,
     ProfileOpt,
+    StorageOpt,
     err_console,
     fail,
     load_settings,
@@ -52,16 +53,6 @@ __all__ = ["register"]
 
 P = ParamSpec("P")
 
-StorageOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--storage",
-        "-s",
-        help="Archive URL: file:///path, s3://bucket/prefix or gs://bucket/prefix "
-        "(default: HORIZONS_ARCHIVE_URL, else file://./data/archive).",
-        show_default=False,
-    ),
-]
 TIME_HELP = (
     "ISO 8601 date (2026-11-27 = 00:00 UTC) or date-time (2026-11-27T12:00:00Z; no zone = UTC), "
     "or now / now-2h / -7d."

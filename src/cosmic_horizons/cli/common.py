@@ -17,6 +17,7 @@ __all__ = [
     "BootstrapOpt",
     "JsonOpt",
     "ProfileOpt",
+    "StorageOpt",
     "TopicOpt",
     "err_console",
     "fail",
@@ -46,6 +47,16 @@ ProfileOpt = Annotated[
     typer.Option("--profile", "-p", help="dev or prod \\[default: HORIZONS_PROFILE or dev]."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+StorageOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--storage",
+        "-s",
+        help="Archive URL: file:///path, s3://bucket/prefix or gs://bucket/prefix "
+        "(default: HORIZONS_ARCHIVE_URL, else file://./data/archive).",
+        show_default=False,
+    ),
+]
 
 # Piped or captured output gets room for whole tables instead of rich's 80 columns.
 _PIPE_WIDTH = None if "COLUMNS" in os.environ else 160

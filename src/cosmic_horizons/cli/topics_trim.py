@@ -15,8 +15,7 @@ from rich.table import Table
 from ..archiver.storage import ArchiveStorage
 from ..archiver.trim import TrimPlan, apply_trim, footer_check, partition_offsets, plan_trim
 from ..errors import ConfigError, HorizonsError, TopicError, UnsupportedByBrokerError
-from .archive_read import StorageOpt
-from .common import BootstrapOpt, JsonOpt, err_console, fail, load_settings, out_console
+from .common import BootstrapOpt, JsonOpt, StorageOpt, err_console, fail, load_settings, out_console
 
 __all__ = ["register"]
 
