@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 from confluent_kafka import Consumer, Message
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -66,3 +68,21 @@ def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 60.0
         consumer.close()
     assert len(got) == expected, f"read {len(got)} of {expected} records from {topic}"
     return got
+
+
+T = TypeVar("T")
+
+
+def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 60.0) -> T:
+    """Poll ``probe`` until it returns something truthy, and return that (fails on timeout).
+
+    Deadlines are generous: the machine is shared and has two cores.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.2)

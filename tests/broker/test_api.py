@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, TypeVar
 
 import httpx
@@ -28,7 +28,7 @@ from cosmic_horizons.config import KafkaSettings
 from cosmic_horizons.monitor import Monitor
 from cosmic_horizons.monitor.models import KafkaSnapshot
 from cosmic_horizons.publisher import Publisher
-from tests.helpers import create_topic, fast_consumer, make_packet
+from tests.helpers import create_topic, fast_consumer, make_packet, wait_for
 
 T = TypeVar("T")
 PRODUCED = 40
@@ -39,18 +39,6 @@ class ArchiverStats(msgspec.Struct):
     rows: int
     files: int
     last_file: str | None
-
-
-def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 60.0) -> T:
-    """Poll ``probe`` until it returns something truthy (generous: the machine is shared)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.25)
 
 
 def get(client: httpx.Client, path: str, model: type[T], status: int = 200) -> T:

@@ -13,7 +13,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from cosmic_horizons.packet import (
     packet_headers,
 )
 from cosmic_horizons.topics.models import dlq_topic_name
-from tests.helpers import consume_all, create_topic, fast_consumer, make_packet
+from tests.helpers import consume_all, create_topic, fast_consumer, make_packet, wait_for
 
 FAST = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 500}
 ROOT = Path(__file__).resolve().parents[2]
@@ -158,15 +158,6 @@ def run_to_end(settings: KafkaSettings, storage: ArchiveStorage, **kwargs: Any) 
         raise AssertionError("archiver did not reach the end within 120 s")
     assert done, "archiver failed"
     return done[0]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def covered(storage: ArchiveStorage, topic: str, last: dict[int, int]) -> bool:
@@ -457,8 +448,8 @@ def test_sigkill_at_any_point_loses_and_duplicates_nothing(
     files_before = len(storage.list_files(topic_name))
     wait_for(
         lambda: len(storage.list_files(topic_name)) >= files_before + 2 or proc.poll() is not None,
-        90,
         "the archiver to store two more files",
+        90,
     )
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
@@ -534,7 +525,7 @@ def test_two_archivers_with_a_rebalance_in_the_middle(
     a, stop_a, thread_a, errors_a = start("archiver-a")
     expected.update(produce(bootstrap, topic_name, packet_records(800)))
     wait_for(
-        lambda: covered(storage, topic_name, last_offsets(expected)), 60, "A to archive batch 1"
+        lambda: covered(storage, topic_name, last_offsets(expected)), "A to archive batch 1", 60
     )
 
     b, stop_b, thread_b, errors_b = start("archiver-b")
@@ -542,16 +533,16 @@ def test_two_archivers_with_a_rebalance_in_the_middle(
     for n in range(5):
         expected.update(produce(bootstrap, topic_name, packet_records(200, start=800 + n * 200)))
         time.sleep(0.5)
-    wait_for(lambda: len(b.stats().partitions) > 0, 60, "B to get partitions")
-    wait_for(lambda: covered(storage, topic_name, last_offsets(expected)), 60, "batch 2 archived")
+    wait_for(lambda: len(b.stats().partitions) > 0, "B to get partitions", 60)
+    wait_for(lambda: covered(storage, topic_name, last_offsets(expected)), "batch 2 archived", 60)
 
     stop_a.set()  # A leaves: B takes every partition
     for n in range(4):
         expected.update(produce(bootstrap, topic_name, packet_records(200, start=1800 + n * 200)))
         time.sleep(0.5)
     thread_a.join(30)
-    wait_for(lambda: len(b.stats().partitions) == 4, 60, "B to own all four partitions")
-    wait_for(lambda: covered(storage, topic_name, last_offsets(expected)), 90, "batch 3 archived")
+    wait_for(lambda: len(b.stats().partitions) == 4, "B to own all four partitions", 60)
+    wait_for(lambda: covered(storage, topic_name, last_offsets(expected)), "batch 3 archived", 90)
     stop_b.set()
     thread_b.join(30)
     assert not errors_a and not errors_b, (errors_a, errors_b)
@@ -580,7 +571,7 @@ def test_archiver_stats_served_by_the_monitoring_api(
     with start_api(settings, port=0, extra_stats={"archiver": archiver.stats}) as api:
         thread.start()
         try:
-            wait_for(lambda: archiver.rows == 120, 60, "120 rows archived")
+            wait_for(lambda: archiver.rows == 120, "120 rows archived", 60)
             body = httpx.get(f"{api.url}/api/messaging/stats", timeout=10).json()
         finally:
             stop.set()

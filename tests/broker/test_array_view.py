@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import TypeVar
-
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
@@ -13,20 +9,7 @@ from cosmic_horizons.array_view import ArraySnapshot, ArrayView
 from cosmic_horizons.config import KafkaSettings
 from cosmic_horizons.packet import encode_packet
 from cosmic_horizons.publisher import Publisher
-from tests.helpers import create_topic, make_packet
-
-T = TypeVar("T")
-
-
-def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 60.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
+from tests.helpers import create_topic, make_packet, wait_for
 
 
 def test_reads_from_the_beginning_and_counts_bad_records(settings: KafkaSettings) -> None:
