@@ -8,7 +8,6 @@ import threading
 from types import FrameType
 from typing import Annotated
 
-import msgspec
 import typer
 from rich.text import Text
 
@@ -24,6 +23,7 @@ from .common import (
     TopicOpt,
     err_console,
     load_settings,
+    print_json,
 )
 
 __all__ = ["app", "archiver_line"]
@@ -148,7 +148,7 @@ def run(
         f"{stats.dead_letters:,} dead letters; nothing unstored was committed"
     )
     if as_json:
-        sys.stdout.write(msgspec.json.encode(stats).decode() + "\n")
+        print_json(stats)
 
 
 def _run_with_progress(archiver: Archiver, stop: threading.Event) -> ArchiverStats:

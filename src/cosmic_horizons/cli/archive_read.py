@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Annotated, Any, ParamSpec
+from typing import Annotated, ParamSpec
 
 import msgspec
 import typer
@@ -47,6 +47,7 @@ from .common import (
     fail,
     load_settings,
     out_console,
+    print_json,
 )
 
 __all__ = ["register"]
@@ -61,10 +62,6 @@ FromOpt = Annotated[
     str | None, typer.Option("--from", help="Records timed at or after this. " + TIME_HELP)
 ]
 ToOpt = Annotated[str | None, typer.Option("--to", help="Records timed before this. " + TIME_HELP)]
-
-
-def _json(value: Any) -> None:
-    sys.stdout.write(msgspec.json.encode(value).decode() + "\n")
 
 
 # -- ls ----------------------------------------------------------------------------------
@@ -96,7 +93,7 @@ def ls(
         ),
     }
     if as_json:
-        _json({"storage": store.url, "window": window, "files": files, "totals": totals})
+        print_json({"storage": store.url, "window": window, "files": files, "totals": totals})
         return
     if not files:
         what = f" of topic {topic}" if topic else ""
@@ -159,7 +156,7 @@ def verify(
     store = ArchiveStorage(storage)
     report = verify_archive(store, topic=topic)
     if as_json:
-        _json(
+        print_json(
             {
                 "ok": report.ok,
                 **msgspec.to_builtins(report),
@@ -353,7 +350,7 @@ def _replay_summary(
         "complete": report.complete,
     }
     if as_json:
-        _json(summary)
+        print_json(summary)
         return
     line = (
         f"replay {source} [{format_ms(window.start_ms)}, {format_ms(window.end_ms)}) -> "

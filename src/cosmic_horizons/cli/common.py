@@ -8,6 +8,7 @@ import sys
 from types import FrameType
 from typing import Annotated, NoReturn
 
+import msgspec
 import typer
 from rich.console import Console
 
@@ -23,6 +24,7 @@ __all__ = [
     "fail",
     "load_settings",
     "out_console",
+    "print_json",
     "sigterm_as_interrupt",
 ]
 
@@ -75,6 +77,12 @@ def load_settings(
     return KafkaSettings.from_env().with_overrides(
         bootstrap=bootstrap, topic=topic, profile=profile
     )
+
+
+def print_json(value: object) -> None:
+    """One JSON document on a line of stdout, flushed (for scripts and ``--watch`` pipes)."""
+    sys.stdout.write(msgspec.json.encode(value).decode() + "\n")
+    sys.stdout.flush()
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

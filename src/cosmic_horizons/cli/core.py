@@ -32,6 +32,7 @@ from .common import (
     err_console,
     load_settings,
     out_console,
+    print_json,
     sigterm_as_interrupt,
 )
 from .live import publisher_line
@@ -92,7 +93,7 @@ def check(
         wait_s = parse_duration(wait, what="--wait")
         result = _wait_for_broker(settings, wait_s, timeout, quiet=as_json)
     if as_json:
-        sys.stdout.write(msgspec.json.encode(result).decode() + "\n")
+        print_json(result)
     elif result.reachable:
         table = Table(title=f"Kafka at {result.bootstrap}: reachable in {result.latency_ms} ms")
         table.add_column("broker id", justify="right")

@@ -7,12 +7,10 @@ without a leader, a group in STALL, STOP, REWIND or ERR, an unknown group).
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Sequence
 from typing import Annotated
 
-import msgspec
 import typer
 from rich.console import Group, RenderableType
 from rich.live import Live
@@ -32,6 +30,7 @@ from .common import (
     fail,
     load_settings,
     out_console,
+    print_json,
     sigterm_as_interrupt,
 )
 
@@ -143,7 +142,7 @@ def monitor(
         if not watch:
             snapshot = mon.poll()
             if as_json:
-                sys.stdout.write(msgspec.json.encode(snapshot).decode() + "\n")
+                print_json(snapshot)
             else:
                 out_console.print(render_snapshot(snapshot, bootstrap_servers))
             raise typer.Exit(int(snapshot_health(snapshot)[0]))
@@ -155,8 +154,7 @@ def _watch(mon: Monitor, bootstrap: str, every: float, as_json: bool) -> None:
     try:
         if as_json:
             while True:
-                sys.stdout.write(msgspec.json.encode(mon.poll()).decode() + "\n")
-                sys.stdout.flush()
+                print_json(mon.poll())
                 time.sleep(every)
         with Live(console=out_console, auto_refresh=False) as live:
             while True:
@@ -278,7 +276,7 @@ def lag(
         fail(f"group {group!r} not found: no committed offsets (state {state})", 2)
     health, _ = lag_health(groups)
     if as_json:
-        sys.stdout.write(msgspec.json.encode(groups).decode() + "\n")
+        print_json(groups)
     elif group is not None:
         out_console.print(render_partitions(groups[0]))
         out_console.print(

@@ -8,7 +8,6 @@ nothing was changed).
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -28,7 +27,16 @@ from ..topics import (
     dlq_topic_name,
 )
 from . import topics_trim
-from .common import BootstrapOpt, JsonOpt, ProfileOpt, TopicOpt, fail, load_settings, out_console
+from .common import (
+    BootstrapOpt,
+    JsonOpt,
+    ProfileOpt,
+    TopicOpt,
+    fail,
+    load_settings,
+    out_console,
+    print_json,
+)
 
 __all__ = ["app"]
 
@@ -56,10 +64,6 @@ def _errors() -> Iterator[None]:
         fail(str(exc), EXIT_DRIFT if exc.code == "UNKNOWN_TOPIC_OR_PART" else EXIT_BROKER)
     except HorizonsError as exc:  # unreachable, unsupported, refused
         fail(str(exc), EXIT_BROKER)
-
-
-def _json(value: Any) -> None:
-    sys.stdout.write(msgspec.json.encode(value).decode() + "\n")
 
 
 def _show_value(key: str, value: str | None) -> str:
@@ -167,7 +171,7 @@ def ensure(
         admin = TopicAdmin(settings)
         results = [admin.ensure(s, fix=fix) for s in specs]
     if as_json:
-        _json(
+        print_json(
             [
                 {
                     **msgspec.to_builtins(r),
@@ -199,7 +203,7 @@ def list_topics(
     with _errors():
         topics = TopicAdmin(load_settings(bootstrap)).list(internal=internal)
     if as_json:
-        _json(topics)
+        print_json(topics)
         return
     table = Table(title=f"{len(topics)} topic(s)", title_justify="left")
     table.add_column("topic")
@@ -226,7 +230,7 @@ def describe(name: NameArg, bootstrap: BootstrapOpt = None, as_json: JsonOpt = F
     with _errors():
         state = TopicAdmin(load_settings(bootstrap)).describe(name)
     if as_json:
-        _json(_state_json(state))
+        print_json(_state_json(state))
         return
     out_console.print(
         f"[bold]{state.name}[/]  partitions: {state.partition_count}  "
@@ -301,7 +305,7 @@ def alter(
             name, ms, retention_bytes=size
         )
     if as_json:
-        _json({"topic": name, "changes": changes})
+        print_json({"topic": name, "changes": changes})
         return
     for c in changes:
         out_console.print(

@@ -5,7 +5,6 @@ Registered onto the ``topics`` sub-app with :func:`register`.
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import msgspec
@@ -15,7 +14,16 @@ from rich.table import Table
 from ..archiver.storage import ArchiveStorage
 from ..archiver.trim import TrimPlan, apply_trim, footer_check, partition_offsets, plan_trim
 from ..errors import ConfigError, HorizonsError, TopicError, UnsupportedByBrokerError
-from .common import BootstrapOpt, JsonOpt, StorageOpt, err_console, fail, load_settings, out_console
+from .common import (
+    BootstrapOpt,
+    JsonOpt,
+    StorageOpt,
+    err_console,
+    fail,
+    load_settings,
+    out_console,
+    print_json,
+)
 
 __all__ = ["register"]
 
@@ -110,7 +118,7 @@ def _json(
         "new_log_start": new_log_start,
         "error": error,
     }
-    sys.stdout.write(msgspec.json.encode(body).decode() + "\n")
+    print_json(body)
 
 
 def _print_plan(plan: TrimPlan, storage: str, *, dry_run: bool) -> None:

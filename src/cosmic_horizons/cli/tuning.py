@@ -16,7 +16,7 @@ from rich.table import Table
 
 from ..errors import ConfigError, HorizonsError, UnsupportedByBrokerError
 from ..tuning import TUNING, TuningCheck, compare, describe_broker_configs, server_properties
-from .common import BootstrapOpt, JsonOpt, ProfileOpt, fail, load_settings, out_console
+from .common import BootstrapOpt, JsonOpt, ProfileOpt, fail, load_settings, out_console, print_json
 
 __all__ = ["broker_config", "register"]
 
@@ -127,7 +127,7 @@ def broker_config(
         brokers=brokers,
     )
     if as_json:
-        sys.stdout.write(msgspec.json.encode(report).decode() + "\n")
+        print_json(report)
     else:
         _print_table(report)
     if not ok:
