@@ -57,3 +57,17 @@ def test_starts_at_the_end_by_default_and_follows_new_packets(settings: KafkaSet
 
             snap = wait_for(new_seen, "the new packet")
             assert {e.element_id for e in snap.elements} == {"element-new-2"}
+
+
+def test_a_missing_topic_is_reported_not_created(settings: KafkaSettings) -> None:
+    # Some brokers (the embedded one among them) create a topic when asked for its metadata
+    # alone; the dashboard must not create element.raw_data with the broker's defaults.
+    with ArrayView(settings) as view:
+
+        def reported() -> str | None:
+            error = view.snapshot().consumer_error
+            return error if error and "not found" in error else None
+
+        wait_for(reported, "the missing topic to be reported")
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers or ""})
+    assert settings.topic not in admin.list_topics(timeout=10).topics
