@@ -41,11 +41,14 @@ from confluent_kafka import (
 )
 from confluent_kafka import KafkaError as RdKafkaError
 
+from ..cluster import make_admin
 from ..config import KafkaSettings, mask_config
 from ..errors import ArchiveError, ConfigError, PacketError, from_kafka_error
 from ..topics.admin import TopicAdmin
 from ..topics.models import desired_topic, dlq_topic_name
 from .decode import decode_range
+from .gaps import find_loss
+from .identity import check_incarnation, live_topic_id
 from .layout import ArchiveFile, encode_parquet, file_path
 from .storage import ArchiveStorage
 
@@ -100,6 +103,8 @@ class PartitionStats(msgspec.Struct, frozen=True, kw_only=True):
     """Offsets read but not yet in a file."""
     lag: int | None
     """High watermark minus the next offset to archive (None until known)."""
+    lost_offsets: int = 0
+    """Offsets deleted by retention before they were read (never archived)."""
 
 
 class ArchiverStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -114,6 +119,8 @@ class ArchiverStats(msgspec.Struct, frozen=True, kw_only=True):
     bytes: int
     """Parquet bytes stored."""
     dead_letters: int
+    lost_offsets: int
+    """Offsets deleted by retention before they were read, so never archived."""
     consumed: int
     """Records read (including ones later dropped at a revocation and read again)."""
     rate: float
@@ -208,6 +215,7 @@ class _PartitionState:
     open: _OpenRange | None = None
     at_end: bool = False
     lag: int | None = None
+    lost: int = 0
 
     @property
     def fence_start(self) -> int:
@@ -309,8 +317,11 @@ class Archiver:
         self.files = 0
         self.bytes = 0
         self.dead_letters = 0
+        self.lost_offsets = 0
         self.consumed = 0
         self.last_error: str | None = None
+        self._topic_id: str | None = None
+        """The live topic's Kafka id, read at each assignment (None: the broker has none)."""
 
     # -- public ------------------------------------------------------------------------
 
@@ -323,6 +334,7 @@ class Archiver:
                 last_archived_offset=p.last_archived,
                 buffered=p.open.count if p.open else 0,
                 lag=p.lag,
+                lost_offsets=p.lost,
             )
             for p in parts
         ]
@@ -335,6 +347,7 @@ class Archiver:
             files=self.files,
             bytes=self.bytes,
             dead_letters=self.dead_letters,
+            lost_offsets=self.lost_offsets,
             consumed=self.consumed,
             rate=round(self._rate.rate(), 1),
             partitions=pstats,
@@ -432,6 +445,19 @@ class Archiver:
         if state is None:
             return  # not (or no longer) ours
         offsets: list[int] = [m.offset() for m in msgs]  # type: ignore[misc]
+        if offsets[0] != state.next_offset or offsets[-1] - offsets[0] + 1 != len(offsets):
+            # offsets jumped: transaction markers or compaction, or retention deleted some
+            loss = find_loss(state.next_offset, offsets, self._log_start(consumer, partition))
+            if loss is not None:
+                if loss.index:
+                    self._handle_offsets(consumer, state, msgs[: loss.index], offsets[: loss.index])
+                self._on_loss(consumer, state, loss.first, loss.last)
+                msgs, offsets = msgs[loss.index :], offsets[loss.index :]
+        self._handle_offsets(consumer, state, msgs, offsets)
+
+    def _handle_offsets(
+        self, consumer: Consumer, state: _PartitionState, msgs: list[Message], offsets: list[int]
+    ) -> None:
         if offsets[0] < state.next_offset or offsets[-1] >= state.fence_start:
             for msg, offset in zip(msgs, offsets, strict=True):
                 if offset < state.next_offset:
@@ -441,6 +467,42 @@ class Archiver:
                 self._append(consumer, state, [msg], [offset])
             return
         self._append(consumer, state, msgs, offsets)
+
+    def _log_start(self, consumer: Consumer, partition: int) -> int | None:
+        """The partition's log start: librdkafka's copy from fetch responses, else asked for."""
+        tp = TopicPartition(self.topic, partition)
+        try:
+            low, _high = consumer.get_watermark_offsets(tp, cached=True)
+            if low < 0:
+                answer = consumer.get_watermark_offsets(tp, timeout=5, cached=False)
+                low = answer[0] if answer else -1
+        except KafkaException as exc:
+            log.warning("partition %d: log start unknown (%s)", partition, exc)
+            return None
+        return low if low >= 0 else None
+
+    def _on_loss(self, consumer: Consumer, state: _PartitionState, first: int, last: int) -> None:
+        """Offsets ``first..last`` were deleted unread: store what was read, count, go on."""
+        first = max(first, state.next_offset)
+        if first > last:
+            return
+        if state.open is not None:
+            self._close(consumer, state, state.open.last)
+        lost = last - first + 1
+        state.lost += lost
+        self.lost_offsets += lost
+        state.next_offset = last + 1
+        self.last_error = f"partition {state.partition}: offsets {first}-{last} lost to retention"
+        log.warning(
+            "%s partition %d: offsets %d-%d (%d) were deleted by the topic's retention before "
+            "they were archived; they are lost, archiving goes on from offset %d",
+            self.topic,
+            state.partition,
+            first,
+            last,
+            lost,
+            last + 1,
+        )
 
     def _append(
         self, consumer: Consumer, state: _PartitionState, msgs: list[Message], offsets: list[int]
@@ -580,7 +642,7 @@ class Archiver:
             self._produce_dead_letters(dead, state.partition, rng.start, end)
             self._crash.reached("dlq")
         path = file_path(self.topic, state.partition, rng.start, end, rng.first_ts)
-        data = encode_parquet(table)
+        data = encode_parquet(table, topic_id=self._topic_id)
         self.storage.put_atomic(path, data)
         self._crash.reached("write")
         state.last_archived = end
@@ -660,8 +722,13 @@ class Archiver:
             committed = consumer.committed(partitions, timeout=30)
         except KafkaException as exc:
             raise from_kafka_error(exc, operation="OffsetFetch", target=self.group) from exc
+        files = self.storage.list_files(self.topic)
+        self._topic_id = live_topic_id(make_admin(self.settings, timeout_ms=10_000), self.topic)
+        check_incarnation(
+            self.storage, self.topic, self._topic_id, files, [tp.partition for tp in partitions]
+        )
         archived: dict[int, list[ArchiveFile]] = {}
-        for f in self.storage.list_files(self.topic):
+        for f in files:
             archived.setdefault(f.partition, []).append(f)
         positions = []
         for tp in committed:

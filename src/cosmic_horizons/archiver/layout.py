@@ -28,6 +28,7 @@ from ..packet import KafkaPayload, Metrics, chunk_bytes
 __all__ = [
     "ARCHIVE_SCHEMA",
     "FORMAT_VERSION",
+    "TOPIC_ID_KEY",
     "ArchiveFile",
     "ArchivedRecord",
     "RowBuffer",
@@ -42,6 +43,8 @@ __all__ = [
 
 #: Stored in each file's key-value metadata; bump on incompatible schema changes.
 FORMAT_VERSION: Final = "1"
+#: Key-value metadata key of the Kafka topic id (the topic's incarnation) of a file's records.
+TOPIC_ID_KEY: Final = "cosmic_horizons.topic_id"
 
 ARCHIVE_SCHEMA: Final = pa.schema(
     [
@@ -302,11 +305,18 @@ _WRITE_OPTIONS: Final[dict[str, Any]] = {
 }
 
 
-def encode_parquet(table: pa.Table) -> bytes:
-    """The table as Parquet bytes; deterministic for the same rows (and pyarrow version)."""
+def encode_parquet(table: pa.Table, *, topic_id: str | None = None) -> bytes:
+    """The table as Parquet bytes; deterministic for the same rows (and pyarrow version).
+
+    ``topic_id``, the Kafka id of the topic the rows were read from, goes into the file's
+    key-value metadata under :data:`TOPIC_ID_KEY`.
+    """
     if not table.schema.equals(ARCHIVE_SCHEMA, check_metadata=False):
         table = table.select(ARCHIVE_SCHEMA.names).cast(ARCHIVE_SCHEMA)
-    table = table.replace_schema_metadata(ARCHIVE_SCHEMA.metadata).combine_chunks()
+    metadata = dict(ARCHIVE_SCHEMA.metadata)
+    if topic_id:
+        metadata[TOPIC_ID_KEY.encode()] = topic_id.encode()
+    table = table.replace_schema_metadata(metadata).combine_chunks()
     sink = io.BytesIO()
     pq.write_table(table, sink, **_WRITE_OPTIONS)
     return sink.getvalue()

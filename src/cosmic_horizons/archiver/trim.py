@@ -20,6 +20,7 @@ from ..cluster import make_admin
 from ..config import KafkaSettings
 from ..errors import ArchiveError, TopicError, from_kafka_error
 from ..topics.admin import delete_records_before
+from .identity import check_incarnation, live_topic_id
 from .layout import ArchiveFile
 from .reader import describe_file
 from .storage import ArchiveStorage
@@ -28,6 +29,7 @@ __all__ = [
     "PartitionTrim",
     "TrimPlan",
     "apply_trim",
+    "check_same_topic",
     "footer_check",
     "partition_offsets",
     "plan_trim",
@@ -205,6 +207,23 @@ def partition_offsets(
                 raise from_kafka_error(exc, operation="ListOffsets", target=topic) from exc
         out.append(found)
     return out[0], out[1]
+
+
+def check_same_topic(
+    settings: KafkaSettings,
+    storage: ArchiveStorage,
+    topic: str,
+    files: Iterable[ArchiveFile],
+    *,
+    timeout: float = 10.0,
+) -> None:
+    """Raise :class:`ArchiveError` when the archive holds another incarnation of ``topic``
+    (it was deleted and created again): its offsets say nothing about the live topic."""
+    admin = make_admin(settings, timeout_ms=int(timeout * 1000))
+    try:
+        check_incarnation(storage, topic, live_topic_id(admin, topic, timeout=timeout), files)
+    except ArchiveError as exc:
+        raise ArchiveError(f"{exc}; nothing was trimmed") from exc
 
 
 def apply_trim(settings: KafkaSettings, plan: TrimPlan, *, timeout: float = 30.0) -> dict[int, int]:

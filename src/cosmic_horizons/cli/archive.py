@@ -44,6 +44,8 @@ def archiver_line(s: ArchiverStats) -> Text:
     text.append(
         f"dead letters {s.dead_letters:,}  ", style="bold yellow" if s.dead_letters else "dim"
     )
+    if s.lost_offsets:
+        text.append(f"lost to retention {s.lost_offsets:,}  ", style="bold red")
     text.append(f"{s.rate:,.0f} rows/s", style="bold")
     buffered = sum(p.buffered for p in s.partitions)
     text.append(f"  buffered {buffered:,}", style="dim")
@@ -147,6 +149,11 @@ def run(
         f"stopped: {stats.rows:,} rows in {stats.files:,} files ({format_bytes(stats.bytes)}), "
         f"{stats.dead_letters:,} dead letters; nothing unstored was committed"
     )
+    if stats.lost_offsets:
+        err_console.print(
+            f"[bold red]{stats.lost_offsets:,} offsets were deleted by retention before they "
+            "were archived[/] (see the warnings; `horizons archive verify` shows the gaps)"
+        )
     if as_json:
         print_json(stats)
 

@@ -12,7 +12,14 @@ import typer
 from rich.table import Table
 
 from ..archiver.storage import ArchiveStorage
-from ..archiver.trim import TrimPlan, apply_trim, footer_check, partition_offsets, plan_trim
+from ..archiver.trim import (
+    TrimPlan,
+    apply_trim,
+    check_same_topic,
+    footer_check,
+    partition_offsets,
+    plan_trim,
+)
 from ..errors import ConfigError, HorizonsError, TopicError, UnsupportedByBrokerError
 from .common import (
     BootstrapOpt,
@@ -54,7 +61,8 @@ def trim(
 
     Never past a gap in the archive, past its end or past the high watermark.
     Replaces the spec's `rm -f` of segment files.
-    Exit 3 when the broker refuses or lacks DeleteRecords (nothing is changed then).
+    Exit 3 when the broker refuses or lacks DeleteRecords, or when the archive holds an
+    older incarnation of the topic (deleted and created again); nothing is changed then.
     """
     if not archived:
         fail(
@@ -66,7 +74,9 @@ def trim(
     try:
         store = ArchiveStorage(storage)
         log_start, high = partition_offsets(settings, name)
-        plan = plan_trim(name, store.list_files(name), log_start, high, check=footer_check(store))
+        files = store.list_files(name)
+        check_same_topic(settings, store, name, files)
+        plan = plan_trim(name, files, log_start, high, check=footer_check(store))
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
     except TopicError as exc:
