@@ -181,7 +181,7 @@ def test_offsets_deleted_before_they_were_read_are_reported_not_covered(
         if "deleted by the topic's retention" in r.getMessage()
     ]
     assert len(warning) == 1, caplog.text
-    assert f"{topic_name} partition 0: offsets {TXN}-{TXN} (1)" in warning[0]
+    assert f"{topic_name} partition 0: offsets {TXN}-{TXN} (1 not archived)" in warning[0]
     # the later marker gaps (41, 62) lie above the log start: not loss
     assert "41" not in warning[0]
     assert committed(bootstrap, "lost", topic_name, 1) == {0: offsets[-1] + 1}

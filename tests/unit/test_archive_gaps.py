@@ -37,14 +37,34 @@ def test_records_between_the_log_start_and_the_first_read_are_not_counted() -> N
     assert find_loss(5, [5, 6, 7, 33], 30) == Loss(index=3, first=8, last=29)
 
 
-def test_log_start_still_ahead_of_the_batch_is_not_yet_a_loss() -> None:
-    # records below the log start were fetched before the deletion; the jump is still ahead
-    assert find_loss(0, [0, 1, 2, 4], 50) is None
+def test_log_start_ahead_of_a_contiguous_batch_is_not_yet_a_loss() -> None:
+    # the records were fetched before the deletion; a jump, if any, comes later
+    assert find_loss(0, [0, 1, 2, 3], 50) is None
+
+
+def test_log_start_beyond_the_whole_batch_still_finds_the_jump() -> None:
+    # retention moved on again after the reset: the batch after the jump lies below it
+    assert find_loss(100, [500, 501], 600) == Loss(index=0, first=100, last=499)
+
+
+def test_a_gap_below_the_log_start_counts_even_if_it_was_a_marker() -> None:
+    # offset 3 is gone from the log and nothing was read for it: an upper bound
+    assert find_loss(0, [0, 1, 2, 4], 50) == Loss(index=3, first=3, last=3)
 
 
 def test_log_start_right_after_the_last_read_record_loses_nothing() -> None:
     # 5..7 read, the log start is 8, and the next record is 12 (8..11 were markers)
     assert find_loss(5, [5, 6, 7, 12], 8) is None
+
+
+def test_several_gaps_are_found_one_after_the_other() -> None:
+    offsets = [5, 6, 7, 30, 31, 40]
+    first = find_loss(5, offsets, 35)
+    assert first == Loss(index=3, first=8, last=29)
+    rest = offsets[first.index :]
+    second = find_loss(first.last + 1, rest, 35)
+    assert second == Loss(index=2, first=32, last=34)  # 35..39 lie above the log start
+    assert find_loss(second.last + 1, rest[second.index :], 35) is None
 
 
 def test_stale_records_before_the_expected_offset_are_ignored() -> None:

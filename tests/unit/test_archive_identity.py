@@ -24,7 +24,9 @@ from cosmic_horizons.archiver.layout import (
     parse_path,
     table_from_records,
 )
+from cosmic_horizons.archiver.reader import describe_file
 from cosmic_horizons.archiver.storage import ArchiveStorage
+from cosmic_horizons.archiver.trim import footer_check, plan_trim
 from cosmic_horizons.errors import ArchiveError
 from tests.helpers import make_packet
 
@@ -126,3 +128,16 @@ def test_unreadable_newest_file_is_an_archive_error(tmp_path: Path) -> None:
     assert f is not None
     with pytest.raises(ArchiveError, match="not a readable Parquet file"):
         check_incarnation(store, TOPIC, NEW, [f])
+
+
+def test_trim_plan_stops_before_a_file_of_another_incarnation(tmp_path: Path) -> None:
+    store = ArchiveStorage(tmp_path.as_uri())
+    files = [store_file(store, 0, 9, NEW), store_file(store, 10, 19, OLD)]
+    files.append(store_file(store, 20, 29, NEW))
+    [p] = plan_trim(TOPIC, files, {0: 0}, {0: 30}, check=footer_check(store, NEW)).partitions
+    assert p.new_log_start == 10
+    assert "another incarnation" in p.reason and OLD in p.reason and NEW in p.reason
+    # files without an id, or no live id: only the other checks apply
+    [p] = plan_trim(TOPIC, files, {0: 0}, {0: 30}, check=footer_check(store)).partitions
+    assert p.new_log_start == 30
+    assert describe_file(store, files[1]).topic_id == OLD

@@ -447,13 +447,14 @@ class Archiver:
         offsets: list[int] = [m.offset() for m in msgs]  # type: ignore[misc]
         if offsets[0] != state.next_offset or offsets[-1] - offsets[0] + 1 != len(offsets):
             # offsets jumped: transaction markers or compaction, or retention deleted some
-            loss = find_loss(state.next_offset, offsets, self._log_start(consumer, partition))
-            if loss is not None:
+            log_start = self._log_start(consumer, partition)
+            while (loss := find_loss(state.next_offset, offsets, log_start)) is not None:
                 if loss.index:
                     self._handle_offsets(consumer, state, msgs[: loss.index], offsets[: loss.index])
                 self._on_loss(consumer, state, loss.first, loss.last)
                 msgs, offsets = msgs[loss.index :], offsets[loss.index :]
-        self._handle_offsets(consumer, state, msgs, offsets)
+        if msgs:
+            self._handle_offsets(consumer, state, msgs, offsets)
 
     def _handle_offsets(
         self, consumer: Consumer, state: _PartitionState, msgs: list[Message], offsets: list[int]
@@ -482,20 +483,33 @@ class Archiver:
         return low if low >= 0 else None
 
     def _on_loss(self, consumer: Consumer, state: _PartitionState, first: int, last: int) -> None:
-        """Offsets ``first..last`` were deleted unread: store what was read, count, go on."""
+        """Offsets ``first..last`` were deleted unread: store what was read, count, go on.
+
+        The open range closes at the last offset read, so no file names the lost offsets.
+        """
         first = max(first, state.next_offset)
         if first > last:
             return
         if state.open is not None:
             self._close(consumer, state, state.open.last)
-        lost = last - first + 1
+        # archived ranges (fences) inside the stretch are not lost, and are now passed
+        archived = 0
+        for start, end in state.fences:
+            archived += max(0, min(end, last) - max(start, first) + 1)
+            if end <= last:
+                state.last_archived = max(state.last_archived or -1, end)
+        state.fences = [f for f in state.fences if f[1] > last]
+        lost = last - first + 1 - archived
+        state.next_offset = last + 1
+        if lost <= 0:
+            return
         state.lost += lost
         self.lost_offsets += lost
-        state.next_offset = last + 1
         self.last_error = f"partition {state.partition}: offsets {first}-{last} lost to retention"
         log.warning(
-            "%s partition %d: offsets %d-%d (%d) were deleted by the topic's retention before "
-            "they were archived; they are lost, archiving goes on from offset %d",
+            "%s partition %d: offsets %d-%d (%d not archived) were deleted by the topic's "
+            "retention before they were archived; they are lost, archiving goes on from "
+            "offset %d",
             self.topic,
             state.partition,
             first,

@@ -21,7 +21,13 @@ import pyarrow.parquet as pq
 
 from .._units import parse_duration
 from ..errors import ArchiveError, ConfigError
-from .layout import ARCHIVE_SCHEMA, ArchivedRecord, ArchiveFile, records_from_table
+from .layout import (
+    ARCHIVE_SCHEMA,
+    TOPIC_ID_KEY,
+    ArchivedRecord,
+    ArchiveFile,
+    records_from_table,
+)
 from .storage import ArchiveStorage
 
 __all__ = [
@@ -155,6 +161,8 @@ class FileInfo(msgspec.Struct, frozen=True, kw_only=True):
     """Smallest Kafka timestamp in the file (None when it has no rows)."""
     last_record_ms: int | None
     """Largest Kafka timestamp in the file."""
+    topic_id: str | None = None
+    """Kafka id of the topic the records were read from (None in older files)."""
 
     @property
     def file(self) -> ArchiveFile:
@@ -223,6 +231,7 @@ def describe_file(storage: ArchiveStorage, file: ArchiveFile) -> FileInfo:
             handle.seek(0)
             meta = pq.ParquetFile(handle).metadata
             rows = int(meta.num_rows)
+            topic_id = (meta.metadata or {}).get(TOPIC_ID_KEY.encode())
             column = meta.schema.to_arrow_schema().get_field_index("kafka_timestamp")
             first, last = _time_range(meta, column) if column >= 0 else (None, None)
             if rows and column >= 0 and first is None:
@@ -244,6 +253,7 @@ def describe_file(storage: ArchiveStorage, file: ArchiveFile) -> FileInfo:
         size_bytes=size,
         first_record_ms=first if rows else None,
         last_record_ms=last if rows else None,
+        topic_id=topic_id.decode() if topic_id else None,
     )
 
 

@@ -155,9 +155,12 @@ def plan_trim(
     )
 
 
-def footer_check(storage: ArchiveStorage) -> Callable[[ArchiveFile], str | None]:
-    """A ``check`` for :func:`plan_trim`: the file's Parquet footer must be readable and
-    its row count no larger than its offset range."""
+def footer_check(
+    storage: ArchiveStorage, topic_id: str | None = None
+) -> Callable[[ArchiveFile], str | None]:
+    """A ``check`` for :func:`plan_trim`: the file's Parquet footer must be readable, its
+    row count no larger than its offset range, and its topic id (when both are known)
+    ``topic_id``, the live topic's."""
 
     def check(file: ArchiveFile) -> str | None:
         try:
@@ -166,6 +169,11 @@ def footer_check(storage: ArchiveStorage) -> Callable[[ArchiveFile], str | None]
             return str(exc)
         if info.rows > file.offsets:
             return f"{info.rows} rows for a range of {file.offsets} offsets"
+        if topic_id and info.topic_id and info.topic_id != topic_id:
+            return (
+                f"it holds another incarnation of the topic (topic id {info.topic_id}; "
+                f"the live topic's is {topic_id})"
+            )
         return None
 
     return check
@@ -216,14 +224,20 @@ def check_same_topic(
     files: Iterable[ArchiveFile],
     *,
     timeout: float = 10.0,
-) -> None:
-    """Raise :class:`ArchiveError` when the archive holds another incarnation of ``topic``
-    (it was deleted and created again): its offsets say nothing about the live topic."""
+) -> str | None:
+    """The live topic id of ``topic`` (None: the broker has none), after checking that the
+    newest archived file of each partition was read from it.
+
+    Raises :class:`ArchiveError` when the archive holds another incarnation of ``topic``
+    (it was deleted and created again): its offsets say nothing about the live topic.
+    """
     admin = make_admin(settings, timeout_ms=int(timeout * 1000))
+    live = live_topic_id(admin, topic, timeout=timeout)
     try:
-        check_incarnation(storage, topic, live_topic_id(admin, topic, timeout=timeout), files)
+        check_incarnation(storage, topic, live, files)
     except ArchiveError as exc:
         raise ArchiveError(f"{exc}; nothing was trimmed") from exc
+    return live
 
 
 def apply_trim(settings: KafkaSettings, plan: TrimPlan, *, timeout: float = 30.0) -> dict[int, int]:

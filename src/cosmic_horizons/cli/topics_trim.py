@@ -75,8 +75,8 @@ def trim(
         store = ArchiveStorage(storage)
         log_start, high = partition_offsets(settings, name)
         files = store.list_files(name)
-        check_same_topic(settings, store, name, files)
-        plan = plan_trim(name, files, log_start, high, check=footer_check(store))
+        topic_id = check_same_topic(settings, store, name, files)
+        plan = plan_trim(name, files, log_start, high, check=footer_check(store, topic_id))
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
     except TopicError as exc:
