@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from gcp_storage_emulator import server as emulator_server
 from gcp_storage_emulator.server import create_server
 
 from cosmic_horizons.broker import find_free_port
@@ -25,9 +26,32 @@ class Emulator:
         return f"http://{self.host}"
 
 
+class _ClientClosedRequest:
+    value = 499
+    phrase = "Client Closed Request"
+
+
+def _cancel_upload(request: Any, response: Any, storage: Any, *args: Any, **kwargs: Any) -> None:
+    """DELETE on a resumable upload session: GCS drops what it received and answers 499."""
+    upload_id = (request.query.get("upload_id") or [""])[0]
+    storage.resumable.pop(upload_id, None)
+    response.status = _ClientClosedRequest()
+
+
+def _serve_upload_cancel() -> None:
+    """Teach the emulator to cancel a resumable upload, which it lacks (it answers 501).
+
+    gcsfs cancels the session after a failed part and retries a 501 for half a minute.
+    """
+    for pattern, handlers in emulator_server.HANDLERS:
+        if pattern.startswith(f"^{emulator_server.settings.UPLOAD_API_ENDPOINT}/b/"):
+            handlers.setdefault(emulator_server.DELETE, _cancel_upload)
+
+
 @contextmanager
 def gcs_emulator(*buckets: str) -> Iterator[Emulator]:
     """An in-memory emulator serving on a free loopback port, with ``buckets`` created."""
+    _serve_upload_cancel()
     port = find_free_port()
     server = create_server("127.0.0.1", port, in_memory=True)
     server.start()
