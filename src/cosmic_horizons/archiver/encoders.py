@@ -32,6 +32,8 @@ from .layout import encode_parquet
 
 __all__ = ["MAX_WORKERS", "EncodedRange", "RangeEncoder", "default_workers", "encode_range"]
 
+#: Workers run at this lower priority than the archiver (the pipeline's head).
+_WORKER_NICENESS: Final = 5
 #: More workers than this never helps: the consumer thread is the limit by then.
 MAX_WORKERS: Final = 8
 _STOP: Final = b""
@@ -208,9 +210,29 @@ def _encode_shipment(header: bytes, mapped: dict[str, shared_memory.SharedMemory
                 v.release()
 
 
+def _warm_up(rows: int = 10_000) -> None:
+    """Encode a made-up range once, so the first real ones run at full speed.
+
+    A fresh process is slow for its first few ranges (lazy imports and initialisation,
+    memory growing to its working size); this happens while the consumer joins its group.
+    """
+    value = (
+        b'{"sourceId":"element-0","targetId":"site-0","routeType":"node_to_hub",'
+        b'"elementId":"element-0","siteId":"site-0","timestamp":"2026-11-27T00:00:00.000Z",'
+        b'"metrics":{"vibration":0.5,"powerUsage":1500.0,"noiseFloor":-98.5,"rfiLevel":-107.0},'
+        b'"data_chunk":"' + b"QUJD" * 22 + b'"}'
+    )
+    offsets = list(range(rows))
+    encode_range("warm-up", 0, offsets, offsets, [b"element-0"] * rows, [value] * rows)
+
+
 def _serve(jobs: Connection, results: Connection) -> None:
     """A worker process: encode ranges until the archiver closes the pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the archiver's to handle
+    # The consumer thread feeds every worker: when CPUs are short it should not wait on them.
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(_WORKER_NICENESS)
+    _warm_up()
     mapped: dict[str, shared_memory.SharedMemory] = {}
     while True:
         try:
