@@ -217,8 +217,8 @@ def _assemble(
     s = ARCHIVE_SCHEMA
     m = len(rows)
     arrays = [
-        pa.array([topic] * m, s.field("kafka_topic").type),
-        pa.array([partition] * m, s.field("kafka_partition").type),
+        pa.array([topic], pa.string()).take(np.zeros(m, np.int32)),
+        pa.array(np.full(m, partition, np.int32)),
         pa.array(offsets if every else [offsets[i] for i in rows], s.field("kafka_offset").type),
         pa.array(
             timestamps_ms if every else [timestamps_ms[i] for i in rows],
