@@ -28,6 +28,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from cosmic_horizons.archiver.archiver import Archiver, ArchiverStats
+from cosmic_horizons.archiver.encoders import default_workers
 from cosmic_horizons.archiver.storage import ArchiveStorage
 from cosmic_horizons.broker import EmbeddedBroker, find_free_port
 from cosmic_horizons.config import KafkaSettings
@@ -133,7 +134,9 @@ class _TimedStorage(ArchiveStorage):
         self.last_put = time.perf_counter()
 
 
-def archive_rate(settings: KafkaSettings, expected: int) -> tuple[float, ArchiverStats]:
+def archive_rate(
+    settings: KafkaSettings, expected: int, workers: int
+) -> tuple[float, ArchiverStats]:
     """Rows per second of the archiver into a temporary file:// archive."""
     with tempfile.TemporaryDirectory(prefix="horizons-bench-") as folder:
         storage = _TimedStorage(Path(folder).as_uri())
@@ -145,6 +148,7 @@ def archive_rate(settings: KafkaSettings, expected: int) -> tuple[float, Archive
             stop_at_end=True,
             session_timeout_ms=6000,
             heartbeat_interval_ms=500,
+            workers=workers,
         )
         result: list[ArchiverStats] = []
         thread = threading.Thread(target=lambda: result.append(archiver.run(threading.Event())))
@@ -164,6 +168,12 @@ def main() -> int:
     parser.add_argument("--packets", type=int, default=200_000)
     parser.add_argument("--chunk-bytes", type=int, default=64)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=default_workers(),
+        help="archiver encoder processes (default: as `horizons archive run`)",
+    )
     args = parser.parse_args()
 
     broker = EmbeddedBroker(find_free_port())
@@ -180,7 +190,7 @@ def main() -> int:
         raw_rates, arch_rates = [], []
         for run in range(1, args.runs + 1):
             raw = raw_consume(broker.bootstrap, topic, args.packets)
-            arch, stats = archive_rate(settings, args.packets)
+            arch, stats = archive_rate(settings, args.packets, args.workers)
             raw_rates.append(raw)
             arch_rates.append(arch)
             print(

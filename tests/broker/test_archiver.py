@@ -177,13 +177,16 @@ def last_offsets(expected: Iterable[tuple[int, int]]) -> dict[int, int]:
 # -- tests ---------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("workers", [0, 2], ids=["in-process", "two-encoder-processes"])
 def test_every_packet_archived_exactly_once(
-    settings: KafkaSettings, bootstrap: str, topic_name: str, tmp_path: Path
+    settings: KafkaSettings, bootstrap: str, topic_name: str, tmp_path: Path, workers: int
 ) -> None:
     create_topic(bootstrap, topic_name, 3)
     expected = produce(bootstrap, topic_name, packet_records(1500))
     storage = ArchiveStorage(tmp_path.as_uri())
-    stats = run_to_end(settings, storage, group="g1", roll=RollPolicy(max_records=200))
+    stats = run_to_end(
+        settings, storage, group="g1", roll=RollPolicy(max_records=200), workers=workers
+    )
     files = assert_exactly_once(storage, topic_name, expected)
     assert stats.rows == 1500
     assert stats.files == len(files)
@@ -228,9 +231,10 @@ def test_replaying_offsets_rewrites_identical_files(
     stats = run_to_end(settings, storage, group="g2", roll=RollPolicy(max_records=150))
     assert stats.files == 2
     assert {f.path: storage.read(f.path) for f in storage.list_files(topic_name)} == original
-    # A separate archive of the same offsets is byte for byte the same.
+    # A separate archive of the same offsets is byte for byte the same, also when the files
+    # are encoded in worker processes.
     other = ArchiveStorage((tmp_path / "other").as_uri())
-    run_to_end(settings, other, group="g3", roll=RollPolicy(max_records=150))
+    run_to_end(settings, other, group="g3", roll=RollPolicy(max_records=150), workers=1)
     assert {f.path: other.read(f.path) for f in other.list_files(topic_name)} == original
     assert_exactly_once(storage, topic_name, expected)
 
@@ -284,8 +288,9 @@ def test_a_record_timestamped_after_year_9999_is_archived(
     assert [r.kafka_timestamp_ms for r in rows] == [1_795_780_800_000, far, 1_795_780_800_000]
 
 
+@pytest.mark.parametrize("workers", [0, 1], ids=["in-process", "encoder-process"])
 def test_poison_records_go_to_the_dead_letter_topic(
-    settings: KafkaSettings, bootstrap: str, topic_name: str, tmp_path: Path
+    settings: KafkaSettings, bootstrap: str, topic_name: str, tmp_path: Path, workers: int
 ) -> None:
     create_topic(bootstrap, topic_name, 2)
     good = packet_records(300)
@@ -314,7 +319,7 @@ def test_poison_records_go_to_the_dead_letter_topic(
         mixed.insert(5 + n * 41, (key, value))
     delivered = produce(bootstrap, topic_name, mixed)
     storage = ArchiveStorage(tmp_path.as_uri())
-    stats = run_to_end(settings, storage, roll=RollPolicy(max_records=64))
+    stats = run_to_end(settings, storage, roll=RollPolicy(max_records=64), workers=workers)
     poison_values = {v for _, v, _ in poison_sent}
     good_expected = {k: v for k, v in delivered.items() if v[1] not in poison_values}
     assert len(good_expected) == 300
@@ -500,13 +505,16 @@ def test_two_archivers_with_a_rebalance_in_the_middle(
     group = f"rebalance-{uuid.uuid4().hex[:6]}"
     expected: dict[tuple[int, int], tuple[bytes | None, bytes | None]] = {}
 
-    def start(name: str) -> tuple[Archiver, threading.Event, threading.Thread, list[BaseException]]:
+    def start(
+        name: str, workers: int
+    ) -> tuple[Archiver, threading.Event, threading.Thread, list[BaseException]]:
         archiver = Archiver(
             settings,
             storage,
             group=group,
             roll=RollPolicy(max_records=50),
             flush_at_end=True,
+            workers=workers,
             **FAST,
         )
         stop = threading.Event()
@@ -522,13 +530,14 @@ def test_two_archivers_with_a_rebalance_in_the_middle(
         thread.start()
         return archiver, stop, thread, errors
 
-    a, stop_a, thread_a, errors_a = start("archiver-a")
+    # A encodes in-process, B in a worker process: B stores closed ranges when revoked
+    a, stop_a, thread_a, errors_a = start("archiver-a", 0)
     expected.update(produce(bootstrap, topic_name, packet_records(800)))
     wait_for(
         lambda: covered(storage, topic_name, last_offsets(expected)), "A to archive batch 1", 60
     )
 
-    b, stop_b, thread_b, errors_b = start("archiver-b")
+    b, stop_b, thread_b, errors_b = start("archiver-b", 1)
     # produce while B joins: the rebalance happens with records in flight
     for n in range(5):
         expected.update(produce(bootstrap, topic_name, packet_records(200, start=800 + n * 200)))

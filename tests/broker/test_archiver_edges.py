@@ -258,6 +258,6 @@ def test_recreated_topic_stops_the_archiver_and_trim(
 
     # Moved away, the old archive no longer stands in the way.
     fresh = ArchiveStorage((tmp_path / "new").as_uri())
-    stats = run_to_end(settings, fresh, group="g2")
+    stats = run_to_end(settings, fresh, group="g2", workers=1)  # encoded in a worker
     assert stats.rows == 40
     assert {archived_topic_id(fresh, f) for f in fresh.list_files(topic_name)} == {new_id}

@@ -100,3 +100,17 @@ def test_s3_endpoint_and_region_from_environment() -> None:
     kwargs = storage.fs.client_kwargs
     assert kwargs["endpoint_url"] == "http://127.0.0.1:9"
     assert kwargs["region_name"] == "eu-west-3"
+
+
+@pytest.mark.parametrize(
+    ("variable", "base"),
+    [
+        ("127.0.0.1:9", "http://127.0.0.1:9/storage/v1/"),
+        ("https://gcs.example.org:8443/", "https://gcs.example.org:8443/storage/v1/"),
+    ],
+)
+def test_gs_endpoint_from_environment(variable: str, base: str) -> None:
+    storage = ArchiveStorage("gs://bucket/prefix", env={"STORAGE_EMULATOR_HOST": variable})
+    assert storage.root == "bucket/prefix"
+    assert storage.fs.base == base
+    assert storage.fs.credentials.token == "anon"

@@ -14,7 +14,11 @@ Exactly once, in effect:
   fence the buffering: a range closes right before them and they are skipped. A crash
   between the write and the commit therefore neither duplicates nor rewrites anything.
 * On revocation (or at stop) the un-written buffer is dropped; whoever reads the
-  partition next starts again from the last commit and builds the same ranges.
+  partition next starts again from the last commit and builds the same ranges. Closed
+  ranges are stored and committed first.
+* With ``workers >= 1``, closed ranges are decoded and encoded in worker processes while
+  the consumer reads on; files are stored and offsets committed in the consumer's thread,
+  in offset order, exactly as above.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Final
 
 import msgspec
@@ -46,10 +51,10 @@ from ..config import KafkaSettings, mask_config
 from ..errors import ArchiveError, ConfigError, PacketError, from_kafka_error
 from ..topics.admin import TopicAdmin
 from ..topics.models import desired_topic, dlq_topic_name
-from .decode import decode_range
+from .encoders import EncodedRange, RangeEncoder
 from .gaps import find_loss
 from .identity import check_incarnation, live_topic_id
-from .layout import ArchiveFile, encode_parquet, file_path
+from .layout import ArchiveFile, file_path
 from .storage import ArchiveStorage
 
 __all__ = [
@@ -74,6 +79,14 @@ _DAY_MS: Final = 86_400_000
 _NO_FENCE: Final = 1 << 62
 #: Longest ``error`` header: an error may quote the bad field, which can be huge.
 _MAX_ERROR_CHARS: Final = 1000
+# Message accessors for map(): a bound-method lookup per record costs as much as the call.
+_error = Message.error
+_partition = Message.partition
+_offset = Message.offset
+_timestamp = Message.timestamp
+_key = Message.key
+_value = Message.value
+_second = itemgetter(1)
 
 
 class RollPolicy(msgspec.Struct, frozen=True, kw_only=True):
@@ -215,11 +228,22 @@ class _PartitionState:
     open: _OpenRange | None = None
     at_end: bool = False
     lag: int | None = None
+    closing: int = 0
+    """Offsets of closed ranges handed to the encoder and not yet stored."""
     lost: int = 0
 
     @property
     def fence_start(self) -> int:
         return self.fences[0][0] if self.fences else _NO_FENCE
+
+
+@dataclass(slots=True)
+class _Closing:
+    """A closed range whose file is being encoded."""
+
+    state: _PartitionState
+    rng: _OpenRange
+    end: int
 
 
 class _RowRate:
@@ -287,6 +311,7 @@ class Archiver:
         session_timeout_ms: int = 10_000,
         heartbeat_interval_ms: int = 1_000,
         batch_size: int = 2_000,
+        workers: int = 0,
         consumer_config: Mapping[str, Any] | None = None,
     ) -> None:
         self.settings = settings
@@ -306,6 +331,12 @@ class Archiver:
             extra=consumer_config,
         )
         self._crash = _CrashHook(os.environ.get(CRASH_HOOK_ENV))
+        self.workers = workers
+        self._encoder = RangeEncoder(workers)
+        self._closing: deque[_Closing] = deque()
+        #: Closed ranges allowed in the encoder at once: one being encoded and one waiting
+        #: per worker; beyond that the consumer waits for the oldest to be stored.
+        self._max_closing = 2 * workers
         self._parts: dict[int, _PartitionState] = {}
         self._pending_commits: dict[int, int] = {}
         self._consumer: Consumer | None = None
@@ -332,7 +363,7 @@ class Archiver:
             PartitionStats(
                 partition=p.partition,
                 last_archived_offset=p.last_archived,
-                buffered=p.open.count if p.open else 0,
+                buffered=(p.open.count if p.open else 0) + p.closing,
                 lag=p.lag,
                 lost_offsets=p.lost,
             )
@@ -373,6 +404,7 @@ class Archiver:
         producer_conf.update({"acks": "all", "enable.idempotence": True, "linger.ms": 5})
         self._producer = Producer(producer_conf)
         self._consumer = consumer
+        self._encoder.start()
         consumer.subscribe(
             [self.topic],
             on_assign=self._on_assign,
@@ -380,20 +412,29 @@ class Archiver:
             on_lost=self._on_revoke,
         )
         last_lag = 0.0
+        stopped = False
         try:
             while not stop_event.is_set():
-                msgs = consumer.consume(num_messages=self.batch_size, timeout=0.2)
+                # while files are being encoded, look back often to store them
+                timeout = 0.01 if self._closing else 0.2
+                msgs = consumer.consume(num_messages=self.batch_size, timeout=timeout)
                 if self._pending_commits:
                     self._commit_skipped(consumer)
                 if msgs:
                     self._handle(consumer, msgs)
+                self._store_ready(consumer, wait=not msgs)
                 now = time.monotonic()
                 if now - last_lag >= 1.0:
                     last_lag = now
                     self._update_lag(consumer)
                 if self.stop_at_end and self._all_at_end():
                     break
+            stopped = True
         finally:
+            if stopped:
+                self._store_all(consumer)
+            self._encoder.close()
+            self._closing.clear()
             final = self.stats()
             self._parts.clear()
             with contextlib.suppress(KafkaException, RuntimeError):
@@ -413,7 +454,7 @@ class Archiver:
         is the same as handling the records one by one (records that are stale after a seek
         or that reach an archived range take the one-by-one path).
         """
-        errors = [m.error() for m in msgs]
+        errors = list(map(_error, msgs))
         if any(e is not None for e in errors):
             start = 0
             for i, err in enumerate(errors):
@@ -428,7 +469,7 @@ class Archiver:
             self._handle_clean(consumer, msgs)
 
     def _handle_clean(self, consumer: Consumer, msgs: list[Message]) -> None:
-        partitions = [m.partition() for m in msgs]
+        partitions = list(map(_partition, msgs))
         first = partitions[0]
         if partitions.count(first) == len(partitions):
             self._handle_run(consumer, first, msgs)  # type: ignore[arg-type]
@@ -444,7 +485,7 @@ class Archiver:
         state = self._parts.get(partition)
         if state is None:
             return  # not (or no longer) ours
-        offsets: list[int] = [m.offset() for m in msgs]  # type: ignore[misc]
+        offsets: list[int] = list(map(_offset, msgs))  # type: ignore[arg-type]
         if offsets[0] != state.next_offset or offsets[-1] - offsets[0] + 1 != len(offsets):
             # offsets jumped: transaction markers or compaction, or retention deleted some
             log_start = self._log_start(consumer, partition)
@@ -532,11 +573,11 @@ class Archiver:
         state.at_end = False
         state.next_offset = offsets[-1] + 1
         self.consumed += n
-        stamps = [m.timestamp()[1] for m in msgs]
+        stamps: list[int] = list(map(_second, map(_timestamp, msgs)))
         if min(stamps) < 0:
             stamps = [max(t, 0) for t in stamps]  # no timestamp: count it as the epoch
-        keys = [m.key() for m in msgs]
-        values = [m.value() for m in msgs]
+        keys: list[bytes | None] = list(map(_key, msgs))
+        values: list[bytes | None] = list(map(_value, msgs))
         sizes: list[int] | None = None
         batch_bytes = _total_size(keys, values)
         pos = 0
@@ -630,6 +671,7 @@ class Archiver:
                     end,
                 )
                 consumer.seek(TopicPartition(self.topic, state.partition, end + 1))
+                self._store_all(consumer)  # the ranges before the fence are committed first
                 self._commit(consumer, state.partition, end + 1)
                 return True
             state.fences.pop(0)
@@ -638,34 +680,62 @@ class Archiver:
     # -- closing a range ---------------------------------------------------------------
 
     def _close(self, consumer: Consumer, state: _PartitionState, end: int) -> None:
-        """Store the open range ``start..end`` and commit ``end + 1``."""
+        """Close the open range at ``end``: hand it to the encoder, to be stored in order."""
         rng = state.open
         if rng is None:
             return
         state.open = None
         if end < rng.start:
             return
-        table, errors = decode_range(
-            self.topic, state.partition, rng.offsets, rng.timestamps, rng.keys, rng.values
+        self._closing.append(_Closing(state, rng, end))
+        state.closing += rng.count
+        self._encoder.submit(
+            self.topic,
+            state.partition,
+            rng.offsets,
+            rng.timestamps,
+            rng.keys,
+            rng.values,
+            topic_id=self._topic_id,
         )
-        if errors:
+        while self._encoder.ready() or len(self._closing) > self._max_closing:
+            self._store_next(consumer)
+
+    def _store_ready(self, consumer: Consumer, *, wait: bool) -> None:
+        """Store the encoded ranges that are ready (with ``wait``: at least the oldest)."""
+        if wait and self._closing:
+            self._store_next(consumer)
+        while self._encoder.ready():
+            self._store_next(consumer)
+
+    def _store_all(self, consumer: Consumer) -> None:
+        while self._closing:
+            self._store_next(consumer)
+
+    def _store_next(self, consumer: Consumer) -> None:
+        """Store the oldest closed range: dead letters, then the file, then the commit."""
+        closing = self._closing[0]
+        encoded: EncodedRange = self._encoder.take()
+        self._closing.popleft()
+        state, rng, end = closing.state, closing.rng, closing.end
+        state.closing -= rng.count
+        if encoded.errors:
             dead = [
                 self._dead_letter(rng.msgs[i], rng.keys[i], rng.values[i], rng.timestamps[i], exc)
-                for i, exc in errors
+                for i, exc in encoded.errors
             ]
             self._produce_dead_letters(dead, state.partition, rng.start, end)
             self._crash.reached("dlq")
         path = file_path(self.topic, state.partition, rng.start, end, rng.first_ts)
-        data = encode_parquet(table, topic_id=self._topic_id)
-        self.storage.put_atomic(path, data)
+        self.storage.put_atomic(path, encoded.data)
         self._crash.reached("write")
         state.last_archived = end
-        self.rows += table.num_rows
+        self.rows += encoded.rows
         self.files += 1
-        self.bytes += len(data)
-        self.dead_letters += len(errors)
-        self._rate.add(table.num_rows)
-        log.debug("stored %s (%d rows, %d dead letters)", path, table.num_rows, len(errors))
+        self.bytes += len(encoded.data)
+        self.dead_letters += len(encoded.errors)
+        self._rate.add(encoded.rows)
+        log.debug("stored %s (%d rows, %d dead letters)", path, encoded.rows, len(encoded.errors))
         if self._commit(consumer, state.partition, end + 1):
             self._crash.reached("commit")
 
@@ -782,6 +852,7 @@ class Archiver:
                 self._commit(consumer, partition, position)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._store_all(consumer)  # closed ranges are complete: store and commit them first
         for tp in partitions:
             self._pending_commits.pop(tp.partition, None)
             state = self._parts.pop(tp.partition, None)
@@ -815,7 +886,11 @@ class Archiver:
 
     def _all_at_end(self) -> bool:
         parts = self._parts
-        return bool(parts) and all(p.at_end and p.open is None for p in parts.values())
+        return (
+            bool(parts)
+            and not self._closing
+            and all(p.at_end and p.open is None for p in parts.values())
+        )
 
     def _update_lag(self, consumer: Consumer) -> None:
         for state in list(self._parts.values()):

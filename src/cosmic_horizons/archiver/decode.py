@@ -146,12 +146,13 @@ def decode_range(
     partition: int,
     offsets: Sequence[int],
     timestamps_ms: Sequence[int],
-    keys: Sequence[bytes | None],
-    values: Sequence[bytes | None],
+    keys: Sequence[bytes | None] | pa.Array,
+    values: Sequence[bytes | memoryview | None],
 ) -> tuple[pa.Table, list[tuple[int, PacketError]]]:
     """Archive rows of the records that are packets, in offset order, and the others' errors.
 
-    The errors are ``(index into the inputs, PacketError)``, in input order.
+    ``keys`` may be a binary Arrow array. The errors are ``(index into the inputs,
+    PacketError)``, in input order.
     """
     n = len(offsets)
     decoded_at: list[int] = []
@@ -188,11 +189,12 @@ def decode_range(
             try:
                 if not value:
                     raise PacketError("$", "empty record (no value)")
-                packet = decode_packet(value)
+                packet = decode_packet(bytes(value))
             except PacketError as exc:
                 errors.append((i, exc))
                 continue
-            rows.append(topic, partition, offsets[i], timestamps_ms[i], keys[i], packet)
+            key = keys[i].as_py() if isinstance(keys, pa.Array) else keys[i]
+            rows.append(topic, partition, offsets[i], timestamps_ms[i], key, packet)
     if fast_table is None:
         return rows.to_table(), errors
     if not len(rows):
@@ -206,7 +208,7 @@ def _assemble(
     partition: int,
     offsets: Sequence[int],
     timestamps_ms: Sequence[int],
-    keys: Sequence[bytes | None],
+    keys: Sequence[bytes | None] | pa.Array,
     rows: list[int],
     columns: list[pa.Array],
     chunks: list[bytes | None],
@@ -215,15 +217,21 @@ def _assemble(
     s = ARCHIVE_SCHEMA
     m = len(rows)
     arrays = [
-        pa.array([topic] * m, s.field("kafka_topic").type),
-        pa.array([partition] * m, s.field("kafka_partition").type),
+        pa.array([topic], pa.string()).take(np.zeros(m, np.int32)),
+        pa.array(np.full(m, partition, np.int32)),
         pa.array(offsets if every else [offsets[i] for i in rows], s.field("kafka_offset").type),
         pa.array(
             timestamps_ms if every else [timestamps_ms[i] for i in rows],
             s.field("kafka_timestamp").type,
         ),
-        pa.array(keys if every else [keys[i] for i in rows], s.field("kafka_key").type),
+        _keys(keys, rows, every),
         *columns,
         pa.array(chunks, s.field("data_chunk").type),
     ]
     return pa.Table.from_arrays(arrays, schema=s)
+
+
+def _keys(keys: Sequence[bytes | None] | pa.Array, rows: list[int], every: bool) -> pa.Array:
+    if isinstance(keys, pa.Array):
+        return keys if every else keys.take(pa.array(rows, pa.int64()))
+    return pa.array(keys if every else [keys[i] for i in rows], pa.binary())

@@ -186,7 +186,7 @@ def open_file(storage: ArchiveStorage, relpath: str) -> IO[bytes]:
             handle = storage.fs.open(full, "rb", block_size=_OBJECT_BLOCK)
     except FileNotFoundError as exc:
         raise ArchiveError(f"{relpath} is not in the archive at {storage.url}") from exc
-    except OSError as exc:
+    except storage.errors as exc:
         raise ArchiveError(f"opening {relpath} in {storage.url} failed: {exc}") from exc
     return handle
 
@@ -240,7 +240,7 @@ def describe_file(storage: ArchiveStorage, file: ArchiveFile) -> FileInfo:
                 ts = pq.read_table(handle, columns=["kafka_timestamp"]).column(0)
                 ints = ts.cast(pa.int64())
                 first, last = pc.min(ints).as_py(), pc.max(ints).as_py()
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, *storage.errors) as exc:
         raise ArchiveError(f"{file.path}: not a readable Parquet file: {exc}") from exc
     return FileInfo(
         path=file.path,
@@ -292,7 +292,7 @@ def read_table(
     try:
         with open_file(storage, relpath) as handle:
             return pq.read_table(handle, columns=list(columns) if columns else None)
-    except (pa.ArrowException, OSError) as exc:
+    except (pa.ArrowException, *storage.errors) as exc:
         raise ArchiveError(f"{relpath}: not a readable Parquet file: {exc}") from exc
 
 

@@ -8,7 +8,12 @@ stores it is one PUT, which the store shows only once it has all of it.
 ``AWS_ENDPOINT_URL`` (for MinIO, Ceph or a local test endpoint), its credentials from the
 standard AWS variables or profile, and its region from ``AWS_REGION`` or
 ``AWS_DEFAULT_REGION``. ``gs://bucket/prefix`` uses Google's application default
-credentials.
+credentials (``GOOGLE_APPLICATION_CREDENTIALS``, ``gcloud auth application-default login``
+or the metadata server on GCE/GKE). ``STORAGE_EMULATOR_HOST`` (``host:port`` or a URL, the
+variable Google's own client libraries read) points it at a GCS-compatible endpoint such as
+an emulator instead: that endpoint is reached anonymously and through the JSON API only,
+since such endpoints do not serve the gRPC Storage Control API that gcsfs otherwise asks
+about each bucket's type.
 """
 
 from __future__ import annotations
@@ -62,6 +67,40 @@ def _s3_options(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def _gs_options(env: Mapping[str, str]) -> dict[str, Any]:
+    options: dict[str, Any] = {"skip_instance_cache": True, "use_listings_cache": False}
+    endpoint = env.get("STORAGE_EMULATOR_HOST", "").strip()
+    if endpoint and endpoint != "default":  # "default" means Google's own endpoint
+        if "://" not in endpoint:
+            endpoint = f"http://{endpoint}"
+        options["endpoint_url"] = endpoint.rstrip("/")
+        options["token"] = "anon"
+    return options
+
+
+def _filesystem(kind: str, url: str, options: dict[str, Any]) -> tuple[Any, str]:
+    """The fsspec filesystem for ``url`` and the path of its root within it."""
+    if kind == "gs" and "endpoint_url" in options:
+        # A custom endpoint speaks the JSON API only: gcsfs's plain client, not the
+        # extended one that probes each bucket over gRPC (and waits a minute per call).
+        from gcsfs.core import GCSFileSystem
+
+        return GCSFileSystem(**options), GCSFileSystem._strip_protocol(url)
+    import fsspec.core
+
+    fs, root = fsspec.core.url_to_fs(url, **options)
+    return fs, root
+
+
+def _store_errors(kind: str) -> tuple[type[Exception], ...]:
+    """What a failed storage call raises: OSError, and for gcsfs its HTTP and request errors."""
+    if kind == "gs":
+        from gcsfs.retry import HttpError
+
+        return (OSError, ValueError, HttpError)
+    return (OSError,)
+
+
 class ArchiveStorage:
     """Files of the archive under one root URL; every path is relative to that root."""
 
@@ -88,11 +127,11 @@ class ArchiveStorage:
         if kind == "s3":
             options = _s3_options(env)
         elif kind == "gs":
-            options = {"skip_instance_cache": True}
+            options = _gs_options(env)
         try:
-            import fsspec.core
-
-            self.fs, root = fsspec.core.url_to_fs(raw, **options)
+            self.fs, root = _filesystem(kind, raw, options)
+            # what a failed call on this storage raises (gcsfs has errors of its own)
+            self.errors: tuple[type[Exception], ...] = _store_errors(kind)
         except ImportError as exc:
             extra = "s3" if kind == "s3" else "gcs"
             raise ConfigError(
@@ -136,7 +175,7 @@ class ArchiveStorage:
                 _local_put_atomic(Path(full), data)
             else:
                 self.fs.pipe_file(full, data)
-        except OSError as exc:
+        except self.errors as exc:
             raise ArchiveError(f"writing {relpath} to {self._url} failed: {exc}") from exc
 
     def delete(self, relpath: str) -> None:
@@ -145,7 +184,7 @@ class ArchiveStorage:
         try:
             if self.fs.exists(full):
                 self.fs.rm_file(full)
-        except OSError as exc:
+        except self.errors as exc:
             raise ArchiveError(f"deleting {relpath} from {self._url} failed: {exc}") from exc
 
     # -- reading -----------------------------------------------------------------------
@@ -156,13 +195,13 @@ class ArchiveStorage:
             return bytes(self.fs.cat_file(self._full(relpath)))
         except FileNotFoundError as exc:
             raise ArchiveError(f"{relpath} is not in the archive at {self._url}") from exc
-        except OSError as exc:
+        except self.errors as exc:
             raise ArchiveError(f"reading {relpath} from {self._url} failed: {exc}") from exc
 
     def exists(self, relpath: str) -> bool:
         try:
             return bool(self.fs.exists(self._full(relpath)))
-        except OSError as exc:
+        except self.errors as exc:
             raise ArchiveError(f"checking {relpath} in {self._url} failed: {exc}") from exc
 
     def list_files(self, topic: str | None = None) -> list[ArchiveFile]:
@@ -176,7 +215,7 @@ class ArchiveStorage:
             found = self.fs.find(base, withdirs=False)
         except FileNotFoundError:
             return []
-        except OSError as exc:
+        except self.errors as exc:
             raise ArchiveError(f"listing {self._url} failed: {exc}") from exc
         prefix = self.root.rstrip("/") + "/"
         files = []

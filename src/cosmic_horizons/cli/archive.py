@@ -13,6 +13,7 @@ from rich.text import Text
 
 from .._units import format_bytes, parse_duration, parse_size
 from ..archiver.archiver import DEFAULT_GROUP, Archiver, ArchiverStats, RollPolicy
+from ..archiver.encoders import MAX_WORKERS, default_workers
 from ..archiver.storage import ArchiveStorage
 from . import archive_read
 from .common import (
@@ -87,6 +88,18 @@ def run(
     session_timeout: Annotated[
         str, typer.Option("--session-timeout", help="Consumer group session timeout.")
     ] = "10s",
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            help="Processes that decode and encode files while the consumer reads on "
+            f"(0: all in this process; default: one per CPU beyond the first, at most "
+            f"{MAX_WORKERS}).",
+            min=0,
+            max=MAX_WORKERS,
+            show_default=False,
+        ),
+    ] = None,
     serve_port: Annotated[
         int | None,
         typer.Option(
@@ -122,12 +135,14 @@ def run(
         stop_at_end=stop_at_end,
         session_timeout_ms=session_ms,
         heartbeat_interval_ms=max(100, min(3000, session_ms // 10)),
+        workers=default_workers() if workers is None else workers,
     )
     stop = threading.Event()
     _stop_on_signals(stop)
     err_console.print(
         f"archiving {settings.topic} on {settings.bootstrap_servers} into {store.url} "
-        f"(group {group}; dead letters to {archiver.dlq_topic}); Ctrl-C stops"
+        f"(group {group}; dead letters to {archiver.dlq_topic}; "
+        f"{archiver.workers or 'no'} encoder processes); Ctrl-C stops"
     )
     api = None
     if serve_port is not None:
