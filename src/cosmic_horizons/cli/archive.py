@@ -91,8 +91,8 @@ def run(
         typer.Option(
             "--workers",
             help="Processes that decode and encode files while the consumer reads on "
-            f"(0: all in this process; default: one per CPU beyond the first, at most "
-            f"{MAX_WORKERS}).",
+            f"(0: all in this process; default: one per usable CPU beyond the first, at most "
+            f"2; up to {MAX_WORKERS}).",
             min=0,
             max=MAX_WORKERS,
             show_default=False,
