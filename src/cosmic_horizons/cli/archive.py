@@ -140,7 +140,7 @@ def run(
     err_console.print(
         f"archiving {settings.topic} on {settings.bootstrap_servers} into {store.url} "
         f"(group {group}; dead letters to {archiver.dlq_topic}; "
-        f"{archiver.workers or 'no'} encoder processes); Ctrl-C stops"
+        f"{_workers_phrase(archiver.workers)}); Ctrl-C stops"
     )
     api = None
     if serve_port is not None:
@@ -164,6 +164,12 @@ def run(
     )
     if as_json:
         print_json(stats)
+
+
+def _workers_phrase(n: int) -> str:
+    if n == 0:
+        return "encoding in this process"
+    return f"{n} encoder process{'es' if n > 1 else ''}"
 
 
 def _run_with_progress(archiver: Archiver, stop: threading.Event) -> ArchiverStats:
