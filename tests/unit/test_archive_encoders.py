@@ -13,7 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from cosmic_horizons.archiver.encoders import MAX_WORKERS, RangeEncoder, default_workers
+from cosmic_horizons.archiver.encoders import (
+    MAX_WORKERS,
+    RangeEncoder,
+    default_workers,
+    usable_cpus,
+)
 from cosmic_horizons.errors import ArchiveError, ConfigError
 from cosmic_horizons.packet import encode_packet
 from tests.helpers import make_packet
@@ -84,7 +89,18 @@ def test_worker_count_is_checked() -> None:
         RangeEncoder(-1)
     assert default_workers(1) == 0
     assert default_workers(2) == 1
-    assert default_workers(64) == MAX_WORKERS
+    assert default_workers(64) == 2  # the consumer thread is the limit beyond that
+
+
+def test_usable_cpus_follow_a_container_cpu_quota(tmp_path: Path) -> None:
+    cpu_max = tmp_path / "cpu.max"
+    cpu_max.write_text("150000 100000\n")  # 1.5 CPUs
+    assert usable_cpus(cpu_max) == min(2, len(os.sched_getaffinity(0)))
+    cpu_max.write_text("50000 100000\n")
+    assert usable_cpus(cpu_max) == 1
+    cpu_max.write_text("max 100000\n")
+    assert usable_cpus(cpu_max) == len(os.sched_getaffinity(0))
+    assert usable_cpus(tmp_path / "missing") == len(os.sched_getaffinity(0))
 
 
 def test_a_dead_worker_is_an_archive_error() -> None:

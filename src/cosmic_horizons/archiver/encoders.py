@@ -12,6 +12,7 @@ dies (even by SIGKILL), the worker sees the pipe close and exits, so no orphans 
 from __future__ import annotations
 
 import contextlib
+import math
 import multiprocessing
 import os
 import pickle
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing import shared_memory
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -30,10 +32,18 @@ from ..errors import ArchiveError, ConfigError, PacketError
 from .decode import decode_range
 from .layout import encode_parquet
 
-__all__ = ["MAX_WORKERS", "EncodedRange", "RangeEncoder", "default_workers", "encode_range"]
+__all__ = [
+    "MAX_WORKERS",
+    "EncodedRange",
+    "RangeEncoder",
+    "default_workers",
+    "encode_range",
+    "usable_cpus",
+]
 
 #: Workers run at this lower priority than the archiver (the pipeline's head).
 _WORKER_NICENESS: Final = 5
+_DEFAULT_MAX_WORKERS: Final = 2
 #: More workers than this never helps: the consumer thread is the limit by then.
 MAX_WORKERS: Final = 8
 _STOP: Final = b""
@@ -65,13 +75,30 @@ def encode_range(
     return EncodedRange(encode_parquet(table, topic_id=topic_id), table.num_rows, errors)
 
 
-def default_workers(cpus: int | None = None) -> int:
-    """Worker processes for this machine: one per CPU beyond the consumer's, at most 8.
+def usable_cpus(cgroup_cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
+    """CPUs this process may use: its CPU affinity, capped by a cgroup (container) CPU quota."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        n = os.cpu_count() or 1
+    try:
+        quota, period = cgroup_cpu_max.read_text().split()[:2]
+        if quota != "max":
+            n = min(n, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return n
 
-    On a single CPU there is nothing to gain, and ranges are encoded in-process (0).
+
+def default_workers(cpus: int | None = None) -> int:
+    """Worker processes by default: one per usable CPU beyond the consumer's, at most 2.
+
+    The consumer thread tops out at roughly what two workers encode, so more only cost
+    memory (each worker holds pyarrow); ``--workers`` can still ask for up to 8. On a single
+    CPU there is nothing to gain and ranges are encoded in-process (0).
     """
-    n = os.cpu_count() if cpus is None else cpus
-    return max(0, min(MAX_WORKERS, (n or 1) - 1))
+    n = usable_cpus() if cpus is None else cpus
+    return max(0, min(_DEFAULT_MAX_WORKERS, n - 1))
 
 
 _Job = tuple[str, int, list[int], list[int], list[bytes | None], list[bytes | None], str | None]

@@ -93,8 +93,8 @@ def run(
         typer.Option(
             "--workers",
             help="Processes that decode and encode files while the consumer reads on "
-            f"(0: all in this process; default: one per CPU beyond the first, at most "
-            f"{MAX_WORKERS}).",
+            f"(0: all in this process; default: one per usable CPU beyond the first, at most "
+            f"2; up to {MAX_WORKERS}).",
             min=0,
             max=MAX_WORKERS,
             show_default=False,
@@ -142,7 +142,7 @@ def run(
     err_console.print(
         f"archiving {settings.topic} on {settings.bootstrap_servers} into {store.url} "
         f"(group {group}; dead letters to {archiver.dlq_topic}; "
-        f"{archiver.workers or 'no'} encoder processes); Ctrl-C stops"
+        f"{_workers_phrase(archiver.workers)}); Ctrl-C stops"
     )
     api = None
     if serve_port is not None:
@@ -171,6 +171,12 @@ def run(
         )
     if as_json:
         print_json(stats)
+
+
+def _workers_phrase(n: int) -> str:
+    if n == 0:
+        return "encoding in this process"
+    return f"{n} encoder process{'es' if n > 1 else ''}"
 
 
 def _run_with_progress(archiver: Archiver, stop: threading.Event) -> ArchiverStats:
