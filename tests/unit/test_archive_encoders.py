@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ from cosmic_horizons.archiver.encoders import (
     MAX_WORKERS,
     RangeEncoder,
     default_workers,
+    shm_free_bytes,
     usable_cpus,
 )
 from cosmic_horizons.errors import ArchiveError, ConfigError
@@ -165,3 +167,33 @@ def test_workers_and_shared_memory_go_when_the_archiver_is_killed(tmp_path: Path
     while any(_alive(p) for p in pids) or any(Path("/dev/shm", n).exists() for n in names):
         assert time.monotonic() < deadline, "encoder processes or shared memory outlived it"
         time.sleep(0.1)
+
+
+def test_without_room_in_shared_memory_ranges_are_encoded_in_process(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ranges = [a_range(100, first=i * 100) for i in range(3)]
+    with RangeEncoder(0) as inline:
+        for r in ranges:
+            inline.submit("t", 0, *r)
+        want = [inline.take() for _ in ranges]
+    with RangeEncoder(1) as pool, caplog.at_level(logging.WARNING):
+        blocks = pool._pool[0].blocks
+        blocks._free_bytes = lambda: 4 << 20
+        for r in ranges:
+            pool.submit("t", 0, *r)
+        got = [pool.take() for _ in ranges]
+        assert not blocks._all
+    assert [g.data for g in got] == [w.data for w in want]
+    assert [[(i, str(e)) for i, e in g.errors] for g in got] == [
+        [(i, str(e)) for i, e in w.errors] for w in want
+    ]
+    warnings = [r for r in caplog.records if "too little room" in r.getMessage()]
+    assert len(warnings) == 1  # said once, not per range
+    assert "/dev/shm" in warnings[0].getMessage()
+
+
+def test_shared_memory_room_is_read_from_the_filesystem(tmp_path: Path) -> None:
+    free = shm_free_bytes(tmp_path)
+    assert free is not None and free > 0
+    assert shm_free_bytes(tmp_path / "missing") is None

@@ -174,6 +174,7 @@ def test_compose_api_and_archiver() -> None:
     assert storage == "file:///data/archive"
     assert storage.removeprefix("file://") in {v.split(":")[1] for v in archiver["volumes"]}
     assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(archiver["environment"])
+    assert archiver["shm_size"] == "512m"  # room for the encoder processes' ranges
 
 
 # -- prod: Kubernetes ----------------------------------------------------------------------
@@ -284,6 +285,15 @@ def test_topic_init_job_waits_then_ensures_the_prod_layout() -> None:
     assert ensure["args"] == ["topics", "ensure", "--profile", "prod", "--with-dlq"]
     for container in (wait, ensure):
         assert {"configMapRef": {"name": "horizons-config"}} in container["envFrom"]
+
+
+def test_archiver_has_room_in_shared_memory_for_its_encoder_processes() -> None:
+    deployment = _k8s("Deployment", "horizons-archiver")
+    (container,) = _containers(deployment)
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == "/dev/shm"]
+    (volume,) = deployment["spec"]["template"]["spec"]["volumes"]
+    assert volume["name"] == mount["name"]
+    assert volume["emptyDir"] == {"medium": "Memory", "sizeLimit": "512Mi"}
 
 
 def test_api_probes_and_scrape_annotations_point_at_real_endpoints() -> None:

@@ -12,13 +12,14 @@ dies (even by SIGKILL), the worker sees the pipe close and exits, so no orphans 
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import multiprocessing
 import os
 import pickle
 import signal
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing import shared_memory
 from multiprocessing.connection import Connection
@@ -28,6 +29,7 @@ from typing import Any, Final
 import numpy as np
 import pyarrow as pa
 
+from .._units import format_bytes
 from ..errors import ArchiveError, ConfigError, PacketError
 from .decode import decode_range
 from .layout import encode_parquet
@@ -38,12 +40,18 @@ __all__ = [
     "RangeEncoder",
     "default_workers",
     "encode_range",
+    "shm_free_bytes",
     "usable_cpus",
 ]
+
+log = logging.getLogger(__name__)
 
 #: Workers run at this lower priority than the archiver (the pipeline's head).
 _WORKER_NICENESS: Final = 5
 _DEFAULT_MAX_WORKERS: Final = 2
+#: Where Python's shared memory lives on Linux, and room always left free there.
+_SHM_DIR: Final = Path("/dev/shm")
+_SHM_MARGIN: Final = 8 << 20
 #: More workers than this never helps: the consumer thread is the limit by then.
 MAX_WORKERS: Final = 8
 _STOP: Final = b""
@@ -153,31 +161,65 @@ def _join(items: list[bytes | None]) -> bytes:
         return b"".join(b for b in items if b)
 
 
-class _Blocks:
-    """Shared-memory blocks that are reused: a fresh block costs a page fault per 4 KiB."""
+def shm_free_bytes(folder: Path = _SHM_DIR) -> int | None:
+    """Free bytes where shared memory lives (``/dev/shm``); None when unknown."""
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):
+        return None
+    return st.f_bavail * st.f_frsize
 
-    def __init__(self) -> None:
+
+class _Blocks:
+    """Shared-memory blocks that are reused: a fresh block costs a page fault per 4 KiB.
+
+    Shared memory is a RAM filesystem that containers keep small (64 MiB by default in
+    Docker and Kubernetes), and touching a page past its end kills the process (SIGBUS).
+    So a block is only created when the filesystem has room for it; otherwise :meth:`get`
+    answers None and the range is encoded in the archiver's own process.
+    """
+
+    def __init__(self, free_bytes: Callable[[], int | None] = shm_free_bytes) -> None:
         self._free: list[shared_memory.SharedMemory] = []
         self._all: list[shared_memory.SharedMemory] = []
+        self._free_bytes = free_bytes
 
-    def get(self, size: int) -> shared_memory.SharedMemory:
+    def get(self, size: int) -> shared_memory.SharedMemory | None:
         for i, block in enumerate(self._free):
             if block.size >= size:
                 return self._free.pop(i)
-        block = shared_memory.SharedMemory(create=True, size=max(size + size // 4, 1 << 20))
+        want = max(size + size // 4, 1 << 20)
+        room = self._free_bytes()
+        if room is not None and room < want + _SHM_MARGIN:
+            for block in self._free:  # too small for this range: give their room back
+                self._all.remove(block)
+                self._drop(block)
+            self._free.clear()
+            room = self._free_bytes()
+            if room is not None and room < want + _SHM_MARGIN:
+                return None
+        block = shared_memory.SharedMemory(create=True, size=want)
         self._all.append(block)
         return block
+
+    @staticmethod
+    def _drop(block: shared_memory.SharedMemory) -> None:
+        block.close()
+        with contextlib.suppress(FileNotFoundError):
+            block.unlink()
 
     def put(self, block: shared_memory.SharedMemory) -> None:
         self._free.append(block)
 
     def close(self) -> None:
         for block in self._all:
-            block.close()
-            with contextlib.suppress(FileNotFoundError):
-                block.unlink()
+            self._drop(block)
         self._all.clear()
         self._free.clear()
+
+
+class _NoRoom(Exception):
+    """No shared memory for a range: encode it in-process."""
 
 
 class _Shipment:
@@ -192,7 +234,11 @@ class _Shipment:
         n = len(offsets)
         ksizes, vsizes = _sizes(keys), _sizes(values)
         kblob, vblob = _join(keys), _join(values)
-        self.block = blocks.get(32 * n + len(kblob) + len(vblob))
+        self.size = 32 * n + len(kblob) + len(vblob)
+        block = blocks.get(self.size)
+        if block is None:
+            raise _NoRoom(self.size)
+        self.block = block
         buf = _buffer(self.block)
         table = np.ndarray((4, n), np.int64, buffer=buf)
         table[0] = offsets
@@ -349,6 +395,7 @@ class RangeEncoder:
         self._pool: list[_Worker] = []
         self._next = 0
         self._pending: deque[_Pending] = deque()
+        self._warned_room = False
 
     def __enter__(self) -> RangeEncoder:
         self.start()
@@ -386,10 +433,26 @@ class RangeEncoder:
             self._pending.append(_Pending(None, result, None))
             return
         worker = self._pool[self._next]
+        try:
+            shipment = _Shipment(
+                (topic, partition, offsets, timestamps_ms, keys, values, topic_id), worker.blocks
+            )
+        except _NoRoom as exc:
+            if not self._warned_room:
+                self._warned_room = True
+                log.warning(
+                    "shared memory (%s) has too little room for a %s range: encoding such "
+                    "ranges in the archiver process, more slowly (give the container a larger "
+                    "/dev/shm, see deploy/)",
+                    _SHM_DIR,
+                    format_bytes(exc.args[0]),
+                )
+            result = encode_range(
+                topic, partition, offsets, timestamps_ms, keys, values, topic_id=topic_id
+            )
+            self._pending.append(_Pending(None, result, None))
+            return
         self._next = (self._next + 1) % len(self._pool)
-        shipment = _Shipment(
-            (topic, partition, offsets, timestamps_ms, keys, values, topic_id), worker.blocks
-        )
         try:
             worker.jobs.send_bytes(shipment.header)
         except OSError as exc:
