@@ -13,7 +13,7 @@ from __future__ import annotations
 import binascii
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Final
+from typing import Final, overload
 
 import msgspec
 import numpy as np
@@ -24,7 +24,50 @@ from ..errors import PacketError
 from ..packet import MAX_DATA_CHUNK_CHARS, MAX_ID_CHARS, decode_packet
 from .layout import ARCHIVE_SCHEMA, RowBuffer
 
-__all__ = ["decode_range"]
+__all__ = ["PackedValues", "decode_range", "decode_range_python", "fast_path_built"]
+
+try:  # the C fast path for canonical packets, built by `pip install` where a compiler is
+    from . import _columns
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _columns = None  # type: ignore[assignment]  # built without a C compiler
+
+
+class PackedValues(Sequence[bytes | None]):
+    """Record values stored one after another in one buffer, with their sizes (-1: none).
+
+    What the encoder workers get through shared memory: the C fast path reads it as it is,
+    and only records that path cannot take are cut out (as bytes) for the msgspec path.
+    """
+
+    def __init__(self, blob: memoryview | bytes, sizes: np.ndarray) -> None:
+        self.blob = blob
+        self.sizes = np.ascontiguousarray(sizes, dtype=np.int64)
+        lengths = np.maximum(self.sizes, 0)
+        self._starts = np.cumsum(lengths) - lengths
+        if len(lengths) and int(self._starts[-1] + lengths[-1]) > len(blob):
+            raise ValueError("value sizes add up to more than the buffer")
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    @overload
+    def __getitem__(self, i: int) -> bytes | None: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[bytes | None]: ...
+    def __getitem__(self, i: int | slice) -> bytes | list[bytes | None] | None:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        size = int(self.sizes[i])
+        if size < 0:
+            return None
+        start = int(self._starts[i])
+        return bytes(self.blob[start : start + size])
+
+
+def fast_path_built() -> bool:
+    """Was the C fast path built (else every record takes the msgspec path)?"""
+    return _columns is not None
+
 
 _ROUTES: Final = pa.array(["node_to_hub", "hub_to_hub"])
 #: The usual shape of a packet timestamp; a strict subset of what ``fromisoformat`` takes.
@@ -64,7 +107,7 @@ def _timestamp_ok(value: str) -> bool:
         return False
 
 
-def _timestamps_ok(column: pa.Array, packets: list[_WirePacket]) -> np.ndarray:
+def _timestamps_ok(column: pa.Array) -> np.ndarray:
     """Per row: would ``datetime.fromisoformat`` accept the timestamp, with a zone?
 
     When every timestamp has the common shape (``2026-11-27T12:00:00.123Z``) and Arrow's
@@ -78,7 +121,7 @@ def _timestamps_ok(column: pa.Array, packets: list[_WirePacket]) -> np.ndarray:
             pass
         else:
             return np.ones(len(column), dtype=bool)
-    return np.fromiter((_timestamp_ok(p.timestamp) for p in packets), bool, len(packets))
+    return np.fromiter((_timestamp_ok(t) for t in column.to_pylist()), bool, len(column))
 
 
 def _id_ok(column: pa.Array) -> pa.Array:
@@ -130,15 +173,21 @@ def _fast_rows(
         pa.array([m.noiseFloor for m in metrics], pa.float64()),
         pa.array([m.rfiLevel for m in metrics], pa.float64()),
     ]
+    flags = _checks(columns)
+    chunks = _chunks(packets, flags)
+    return flags, columns, chunks
+
+
+def _checks(columns: list[pa.Array]) -> np.ndarray:
+    """Per row of the ten packet columns: does it pass the rules msgspec leaves to Python?"""
     ok = pc.is_in(columns[2], value_set=_ROUTES)
     for column in (columns[0], columns[1], columns[3], columns[4]):
         ok = pc.and_(ok, _id_ok(column))
     for column in columns[6:10]:
         ok = pc.and_(ok, pc.is_finite(column))
     flags = np.array(ok.to_numpy(zero_copy_only=False), dtype=bool)
-    flags &= _timestamps_ok(columns[5], packets)
-    chunks = _chunks(packets, flags)
-    return flags, columns, chunks
+    flags &= _timestamps_ok(columns[5])
+    return flags
 
 
 def decode_range(
@@ -152,8 +201,76 @@ def decode_range(
     """Archive rows of the records that are packets, in offset order, and the others' errors.
 
     ``keys`` may be a binary Arrow array. The errors are ``(index into the inputs,
-    PacketError)``, in input order.
+    PacketError)``, in input order. Packets in their canonical form (as this project encodes
+    them) are cut into columns in C when the extension is built; every other record takes
+    the msgspec path, and both give the same rows, errors and files.
     """
+    if _columns is None or not len(offsets):
+        return decode_range_python(topic, partition, offsets, timestamps_ms, keys, values)
+    try:
+        if isinstance(values, PackedValues):
+            split = _columns.split_packed(values.blob, values.sizes, MAX_DATA_CHUNK_CHARS)
+        else:
+            split = _columns.split(values, MAX_DATA_CHUNK_CHARS)
+        ok_bytes, strings, floats, chunks, n_ok = split
+    except OverflowError:  # a column over 2 GiB
+        return decode_range_python(topic, partition, offsets, timestamps_ms, keys, values)
+    if not n_ok:
+        return decode_range_python(topic, partition, offsets, timestamps_ms, keys, values)
+    columns = [
+        pa.Array.from_buffers(pa.string(), n_ok, [None, pa.py_buffer(o), pa.py_buffer(d)])
+        for o, d in strings
+    ]
+    columns += [pa.Array.from_buffers(pa.float64(), n_ok, [None, pa.py_buffer(f)]) for f in floats]
+    valid_bytes, chunk_offsets, chunk_data = chunks
+    valid = np.frombuffer(valid_bytes, np.bool_)
+    nulls = n_ok - int(np.count_nonzero(valid))
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
+    chunk_column = pa.Array.from_buffers(
+        pa.binary(),
+        n_ok,
+        [bitmap, pa.py_buffer(chunk_offsets), pa.py_buffer(chunk_data)],
+        null_count=nulls,
+    )
+    parsed_at = np.flatnonzero(np.frombuffer(ok_bytes, np.bool_))
+    flags = _checks(columns)
+    if flags.all():
+        fast = parsed_at
+    else:
+        keep = pa.array(np.flatnonzero(flags))
+        fast = parsed_at[flags]
+        columns = [c.take(keep) for c in columns]
+        chunk_column = chunk_column.take(keep)
+    fast_rows = fast.tolist()
+    table = _assemble(
+        topic, partition, offsets, timestamps_ms, keys, fast_rows, columns, chunk_column
+    )
+    if len(fast_rows) == len(offsets):
+        return table, []
+    rest = np.setdiff1d(np.arange(len(offsets)), fast, assume_unique=True).tolist()
+    rest_keys = keys.take(pa.array(rest)) if isinstance(keys, pa.Array) else [keys[i] for i in rest]
+    others, errors = decode_range_python(
+        topic,
+        partition,
+        [offsets[i] for i in rest],
+        [timestamps_ms[i] for i in rest],
+        rest_keys,
+        [values[i] for i in rest],
+    )
+    merged = pa.concat_tables([table, others])
+    merged = merged.take(pc.sort_indices(merged.column("kafka_offset")))
+    return merged, [(rest[j], exc) for j, exc in errors]
+
+
+def decode_range_python(
+    topic: str,
+    partition: int,
+    offsets: Sequence[int],
+    timestamps_ms: Sequence[int],
+    keys: Sequence[bytes | None] | pa.Array,
+    values: Sequence[bytes | memoryview | None],
+) -> tuple[pa.Table, list[tuple[int, PacketError]]]:
+    """:func:`decode_range` without the C extension: msgspec, then ``decode_packet``."""
     n = len(offsets)
     decoded_at: list[int] = []
     packets: list[_WirePacket] = []
@@ -211,7 +328,7 @@ def _assemble(
     keys: Sequence[bytes | None] | pa.Array,
     rows: list[int],
     columns: list[pa.Array],
-    chunks: list[bytes | None],
+    chunks: list[bytes | None] | pa.Array,
 ) -> pa.Table:
     every = len(rows) == len(offsets)
     s = ARCHIVE_SCHEMA
@@ -226,7 +343,7 @@ def _assemble(
         ),
         _keys(keys, rows, every),
         *columns,
-        pa.array(chunks, s.field("data_chunk").type),
+        chunks if isinstance(chunks, pa.Array) else pa.array(chunks, pa.binary()),
     ]
     return pa.Table.from_arrays(arrays, schema=s)
 

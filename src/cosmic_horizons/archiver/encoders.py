@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from .._units import format_bytes
 from ..errors import ArchiveError, ConfigError, PacketError
-from .decode import decode_range
+from .decode import PackedValues, decode_range
 from .layout import encode_parquet
 
 __all__ = [
@@ -72,7 +72,7 @@ def encode_range(
     partition: int,
     offsets: Sequence[int],
     timestamps_ms: Sequence[int],
-    keys: Sequence[bytes | None],
+    keys: Sequence[bytes | None] | pa.Array,
     values: Sequence[bytes | None],
     *,
     topic_id: str | None = None,
@@ -135,16 +135,6 @@ def _binary_array(sizes: np.ndarray, blob: bytes) -> pa.Array:
         [validity, pa.py_buffer(offsets), pa.py_buffer(blob)],
         null_count=nulls,
     )
-
-
-def _views(buf: memoryview, sizes: np.ndarray) -> list[memoryview | None]:
-    """``buf`` cut into consecutive pieces of ``sizes`` bytes (None where the size is -1)."""
-    lengths = np.maximum(sizes, 0)
-    ends = np.cumsum(lengths)
-    starts = (ends - lengths).tolist()
-    if len(sizes) == 0 or int(sizes.min()) >= 0:
-        return [buf[a:b] for a, b in zip(starts, ends.tolist(), strict=True)]
-    return [None if n < 0 else buf[a : a + n] for a, n in zip(starts, sizes.tolist(), strict=True)]
 
 
 def _buffer(block: shared_memory.SharedMemory) -> memoryview:
@@ -276,23 +266,17 @@ def _encode_shipment(header: bytes, mapped: dict[str, shared_memory.SharedMemory
     del table
     pos = 32 * n
     keys = _binary_array(ksizes, bytes(buf[pos : pos + klen]))
-    views = _views(buf[pos + klen : pos + klen + vlen], vsizes)
+    blob = buf[pos + klen : pos + klen + vlen]
     del buf
     try:
-        # the values are memoryviews: decode_range reads them as it reads bytes
-        return encode_range(
-            topic,
-            partition,
-            offsets,
-            timestamps,
-            keys,
-            views,  # type: ignore[arg-type]
-            topic_id=topic_id,
+        values = PackedValues(blob, vsizes)
+        result = encode_range(
+            topic, partition, offsets, timestamps, keys, values, topic_id=topic_id
         )
+        del values
+        return result
     finally:
-        for v in views:
-            if v is not None:
-                v.release()
+        blob.release()
 
 
 def _warm_up(rows: int = 10_000) -> None:

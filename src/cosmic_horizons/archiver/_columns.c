@@ -1,0 +1,475 @@
+/* Packets in their canonical JSON form, cut straight into Arrow column buffers.
+ *
+ * The archiver's hot path: a packet as this project's encoder writes it (the spec's field
+ * order, no whitespace, no escapes in strings) is split into its fields without building a
+ * Python object per field. Anything else -- other field orders, whitespace, escapes,
+ * invalid UTF-8, numbers outside JSON's grammar, non-canonical base64 -- is not ok here and
+ * goes through the msgspec path, which has the final word. So this code only has to be
+ * right about the inputs it accepts; it never rejects a packet on its own.
+ *
+ * split(values, max_chunk_chars) -> (ok, strings, floats, chunks, n_ok)
+ *   ok:      bytes, one 0/1 per value
+ *   strings: six (int32 offsets, utf-8 data) pairs: sourceId targetId routeType elementId
+ *            siteId timestamp, for the ok values in order
+ *   floats:  four float64 buffers: vibration powerUsage noiseFloor rfiLevel
+ *   chunks:  (validity bytes 0/1, int32 offsets, decoded bytes) of data_chunk
+ * OverflowError when a column passes 2 GiB (int32 offsets): the caller falls back.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct {
+    char *data;
+    Py_ssize_t len, cap;
+} Buf;
+
+static int buf_reserve(Buf *b, Py_ssize_t more) {
+    if (b->len + more <= b->cap) return 0;
+    Py_ssize_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + more) cap *= 2;
+    char *p = PyMem_Realloc(b->data, (size_t)cap);
+    if (p == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+static int buf_put(Buf *b, const void *src, Py_ssize_t n) {
+    if (buf_reserve(b, n) < 0) return -1;
+    if (n) memcpy(b->data + b->len, src, (size_t)n);
+    b->len += n;
+    return 0;
+}
+
+static int put_offset(Buf *offsets, Py_ssize_t end) {
+    if (end > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "column larger than 2 GiB");
+        return -1;
+    }
+    int32_t v = (int32_t)end;
+    return buf_put(offsets, &v, sizeof v);
+}
+
+/* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
+static int utf8_ok(const unsigned char *s, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        int need;
+        uint32_t cp;
+        if (c >= 0xC2 && c <= 0xDF) {
+            need = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        if (i + need >= n) return 0; /* truncated sequence */
+        for (int k = 1; k <= need; k++) {
+            unsigned char d = s[i + k];
+            if ((d & 0xC0) != 0x80) return 0;
+            cp = (cp << 6) | (d & 0x3F);
+        }
+        if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000)) return 0;
+        if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+        i += need + 1;
+    }
+    return 1;
+}
+
+/* Expect the literal lit at *p; advance past it. */
+static int lit(const char **p, const char *end, const char *text, size_t n) {
+    if ((size_t)(end - *p) < n || memcmp(*p, text, n) != 0) return 0;
+    *p += n;
+    return 1;
+}
+#define LIT(p, end, s) lit(p, end, s, sizeof(s) - 1)
+
+/* A JSON string body up to (not past) its closing quote, without escapes or control
+ * characters. */
+static int str_span(const char **p, const char *end, const char **start, Py_ssize_t *len) {
+    const char *q = *p;
+    unsigned char high = 0;
+    while (q < end && *q != '"') {
+        unsigned char c = (unsigned char)*q;
+        if (c < 0x20 || c == '\\') return 0;
+        high |= c;
+        q++;
+    }
+    if (q >= end) return 0;
+    if ((high & 0x80) && !utf8_ok((const unsigned char *)*p, q - *p)) return 0;
+    *start = *p;
+    *len = q - *p;
+    *p = q; /* at the closing quote, which the next literal starts with */
+    return 1;
+}
+
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* A JSON number: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? as a correctly rounded double. */
+static int number(const char **p, const char *end, double *out) {
+    const char *s = *p, *q = *p;
+    if (q < end && *q == '-') q++;
+    if (q >= end) return 0;
+    if (*q == '0') {
+        q++;
+    } else if (*q >= '1' && *q <= '9') {
+        while (q < end && is_digit(*q)) q++;
+    } else {
+        return 0;
+    }
+    if (q < end && *q == '.') {
+        q++;
+        if (q >= end || !is_digit(*q)) return 0;
+        while (q < end && is_digit(*q)) q++;
+    }
+    if (q < end && (*q == 'e' || *q == 'E')) {
+        q++;
+        if (q < end && (*q == '+' || *q == '-')) q++;
+        if (q >= end || !is_digit(*q)) return 0;
+        while (q < end && is_digit(*q)) q++;
+    }
+    /* Clinger's fast path: a mantissa of at most 2^53 scaled by 10^-22..10^22 is one
+     * correctly rounded IEEE operation on exact values. */
+    {
+        const char *r = s;
+        int neg = 0;
+        if (*r == '-') {
+            neg = 1;
+            r++;
+        }
+        uint64_t m = 0;
+        int digits = 0, frac = 0;
+        long exp10 = 0;
+        for (; r < q && is_digit(*r); r++, digits++) m = m * 10 + (uint64_t)(*r - '0');
+        if (r < q && *r == '.')
+            for (r++; r < q && is_digit(*r); r++, digits++, frac++)
+                m = m * 10 + (uint64_t)(*r - '0');
+        if (r < q) { /* exponent */
+            r++;
+            int eneg = 0;
+            if (*r == '+' || *r == '-') eneg = *r++ == '-';
+            long e = 0;
+            for (; r < q && is_digit(*r) && e < 100000; r++) e = e * 10 + (*r - '0');
+            exp10 = eneg ? -e : e;
+        }
+        exp10 -= frac;
+        if (m == 0 && r == q && frac == 0 && memchr(s, '.', (size_t)(q - s)) == NULL &&
+            memchr(s, 'e', (size_t)(q - s)) == NULL && memchr(s, 'E', (size_t)(q - s)) == NULL) {
+            *out = 0.0; /* "-0" is the integer 0, which becomes +0.0 as msgspec does it */
+            *p = q;
+            return 1;
+        }
+        if (digits <= 19 && m <= ((uint64_t)1 << 53) && exp10 >= -22 && exp10 <= 22) {
+            static const double P10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                         1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                         1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+            double v = (double)m;
+            v = exp10 >= 0 ? v * P10[exp10] : v / P10[-exp10];
+            *out = neg ? -v : v;
+            *p = q;
+            return 1;
+        }
+    }
+    char text[64];
+    Py_ssize_t n = q - s;
+    if (n > 17 && memchr(s, '.', (size_t)n) == NULL && memchr(s, 'e', (size_t)n) == NULL &&
+        memchr(s, 'E', (size_t)n) == NULL)
+        return 0; /* an integer beyond 64 bits: the msgspec path decides how it becomes a float */
+    if (n >= (Py_ssize_t)sizeof text) return 0; /* long numbers: the msgspec path */
+    memcpy(text, s, (size_t)n);
+    text[n] = '\0';
+    char *stop = NULL;
+    double v = PyOS_string_to_double(text, &stop, NULL); /* no exception: inf on overflow */
+    if (v == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (stop != text + n) return 0;
+    *out = v;
+    *p = q;
+    return 1;
+}
+
+static signed char B64[256];
+
+static void b64_init(void) {
+    memset(B64, -1, sizeof B64);
+    const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (int i = 0; i < 64; i++) B64[(unsigned char)a[i]] = (signed char)i;
+}
+
+/* Canonical standard base64 (length a multiple of 4, '=' only as the last one or two
+ * characters): what binascii.a2b_base64(strict_mode=True) accepts. Returns decoded size, -1. */
+static Py_ssize_t b64_check(const unsigned char *s, Py_ssize_t n) {
+    if (n % 4) return -1;
+    if (n == 0) return 0;
+    Py_ssize_t pads = 0;
+    if (s[n - 1] == '=') pads = (s[n - 2] == '=') ? 2 : 1;
+    for (Py_ssize_t i = 0; i < n - pads; i++)
+        if (B64[s[i]] < 0) return -1;
+    return n / 4 * 3 - pads;
+}
+
+static void b64_decode(const unsigned char *s, Py_ssize_t n, unsigned char *out) {
+    Py_ssize_t o = 0;
+    for (Py_ssize_t i = 0; i < n; i += 4) {
+        uint32_t a = (uint32_t)B64[s[i]], b = (uint32_t)B64[s[i + 1]];
+        int c = s[i + 2] == '=' ? -1 : B64[s[i + 2]];
+        int d = s[i + 3] == '=' ? -1 : B64[s[i + 3]];
+        uint32_t v = (a << 18) | (b << 12) | ((uint32_t)(c < 0 ? 0 : c) << 6) | (uint32_t)(d < 0 ? 0 : d);
+        out[o++] = (unsigned char)(v >> 16);
+        if (c >= 0) out[o++] = (unsigned char)(v >> 8);
+        if (d >= 0) out[o++] = (unsigned char)v;
+    }
+}
+
+#define NSTR 6
+#define NNUM 4
+
+static size_t STR_KEY_LEN[NSTR], NUM_KEY_LEN[NNUM];
+static const char *STR_KEYS[NSTR] = {
+    "{\"sourceId\":\"", "\",\"targetId\":\"", "\",\"routeType\":\"",
+    "\",\"elementId\":\"", "\",\"siteId\":\"", "\",\"timestamp\":\"",
+};
+static const char *NUM_KEYS[NNUM] = {
+    "\",\"metrics\":{\"vibration\":", ",\"powerUsage\":", ",\"noiseFloor\":", ",\"rfiLevel\":",
+};
+
+typedef struct {
+    const char *str[NSTR];
+    Py_ssize_t str_len[NSTR];
+    double num[NNUM];
+    const unsigned char *chunk; /* NULL: no data_chunk */
+    Py_ssize_t chunk_len, chunk_bytes;
+} Row;
+
+static int parse(const char *p, Py_ssize_t n, Py_ssize_t max_chunk, Row *r) {
+    const char *end = p + n;
+    for (int k = 0; k < NSTR; k++) {
+        if (!lit(&p, end, STR_KEYS[k], STR_KEY_LEN[k])) return 0;
+        if (!str_span(&p, end, &r->str[k], &r->str_len[k])) return 0;
+    }
+    for (int k = 0; k < NNUM; k++) {
+        if (!lit(&p, end, NUM_KEYS[k], NUM_KEY_LEN[k])) return 0;
+        if (!number(&p, end, &r->num[k])) return 0;
+    }
+    if (!LIT(&p, end, "}")) return 0;
+    r->chunk = NULL;
+    if (LIT(&p, end, "}")) return p == end;
+    if (LIT(&p, end, ",\"data_chunk\":null}")) return p == end;
+    if (!LIT(&p, end, ",\"data_chunk\":\"")) return 0;
+    const char *s;
+    Py_ssize_t len;
+    if (!str_span(&p, end, &s, &len)) return 0;
+    if (!LIT(&p, end, "\"}") || p != end) return 0;
+    if (len > max_chunk) return 0;
+    Py_ssize_t bytes = b64_check((const unsigned char *)s, len);
+    if (bytes < 0) return 0;
+    r->chunk = (const unsigned char *)s;
+    r->chunk_len = len;
+    r->chunk_bytes = bytes;
+    return 1;
+}
+
+static PyObject *as_bytes(Buf *b) {
+    return PyBytes_FromStringAndSize(b->data ? b->data : "", b->len);
+}
+
+/* Where the rows come from: a sequence of bytes-like objects, or one buffer cut by sizes. */
+typedef struct {
+    PyObject **items;        /* sequence mode */
+    const char *blob;        /* packed mode */
+    const int64_t *sizes;
+    Py_ssize_t blob_len, pos;
+} Source;
+
+/* Row i's bytes: 1 and (*data, *len) set, 0 for a missing or unreadable value, -1 on a
+ * packed source that does not add up. */
+static int row_bytes(Source *src, Py_ssize_t i, Py_buffer *view, const char **data, Py_ssize_t *len,
+                     int *release) {
+    *release = 0;
+    if (src->items) {
+        PyObject *item = src->items[i];
+        if (item == Py_None) return 0;
+        if (PyObject_GetBuffer(item, view, PyBUF_SIMPLE) < 0) {
+            PyErr_Clear();
+            return 0;
+        }
+        *release = 1;
+        *data = (const char *)view->buf;
+        *len = view->len;
+        return 1;
+    }
+    int64_t size = src->sizes[i];
+    if (size < 0) return 0;
+    if (size > src->blob_len - src->pos) {
+        PyErr_SetString(PyExc_ValueError, "sizes add up to more than the packed values");
+        return -1;
+    }
+    *data = src->blob + src->pos;
+    *len = (Py_ssize_t)size;
+    src->pos += (Py_ssize_t)size;
+    return 1;
+}
+
+static PyObject *split_rows(Source *src, Py_ssize_t n, Py_ssize_t max_chunk) {
+
+    PyObject *result = NULL, *strings = NULL, *floats = NULL;
+    PyObject *ok = PyBytes_FromStringAndSize(NULL, n);
+    Buf soff[NSTR] = {{0}}, sdat[NSTR] = {{0}}, nums[NNUM] = {{0}};
+    Buf cvalid = {0}, coff = {0}, cdat = {0};
+    Py_ssize_t n_ok = 0;
+    if (ok == NULL) goto done;
+    char *okp = PyBytes_AS_STRING(ok);
+    for (int k = 0; k < NSTR; k++)
+        if (put_offset(&soff[k], 0) < 0) goto done;
+    if (put_offset(&coff, 0) < 0) goto done;
+
+    for (Py_ssize_t i = 0; i < n; i++) {
+        okp[i] = 0;
+        Py_buffer view;
+        const char *data = NULL;
+        Py_ssize_t len = 0;
+        int release;
+        int got = row_bytes(src, i, &view, &data, &len, &release);
+        if (got < 0) goto done;
+        if (got == 0) continue;
+        Row r;
+        int good = parse(data, len, max_chunk, &r);
+        if (good) {
+            for (int k = 0; k < NSTR; k++) {
+                if (buf_put(&sdat[k], r.str[k], r.str_len[k]) < 0 ||
+                    put_offset(&soff[k], sdat[k].len) < 0) {
+                    if (release) PyBuffer_Release(&view);
+                    goto done;
+                }
+            }
+            for (int k = 0; k < NNUM; k++) {
+                if (buf_put(&nums[k], &r.num[k], sizeof(double)) < 0) {
+                    if (release) PyBuffer_Release(&view);
+                    goto done;
+                }
+            }
+            char valid = r.chunk != NULL;
+            if (buf_put(&cvalid, &valid, 1) < 0) {
+                if (release) PyBuffer_Release(&view);
+                goto done;
+            }
+            if (valid) {
+                if (buf_reserve(&cdat, r.chunk_bytes) < 0) {
+                    if (release) PyBuffer_Release(&view);
+                    goto done;
+                }
+                b64_decode(r.chunk, r.chunk_len, (unsigned char *)cdat.data + cdat.len);
+                cdat.len += r.chunk_bytes;
+            }
+            if (put_offset(&coff, cdat.len) < 0) {
+                if (release) PyBuffer_Release(&view);
+                goto done;
+            }
+            okp[i] = 1;
+            n_ok++;
+        }
+        if (release) PyBuffer_Release(&view);
+    }
+
+    strings = PyTuple_New(NSTR);
+    floats = PyTuple_New(NNUM);
+    if (strings == NULL || floats == NULL) goto fail;
+    for (int k = 0; k < NSTR; k++) {
+        PyObject *pair = Py_BuildValue("(NN)", as_bytes(&soff[k]), as_bytes(&sdat[k]));
+        if (pair == NULL) goto fail;
+        PyTuple_SET_ITEM(strings, k, pair);
+    }
+    for (int k = 0; k < NNUM; k++) {
+        PyObject *b = as_bytes(&nums[k]);
+        if (b == NULL) goto fail;
+        PyTuple_SET_ITEM(floats, k, b);
+    }
+    result = Py_BuildValue("(ONN(NNN)n)", ok, strings, floats, as_bytes(&cvalid),
+                           as_bytes(&coff), as_bytes(&cdat), n_ok);
+    goto done;
+fail:
+    Py_XDECREF(strings);
+    Py_XDECREF(floats);
+
+done:
+    Py_XDECREF(ok);
+    for (int k = 0; k < NSTR; k++) {
+        PyMem_Free(soff[k].data);
+        PyMem_Free(sdat[k].data);
+    }
+    for (int k = 0; k < NNUM; k++) PyMem_Free(nums[k].data);
+    PyMem_Free(cvalid.data);
+    PyMem_Free(coff.data);
+    PyMem_Free(cdat.data);
+    return result;
+}
+
+static PyObject *split(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *values;
+    Py_ssize_t max_chunk;
+    if (!PyArg_ParseTuple(args, "On:split", &values, &max_chunk)) return NULL;
+    PyObject *seq = PySequence_Fast(values, "values must be a sequence");
+    if (seq == NULL) return NULL;
+    Source src = {PySequence_Fast_ITEMS(seq), NULL, NULL, 0, 0};
+    PyObject *result = split_rows(&src, PySequence_Fast_GET_SIZE(seq), max_chunk);
+    Py_DECREF(seq);
+    return result;
+}
+
+static PyObject *split_packed(PyObject *self, PyObject *args) {
+    (void)self;
+    Py_buffer blob, sizes;
+    Py_ssize_t max_chunk;
+    if (!PyArg_ParseTuple(args, "y*y*n:split_packed", &blob, &sizes, &max_chunk)) return NULL;
+    PyObject *result = NULL;
+    if (sizes.len % (Py_ssize_t)sizeof(int64_t)) {
+        PyErr_SetString(PyExc_ValueError, "sizes must be int64 values");
+    } else {
+        Source src = {NULL, (const char *)blob.buf, (const int64_t *)sizes.buf, blob.len, 0};
+        result = split_rows(&src, sizes.len / (Py_ssize_t)sizeof(int64_t), max_chunk);
+    }
+    PyBuffer_Release(&blob);
+    PyBuffer_Release(&sizes);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"split", split, METH_VARARGS,
+     "split(values, max_chunk_chars) -> (ok, strings, floats, chunks, n_ok): canonical "
+     "packets cut into Arrow column buffers."},
+    {"split_packed", split_packed, METH_VARARGS,
+     "split_packed(blob, sizes, max_chunk_chars): the same for values packed one after "
+     "another in blob, with int64 sizes (-1: no value)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_columns",
+    "Canonical packets cut into Arrow column buffers (the archiver's fast path).", -1, methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__columns(void) {
+    b64_init();
+    for (int k = 0; k < NSTR; k++) STR_KEY_LEN[k] = strlen(STR_KEYS[k]);
+    for (int k = 0; k < NNUM; k++) NUM_KEY_LEN[k] = strlen(NUM_KEYS[k]);
+    return PyModule_Create(&module);
+}
