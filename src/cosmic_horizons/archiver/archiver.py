@@ -404,7 +404,7 @@ class Archiver:
         producer_conf.update({"acks": "all", "enable.idempotence": True, "linger.ms": 5})
         self._producer = Producer(producer_conf)
         self._consumer = consumer
-        self._encoder.start()
+        self._encoder.start(warm_rows=min(self.roll.max_records, 10_000))
         consumer.subscribe(
             [self.topic],
             on_assign=self._on_assign,
