@@ -24,7 +24,13 @@ from ..errors import PacketError
 from ..packet import MAX_DATA_CHUNK_CHARS, MAX_ID_CHARS, decode_packet
 from .layout import ARCHIVE_SCHEMA, RowBuffer
 
-__all__ = ["PackedValues", "decode_range", "decode_range_python", "fast_path_built"]
+__all__ = [
+    "PackedValues",
+    "binary_column",
+    "decode_range",
+    "decode_range_python",
+    "fast_path_built",
+]
 
 try:  # the C fast path for canonical packets, built by `pip install` where a compiler is
     from . import _columns
@@ -178,6 +184,15 @@ def _fast_rows(
     return flags, columns, chunks
 
 
+def binary_column(valid: np.ndarray, offsets: pa.Buffer, data: bytes) -> pa.Array:
+    """An Arrow binary column over ``data``, cut at int32 ``offsets``; ``valid`` False: null."""
+    nulls = len(valid) - int(np.count_nonzero(valid))
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
+    return pa.Array.from_buffers(
+        pa.binary(), len(valid), [bitmap, offsets, pa.py_buffer(data)], null_count=nulls
+    )
+
+
 def _checks(columns: list[pa.Array]) -> np.ndarray:
     """Per row of the ten packet columns: does it pass the rules msgspec leaves to Python?"""
     ok = pc.is_in(columns[2], value_set=_ROUTES)
@@ -223,14 +238,8 @@ def decode_range(
     ]
     columns += [pa.Array.from_buffers(pa.float64(), n_ok, [None, pa.py_buffer(f)]) for f in floats]
     valid_bytes, chunk_offsets, chunk_data = chunks
-    valid = np.frombuffer(valid_bytes, np.bool_)
-    nulls = n_ok - int(np.count_nonzero(valid))
-    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little")) if nulls else None
-    chunk_column = pa.Array.from_buffers(
-        pa.binary(),
-        n_ok,
-        [bitmap, pa.py_buffer(chunk_offsets), pa.py_buffer(chunk_data)],
-        null_count=nulls,
+    chunk_column = binary_column(
+        np.frombuffer(valid_bytes, np.bool_), pa.py_buffer(chunk_offsets), chunk_data
     )
     parsed_at = np.flatnonzero(np.frombuffer(ok_bytes, np.bool_))
     flags = _checks(columns)

@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from .._units import format_bytes
 from ..errors import ArchiveError, ConfigError, PacketError
-from .decode import PackedValues, decode_range
+from .decode import PackedValues, binary_column, decode_range
 from .layout import encode_parquet
 
 __all__ = [
@@ -122,19 +122,9 @@ def _sizes(items: list[bytes | None]) -> np.ndarray:
 
 def _binary_array(sizes: np.ndarray, blob: bytes) -> pa.Array:
     """An Arrow binary column over ``blob`` cut into ``sizes`` (-1: null), without copies."""
-    lengths = np.maximum(sizes, 0)
     offsets = np.zeros(len(sizes) + 1, np.int32)
-    np.cumsum(lengths, out=offsets[1:])
-    validity = None
-    nulls = int(np.count_nonzero(sizes < 0))
-    if nulls:
-        validity = pa.py_buffer(np.packbits(sizes >= 0, bitorder="little"))
-    return pa.Array.from_buffers(
-        pa.binary(),
-        len(sizes),
-        [validity, pa.py_buffer(offsets), pa.py_buffer(blob)],
-        null_count=nulls,
-    )
+    np.cumsum(np.maximum(sizes, 0), out=offsets[1:])
+    return binary_column(sizes >= 0, pa.py_buffer(offsets), blob)
 
 
 def _buffer(block: shared_memory.SharedMemory) -> memoryview:
@@ -224,10 +214,10 @@ class _Shipment:
         n = len(offsets)
         ksizes, vsizes = _sizes(keys), _sizes(values)
         kblob, vblob = _join(keys), _join(values)
-        self.size = 32 * n + len(kblob) + len(vblob)
-        block = blocks.get(self.size)
+        size = 32 * n + len(kblob) + len(vblob)
+        block = blocks.get(size)
         if block is None:
-            raise _NoRoom(self.size)
+            raise _NoRoom(size)
         self.block = block
         buf = _buffer(self.block)
         table = np.ndarray((4, n), np.int64, buffer=buf)
@@ -295,22 +285,12 @@ def _made_up_range(
     return offsets, offsets, keys, values
 
 
-def _warm_up(rows: int = 10_000) -> None:
-    """Encode a made-up range once, so the first real ones run at full speed.
-
-    A fresh process is slow for its first few ranges (lazy imports and initialisation,
-    memory growing to its working size); this happens while the consumer joins its group.
-    """
-    encode_range("warm-up", 0, *_made_up_range(rows))
-
-
 def _serve(jobs: Connection, results: Connection) -> None:
     """A worker process: encode ranges until the archiver closes the pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the archiver's to handle
     # The consumer thread feeds every worker: when CPUs are short it should not wait on them.
     with contextlib.suppress(OSError, AttributeError):
         os.nice(_WORKER_NICENESS)
-    _warm_up()
     mapped: dict[str, shared_memory.SharedMemory] = {}
     while True:
         try:
@@ -367,17 +347,6 @@ class _Worker:
         self.blocks.close()
 
 
-class _Pending:
-    __slots__ = ("result", "shipment", "worker")
-
-    def __init__(
-        self, worker: _Worker | None, result: EncodedRange | None, shipment: _Shipment | None
-    ) -> None:
-        self.worker = worker
-        self.result = result
-        self.shipment = shipment
-
-
 class RangeEncoder:
     """Encodes ranges in order: inline (``workers=0``) or in ``workers`` processes."""
 
@@ -387,7 +356,9 @@ class RangeEncoder:
         self.workers = workers
         self._pool: list[_Worker] = []
         self._next = 0
-        self._pending: deque[_Pending] = deque()
+        #: Each range handed in: its result (encoded in-process), or the worker encoding it
+        #: and the shared-memory block it reads.
+        self._pending: deque[EncodedRange | tuple[_Worker, shared_memory.SharedMemory]] = deque()
         self._warned_room = False
 
     def __enter__(self) -> RangeEncoder:
@@ -431,58 +402,53 @@ class RangeEncoder:
         topic_id: str | None = None,
     ) -> None:
         """Hand in a range; its result comes out of :meth:`take` after all earlier ones."""
-        if not self._pool:
-            result = encode_range(
-                topic, partition, offsets, timestamps_ms, keys, values, topic_id=topic_id
+        if self._pool:
+            worker = self._pool[self._next]
+            job: _Job = (topic, partition, offsets, timestamps_ms, keys, values, topic_id)
+            try:
+                shipment = _Shipment(job, worker.blocks)
+            except _NoRoom as exc:
+                self._warn_no_room(exc.args[0])
+            else:
+                self._next = (self._next + 1) % len(self._pool)
+                try:
+                    worker.jobs.send_bytes(shipment.header)
+                except OSError as exc:
+                    worker.blocks.put(shipment.block)
+                    raise ArchiveError(
+                        f"archive encoder process {worker.process.name} is gone "
+                        f"(exit code {worker.process.exitcode})"
+                    ) from exc
+                self._pending.append((worker, shipment.block))
+                return
+        self._pending.append(
+            encode_range(topic, partition, offsets, timestamps_ms, keys, values, topic_id=topic_id)
+        )
+
+    def _warn_no_room(self, size: int) -> None:
+        if not self._warned_room:
+            self._warned_room = True
+            log.warning(
+                "shared memory (%s) has too little room for a %s range: encoding such "
+                "ranges in the archiver process, more slowly (give the container a larger "
+                "/dev/shm, see deploy/)",
+                _SHM_DIR,
+                format_bytes(size),
             )
-            self._pending.append(_Pending(None, result, None))
-            return
-        worker = self._pool[self._next]
-        try:
-            shipment = _Shipment(
-                (topic, partition, offsets, timestamps_ms, keys, values, topic_id), worker.blocks
-            )
-        except _NoRoom as exc:
-            if not self._warned_room:
-                self._warned_room = True
-                log.warning(
-                    "shared memory (%s) has too little room for a %s range: encoding such "
-                    "ranges in the archiver process, more slowly (give the container a larger "
-                    "/dev/shm, see deploy/)",
-                    _SHM_DIR,
-                    format_bytes(exc.args[0]),
-                )
-            result = encode_range(
-                topic, partition, offsets, timestamps_ms, keys, values, topic_id=topic_id
-            )
-            self._pending.append(_Pending(None, result, None))
-            return
-        self._next = (self._next + 1) % len(self._pool)
-        try:
-            worker.jobs.send_bytes(shipment.header)
-        except OSError as exc:
-            worker.blocks.put(shipment.block)
-            raise ArchiveError(
-                f"archive encoder process {worker.process.name} is gone "
-                f"(exit code {worker.process.exitcode})"
-            ) from exc
-        self._pending.append(_Pending(worker, None, shipment))
 
     def ready(self) -> bool:
         """Is the oldest range's result there (so :meth:`take` would not wait)?"""
         if not self._pending:
             return False
         head = self._pending[0]
-        return head.worker is None or head.worker.results.poll()
+        return isinstance(head, EncodedRange) or head[0].results.poll()
 
     def take(self) -> EncodedRange:
         """The oldest range's result, waiting for it if need be."""
         head = self._pending.popleft()
-        if head.result is not None:
-            return head.result
-        worker = head.worker
-        if worker is None:
-            raise ArchiveError("an inline range has no result")  # cannot happen
+        if isinstance(head, EncodedRange):
+            return head
+        worker, block = head
         try:
             ok, body = pickle.loads(worker.results.recv_bytes())
         except (EOFError, OSError) as exc:
@@ -491,8 +457,7 @@ class RangeEncoder:
                 f"archive encoder process {worker.process.name} died (exit code {code}); "
                 "nothing of its ranges was stored or committed"
             ) from exc
-        if head.shipment is not None:
-            worker.blocks.put(head.shipment.block)
+        worker.blocks.put(block)
         if not ok:
             raise ArchiveError(f"encoding an archive file failed in {worker.process.name}: {body}")
         return _from_wire(body)
