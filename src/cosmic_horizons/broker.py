@@ -7,9 +7,10 @@ The broker process dies with the ``horizons`` process that started it (on Linux:
 sends it SIGKILL when its parent goes, even when the parent itself was SIGKILLed), so a killed
 ``horizons up`` or ``horizons broker`` leaves no stale broker holding the port.
 
-Each start gets a fresh cluster id, ``cosmic-horizons-dev-<UTC time>-<random>``: every client
-can see it (Metadata), so it tells both that the broker is this memory-only embedded one and
-which run of it (one run's topics are a different incarnation from the next run's).
+Each :class:`EmbeddedBroker` (so each ``horizons up`` or ``horizons broker`` process) gets its
+own cluster id, ``cosmic-horizons-dev-<UTC time>-<random>``: every client can see it
+(Metadata), so it tells both that the broker is this memory-only embedded one and which run
+of it (one run's topics are a different incarnation from the next run's).
 """
 
 from __future__ import annotations
@@ -191,10 +192,13 @@ class TansuProcess:
 
     @property
     def orphaned(self) -> bool:
-        """Its starter is gone: nobody will stop it."""
+        """Its starter is gone: nobody will stop it. With the starter's pid in its
+        environment, exact; without (a broker of an older version), a guess: the embedded
+        broker's parent is a Python process, the init process or a reaper that adopts an
+        orphan is not."""
         if self.started_by is not None:
             return self.ppid != self.started_by
-        return not _is_horizons_process(self.ppid)
+        return not _is_python_process(self.ppid)
 
     def describe(self) -> str:
         if not self.embedded:
@@ -202,7 +206,7 @@ class TansuProcess:
         elif self.orphaned:
             who = "an orphaned embedded broker"
         else:
-            who = f"the embedded broker of the running horizons process {self.ppid}"
+            who = f"the embedded broker of the running process {self.ppid}"
         detail = f"Tansu pid {self.pid}" + (
             f", cluster id {self.cluster_id}" if self.cluster_id else ""
         )
@@ -225,12 +229,15 @@ def _read_proc(pid: int, name: str) -> bytes | None:
         return None
 
 
-def _is_horizons_process(pid: int) -> bool:
+def _is_python_process(pid: int) -> bool:
     raw = _read_proc(pid, "cmdline") if pid > 1 else None
     if not raw:
         return False
     args = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
-    return any("cosmic_horizons" in a or Path(a).name == "horizons" for a in args[:3])
+    return bool(args) and (
+        Path(args[0]).name.startswith("python")
+        or any("cosmic_horizons" in a or Path(a).name == "horizons" for a in args[:3])
+    )
 
 
 def _listener_port(url: str) -> int | None:
@@ -278,8 +285,9 @@ class EmbeddedBroker:
     """A Tansu broker process listening on ``host:port``.
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`. ``port=None`` picks
-    9092 when it is free and another free port otherwise; :attr:`bootstrap` is the address
-    clients must use (the one the broker advertises).
+    9092 when it is free, refuses when an orphaned embedded broker holds it, and takes
+    another free port otherwise (saying why in :attr:`port_note`); :attr:`bootstrap` is the
+    address clients must use (the one the broker advertises).
     """
 
     def __init__(
@@ -293,8 +301,8 @@ class EmbeddedBroker:
         self.host = host
         self._requested_port = port
         self.port = port if port is not None else DEFAULT_PORT
-        self._fixed_cluster_id = cluster_id
-        #: Generated at each start (see :func:`new_embedded_cluster_id`) unless given.
+        #: Generated for each EmbeddedBroker (see :func:`new_embedded_cluster_id`) unless
+        #: given; kept when the same object is stopped and started again.
         self.cluster_id = cluster_id or new_embedded_cluster_id()
         #: Why the broker is not on the port asked for (set by :meth:`start`), or None.
         self.port_note: str | None = None
@@ -331,8 +339,6 @@ class EmbeddedBroker:
                 f"cannot start the embedded broker: {self.bootstrap} is already in use {held}; "
                 "or pass another --port"
             )
-        if self._fixed_cluster_id is None:
-            self.cluster_id = new_embedded_cluster_id()
         url = f"tcp://{self.host}:{self.port}"
         cmd = [
             tansu_binary(),

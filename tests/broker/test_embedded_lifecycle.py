@@ -185,10 +185,39 @@ def test_default_port_used_by_a_live_embedded_broker_moves_on(
         with EmbeddedBroker() as second:
             assert second.port != first.port
             assert second.port_note is not None
-            assert f"the embedded broker of the running horizons process {os.getpid()}" in (
-                second.port_note
-            )
+            assert f"the embedded broker of the running process {os.getpid()}" in (second.port_note)
             assert second.cluster_id != first.cluster_id
+
+
+def test_an_older_unmarked_broker_is_orphaned_only_without_a_python_parent(
+    detached_tansu: tuple[int, int],
+) -> None:
+    # Detached: adopted by init, so orphaned (see the fixture).
+    pid, port = detached_tansu
+    (held,) = tansu_on_port(port)
+    assert (held.pid, held.started_by, held.embedded, held.orphaned) == (pid, None, True, True)
+    # Started straight from this (Python) process, the way an older EmbeddedBroker did it,
+    # without the starter's pid in its environment: still owned.
+    own_port = find_free_port()
+    url = f"tcp://127.0.0.1:{own_port}"
+    env = {k: v for k, v in os.environ.items() if k != broker_mod.PARENT_ENV}
+    proc = subprocess.Popen(
+        [
+            *(tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url),
+            *("--cluster-id", "cosmic-horizons-dev", "--storage-engine", "memory://tansu/"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        _wait_until(lambda: tansu_on_port(own_port), "the unmarked broker runs", 15)
+        (own,) = tansu_on_port(own_port)
+        assert (own.pid, own.ppid, own.started_by) == (proc.pid, os.getpid(), None)
+        assert own.embedded and not own.orphaned
+    finally:
+        proc.kill()
+        proc.wait(10)
 
 
 # -- item: every run of the in-memory broker is archived apart by default -------------------
