@@ -243,3 +243,97 @@ def test_up_without_kafka_starts_embedded_broker_streams_and_serves(tmp_path: Pa
     assert proc.returncode == 0, text
     assert re.search(r"delivered ([\d,]+) of \1; failed 0", text), text
     assert "embedded broker stopped" in text
+
+
+# -- progress when the output is a log, not a terminal ---------------------------------------
+
+
+def _status_lines(
+    *cmd: str, prefix: str, wanted: int, env: dict[str, str] | None = None
+) -> tuple[list[str], str]:
+    """Run ``horizons cmd`` with stdout and stderr on pipes until ``wanted`` lines start
+    with ``prefix``, then SIGTERM it; (those lines, the whole output)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cosmic_horizons", *cmd],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        text=True,
+    )
+    seen: list[str] = []
+    status: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith(prefix):
+                status.append(line)
+                if len(status) >= wanted:
+                    break
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=60)
+    return status, "".join(seen) + rest
+
+
+def test_simulate_prints_a_status_line_periodically_without_a_terminal(
+    settings: KafkaSettings,
+) -> None:
+    bootstrap = settings.bootstrap_servers or ""
+    started = time.monotonic()
+    status, out = _status_lines(
+        *("simulate", "--elements", "5", "--rate", "20", "--status-interval", "0.5s"),
+        *("-b", bootstrap, "-t", settings.topic),
+        prefix="sent ",
+        wanted=3,
+    )
+    assert len(status) == 3, out
+    assert time.monotonic() - started < 60
+    for line in status:
+        assert re.match(r"sent [\d,]+  delivered [\d,]+  failed 0  in flight", line), line
+    assert "\x1b[" not in out  # plain text in a log
+    assert re.search(r"delivered ([\d,]+) of \1; failed 0", out), out
+
+
+def test_status_interval_zero_prints_only_start_and_end(settings: KafkaSettings) -> None:
+    bootstrap = settings.bootstrap_servers or ""
+    result = horizons(
+        "simulate", "--elements", "5", "--rate", "20", "--duration", "2s",
+        "--status-interval", "0", "-b", bootstrap, "-t", settings.topic,
+    )  # fmt: skip
+    err = result.stderr.decode()
+    assert result.returncode == 0, err
+    assert not [line for line in err.splitlines() if line.startswith("sent ")], err
+    bad = horizons("simulate", "--status-interval", "soon", "-b", bootstrap)
+    assert bad.returncode == 2
+    assert "--status-interval: 'soon' is not a duration" in bad.stderr.decode()
+
+
+def test_up_prints_a_status_line_periodically_without_a_terminal() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "HORIZONS_"))}
+    status, out = _status_lines(
+        *("up", "--port", str(find_free_port()), "--no-api", "--elements", "4", "--sites", "2"),
+        *("--rate", "5", "--status-interval", "0.5s"),
+        prefix="sent ",
+        wanted=2,
+        env=env,
+    )
+    assert len(status) == 2, out
+    assert "(target 20/s)" in status[-1]
+    assert "embedded broker stopped" in out
+
+
+def test_archive_run_prints_a_status_line_periodically_without_a_terminal(
+    settings: KafkaSettings, tmp_path: Path
+) -> None:
+    bootstrap = settings.bootstrap_servers or ""
+    create_topic(bootstrap, settings.topic)
+    status, out = _status_lines(
+        *("archive", "run", "--storage", (tmp_path / "archive").as_uri(), "--workers", "0"),
+        *("--status-interval", "0.5s", "-b", bootstrap, "-t", settings.topic),
+        prefix="rows ",
+        wanted=2,
+    )
+    assert len(status) == 2, out
+    assert re.match(r"rows 0  files 0  ", status[0]), status
+    assert "stopped: 0 rows" in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -14,7 +15,10 @@ from rich.text import Text
 from .._units import format_bytes, parse_duration, parse_size
 from ..archiver.archiver import DEFAULT_GROUP, Archiver, ArchiverStats, RollPolicy
 from ..archiver.encoders import MAX_WORKERS, default_workers
-from ..archiver.storage import ArchiveStorage
+from ..archiver.storage import ArchiveStorage, default_archive_url
+from ..broker import is_embedded_cluster_id
+from ..cluster import check_broker
+from ..config import KafkaSettings
 from . import archive_read
 from .common import (
     BootstrapOpt,
@@ -26,8 +30,14 @@ from .common import (
     load_settings,
     print_json,
 )
+from .live import (
+    DEFAULT_STATUS_INTERVAL,
+    StatusIntervalOpt,
+    parse_status_interval,
+    periodic_status,
+)
 
-__all__ = ["app", "archiver_line"]
+__all__ = ["app", "archiver_line", "default_run_storage"]
 
 app = typer.Typer(
     name="archive",
@@ -112,6 +122,7 @@ def run(
     serve_host: Annotated[
         str, typer.Option("--serve-host", help="Address the API listens on.")
     ] = "127.0.0.1",
+    status_interval: StatusIntervalOpt = DEFAULT_STATUS_INTERVAL,
     bootstrap: BootstrapOpt = None,
     topic: TopicOpt = None,
     profile: ProfileOpt = None,
@@ -119,12 +130,16 @@ def run(
 ) -> None:
     """Archive the topic into Parquet files, exactly once; Ctrl-C/SIGTERM stop cleanly."""
     settings = load_settings(bootstrap, topic, profile)
+    status_s = parse_status_interval(status_interval)
     roll = RollPolicy(
         max_records=max_records,
         max_bytes=parse_size(max_bytes, what="--max-bytes"),
         max_record_span_s=parse_duration(span, what="--span"),
     )
     session_ms = int(parse_duration(session_timeout, what="--session-timeout") * 1000)
+    run_note = None
+    if storage is None:
+        storage, run_note = default_run_storage(settings)
     store = ArchiveStorage(storage)
     archiver = Archiver(
         settings,
@@ -144,6 +159,8 @@ def run(
         f"(group {group}; dead letters to {archiver.dlq_topic}; "
         f"{_workers_phrase(archiver.workers)}); Ctrl-C stops"
     )
+    if run_note:
+        err_console.print(run_note)
     api = None
     if serve_port is not None:
         from ..api import start_api
@@ -156,7 +173,7 @@ def run(
             f"(archiver stats: {api.url}/api/messaging/stats)"
         )
     try:
-        stats = _run_with_progress(archiver, stop)
+        stats = _run_with_progress(archiver, stop, status_s)
     finally:
         if api is not None:
             api.close()
@@ -179,9 +196,40 @@ def _workers_phrase(n: int) -> str:
     return f"{n} encoder process{'es' if n > 1 else ''}"
 
 
-def _run_with_progress(archiver: Archiver, stop: threading.Event) -> ArchiverStats:
+def default_run_storage(
+    settings: KafkaSettings, env: dict[str, str] | None = None
+) -> tuple[str | None, str | None]:
+    """Where ``archive run`` writes without --storage, and a note saying why, if it is not
+    the plain default.
+
+    The embedded broker keeps its topics in memory: each start is a new incarnation of
+    every topic, with offsets from 0 again. The default location would then hold the
+    previous run's files and refuse to continue (see :mod:`..archiver.identity`). When the
+    broker reports an embedded broker's cluster id (generated per start, see
+    :func:`..broker.new_embedded_cluster_id`) and neither --storage nor HORIZONS_ARCHIVE_URL
+    names a location, each run of the broker gets its own folder,
+    ``<default>/embedded/<cluster id>``. Any other broker, and any location given
+    explicitly, keeps the strict incarnation check.
+    """
+    e = dict(os.environ) if env is None else env
+    if e.get("HORIZONS_ARCHIVE_URL", "").strip() or settings.bootstrap_servers is None:
+        return None, None
+    answer = check_broker(settings, timeout=5.0)
+    if not (answer.reachable and is_embedded_cluster_id(answer.cluster_id)):
+        return None, None
+    url = f"{default_archive_url(e).rstrip('/')}/embedded/{answer.cluster_id}"
+    return url, (
+        f"the broker is the in-memory embedded one (cluster id {answer.cluster_id}): this run "
+        f"of it is archived apart, in {url} (readers: --storage {url})"
+    )
+
+
+def _run_with_progress(
+    archiver: Archiver, stop: threading.Event, status_interval: float
+) -> ArchiverStats:
     if not err_console.is_terminal:
-        return archiver.run(stop)
+        with periodic_status(lambda: archiver_line(archiver.stats()), status_interval, err_console):
+            return archiver.run(stop)
     from rich.live import Live
 
     with Live(

@@ -13,6 +13,7 @@ import typer
 from confluent_kafka import Consumer
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from .._units import parse_duration
 from ..api.runtime import start_api
@@ -35,7 +36,13 @@ from .common import (
     print_json,
     sigterm_as_interrupt,
 )
-from .live import publisher_line
+from .live import (
+    DEFAULT_STATUS_INTERVAL,
+    StatusIntervalOpt,
+    parse_status_interval,
+    periodic_status,
+    publisher_line,
+)
 
 
 def schema() -> None:
@@ -55,10 +62,11 @@ def broker(
     embedded = EmbeddedBroker(port, host=host)
     embedded.start()
     err_console.print(
-        f"embedded broker (Tansu, in-memory) listening on [bold]{embedded.bootstrap}[/]; "
+        f"embedded broker (Tansu, in-memory) listening on [bold]{embedded.bootstrap}[/] "
+        f"(pid {embedded.pid}, cluster id {embedded.cluster_id}); "
         f"clients use --bootstrap {embedded.bootstrap} "
         f"or KAFKA_BOOTSTRAP_SERVERS={embedded.bootstrap}. "
-        "Ctrl-C stops it."
+        "Ctrl-C stops it; it also stops when this process is killed."
     )
     try:
         code = embedded.wait()
@@ -173,20 +181,25 @@ def run_simulation(
     duration_s: float | None,
     count: int | None,
     live: bool = True,
+    status_interval: float = 0.0,
 ) -> DeliveryReport:
-    """Stream the simulator through ``publisher`` with a live stats line; Ctrl-C stops cleanly."""
+    """Stream the simulator through ``publisher`` with a live stats line (or, when ``live``
+    is off, the same line every ``status_interval`` seconds); Ctrl-C stops cleanly."""
     started = time.monotonic()
     target = rate * len(simulator.elements)
-    display = Live(
-        get_renderable=lambda: publisher_line(
-            publisher.snapshot(), target_rate=target, started=started
-        ),
-        console=err_console,
-        refresh_per_second=4,
-        transient=False,
-    )
+
+    def line() -> Text:
+        return publisher_line(publisher.snapshot(), target_rate=target, started=started)
+
+    display: contextlib.AbstractContextManager[object]
+    if live:
+        display = Live(
+            get_renderable=line, console=err_console, refresh_per_second=4, transient=False
+        )
+    else:
+        display = periodic_status(line, status_interval, err_console)
     try:
-        with display if live else contextlib.nullcontext():
+        with display:
             stream(
                 simulator, publisher.publish_many, rate_hz=rate, duration_s=duration_s, count=count
             )
@@ -224,14 +237,17 @@ def simulate(
     ensure: Annotated[
         bool, typer.Option(help="Create the topic with the profile's layout when missing.")
     ] = True,
+    status_interval: StatusIntervalOpt = DEFAULT_STATUS_INTERVAL,
     bootstrap: BootstrapOpt = None,
     topic: TopicOpt = None,
     profile: ProfileOpt = None,
 ) -> None:
-    """Stream simulated array telemetry into the topic, with a live progress line."""
+    """Stream simulated array telemetry into the topic, with a live progress line (a status
+    line every --status-interval when the output is a log)."""
     sigterm_as_interrupt()
     settings = load_settings(bootstrap, topic, profile)
     duration_s = parse_duration(duration, what="--duration") if duration else None
+    status_s = parse_status_interval(status_interval)
     if count is not None and count < 1:
         raise typer.BadParameter("must be at least 1", param_hint="--count")
     simulator = ArraySimulator(elements, sites, seed=seed, chunk_samples=chunk_samples)
@@ -249,6 +265,7 @@ def simulate(
         duration_s=duration_s,
         count=count,
         live=err_console.is_terminal,
+        status_interval=status_s,
     )
     if not report.complete:
         raise typer.Exit(1)
@@ -413,6 +430,7 @@ def up(
     api_port: Annotated[
         int, typer.Option(help="API port (a free one is used when it is taken).")
     ] = 8000,
+    status_interval: StatusIntervalOpt = DEFAULT_STATUS_INTERVAL,
     bootstrap: BootstrapOpt = None,
     topic: TopicOpt = None,
     profile: ProfileOpt = None,
@@ -420,6 +438,7 @@ def up(
     """The main job: broker (embedded unless Kafka is configured), topic, simulated array, API."""
     sigterm_as_interrupt()
     settings = load_settings(bootstrap, topic, profile)
+    status_s = parse_status_interval(status_interval)
     with contextlib.ExitStack() as cleanup:
         if settings.bootstrap_servers is None:
             embedded = EmbeddedBroker(port).start()
@@ -428,7 +447,10 @@ def up(
             settings = settings.with_overrides(bootstrap=embedded.bootstrap)
             err_console.print(
                 f"no Kafka configured: embedded broker (Tansu, in-memory) on "
-                f"[bold]{embedded.bootstrap}[/]"
+                f"[bold]{embedded.bootstrap}[/] (pid {embedded.pid}, cluster id "
+                f"{embedded.cluster_id})"
+                + (f"; {embedded.port_note}" if embedded.port_note else ""),
+                markup=True,
             )
         else:
             check_result = require_reachable(settings)
@@ -460,6 +482,7 @@ def up(
             duration_s=None,
             count=None,
             live=err_console.is_terminal,
+            status_interval=status_s,
         )
     if not report.complete:
         raise typer.Exit(1)
