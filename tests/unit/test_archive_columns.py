@@ -31,6 +31,7 @@ from cosmic_horizons.archiver.layout import encode_parquet
 from cosmic_horizons.errors import PacketError
 from cosmic_horizons.packet import MAX_DATA_CHUNK_CHARS, MAX_ID_CHARS, decode_packet, encode_packet
 from tests.helpers import make_packet
+from tests.unit.test_packet import ACCEPTED_TIMESTAMPS, REJECTED_TIMESTAMPS, TIMESTAMP_PARTS
 
 
 def canonical(doc: dict[str, object]) -> bytes:
@@ -114,6 +115,8 @@ EDGE_CASES: list[bytes | None] = [
     variant(timestamp="2026-11-27 12:00:00+00:00"),
     variant(timestamp="2026-11-27T12:00:00"),
     variant(timestamp="yesterday"),
+    *(variant(timestamp=text) for text, _ms in ACCEPTED_TIMESTAMPS),
+    *(variant(timestamp=text) for text in REJECTED_TIMESTAMPS),
     variant(metrics=metrics(vibration=1)),
     variant(metrics=metrics(vibration=-0.0)),
     variant(metrics=metrics(vibration=5e-324)),
@@ -451,3 +454,10 @@ def test_fuzz_numbers_c_path_against_python_path(cases: list[tuple[str, str]]) -
         else:
             got = archived[i][field]
             assert struct.pack("<d", got) == struct.pack("<d", want), (text, got, want)
+
+
+@FUZZ
+@given(st.lists(TIMESTAMP_PARTS, min_size=1, max_size=6))
+def test_fuzz_timestamps_c_path_against_python_path(texts: list[str]) -> None:
+    both([variant(timestamp=text) for text in texts])
+    both([encode_packet(make_packet(0)), *(variant(timestamp=text) for text in texts)])
