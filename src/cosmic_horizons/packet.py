@@ -3,7 +3,7 @@
 Python attributes are snake_case; on the wire the fields keep the spec's exact names
 (``sourceId``, ``routeType``, ``metrics.powerUsage``, ``data_chunk``...). Encoding and
 decoding use msgspec, which validates types while it parses; the rules msgspec cannot
-express (timezone-aware timestamp, finite numbers, base64, size limits) run in
+express (RFC 3339 timestamp, finite numbers, base64, size limits) run in
 ``__post_init__``, so a packet built in Python is checked exactly like one decoded from JSON.
 """
 
@@ -12,8 +12,10 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import re
+import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
@@ -24,6 +26,7 @@ __all__ = [
     "CONTENT_TYPE",
     "MAX_DATA_CHUNK_CHARS",
     "SCHEMA_VERSION",
+    "TIMESTAMP_FORM",
     "KafkaPayload",
     "Metrics",
     "RouteType",
@@ -33,6 +36,7 @@ __all__ = [
     "encode_packet",
     "json_schema",
     "packet_headers",
+    "timestamp_ok",
 ]
 
 #: Value of the ``content-type`` record header.
@@ -50,6 +54,12 @@ _ROUTE_TYPES: Final = frozenset(("node_to_hub", "hub_to_hub"))
 _URLSAFE_TO_STD: Final = bytes.maketrans(b"-_", b"+/")
 
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_CHARS)]
+#: The accepted timestamp form: RFC 3339's date-time, which is ISO 8601's extended format
+#: with seconds and an offset, in ASCII digits; the calendar is checked after it.
+TIMESTAMP_FORM: Final = "YYYY-MM-DDTHH:MM:SS[.fraction] then Z or ±HH:MM"
+_TIMESTAMP_PATTERN: Final = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
 
 
 class Metrics(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -79,16 +89,29 @@ class Metrics(msgspec.Struct, frozen=True, kw_only=True, gc=False):
             and math.isfinite(v + p + n + r)
         ):
             return
-        for name, value in (
-            ("vibration", v),
-            ("powerUsage", p),
-            ("noiseFloor", n),
-            ("rfiLevel", r),
+        for attr, name, value in (
+            ("vibration", "vibration", v),
+            ("power_usage", "powerUsage", p),
+            ("noise_floor", "noiseFloor", n),
+            ("rfi_level", "rfiLevel", r),
         ):
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise PacketError(
-                    f"$.metrics.{name}", f"expected a number, got {type(value).__name__}"
-                )
+            if value.__class__ is not float:
+                # An int (as JSON's 1850 decodes to 1850.0) or a float subclass (numpy's
+                # float64) is stored as the plain float decoding would give; a bool is not a
+                # number here, as in JSON.
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise PacketError(
+                        f"$.metrics.{name}", f"expected a number, got {type(value).__name__}"
+                    )
+                try:
+                    as_float = float(value)
+                except OverflowError:
+                    raise PacketError(
+                        f"$.metrics.{name}",
+                        f"number out of range (beyond ±{sys.float_info.max!r}): {_brief(value)}",
+                    ) from None
+                msgspec.structs.force_setattr(self, attr, as_float)
+                value = as_float
             if not math.isfinite(value):
                 raise PacketError(f"$.metrics.{name}", f"must be a finite number, got {value!r}")
 
@@ -112,7 +135,12 @@ class KafkaPayload(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
         name="siteId"
     )
     timestamp: Annotated[
-        str, msgspec.Meta(description="ISO 8601 time of the reading, with a timezone")
+        str,
+        msgspec.Meta(
+            description="Time of the reading, RFC 3339: YYYY-MM-DDTHH:MM:SS[.fraction] then Z or "
+            "±HH:MM",
+            extra_json_schema={"format": "date-time", "pattern": _TIMESTAMP_PATTERN},
+        ),
     ]
     metrics: Metrics
     data_chunk: (
@@ -137,16 +165,22 @@ class KafkaPayload(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
             and 0 < len(tgt) <= MAX_ID_CHARS
             and 0 < len(elem) <= MAX_ID_CHARS
             and 0 < len(site) <= MAX_ID_CHARS
+            and src.isascii()
+            and tgt.isascii()
+            and elem.isascii()
+            and site.isascii()
         ):
             _check_ids(src, tgt, elem, site)
-        if self.route_type not in _ROUTE_TYPES:
+        route = self.route_type
+        if route.__class__ is not str or route not in _ROUTE_TYPES:
             raise PacketError(
-                "$.routeType", f"expected 'node_to_hub' or 'hub_to_hub', got {self.route_type!r}"
+                "$.routeType", f"expected 'node_to_hub' or 'hub_to_hub', got {_brief(route)}"
             )
         if self.metrics.__class__ is not Metrics:
             raise PacketError("$.metrics", f"expected Metrics, got {type(self.metrics).__name__}")
-        if self.timestamp not in _timestamp_ms_cache:
-            _timestamp_ms(self.timestamp)
+        stamp = self.timestamp
+        if stamp.__class__ is not str or stamp not in _timestamp_ms_cache:
+            _timestamp_ms(stamp)
         chunk = self.data_chunk
         if chunk is not None:
             if chunk.__class__ is not str:
@@ -174,6 +208,24 @@ def _check_ids(*values: str) -> None:
             raise PacketError(f"$.{name}", f"expected a string, got {type(value).__name__}")
         if not 0 < len(value) <= MAX_ID_CHARS:
             raise PacketError(f"$.{name}", f"must be 1 to {MAX_ID_CHARS} characters long")
+        _check_unicode(name, value)
+
+
+def _check_unicode(name: str, value: str) -> None:
+    """A lone surrogate cannot be written as UTF-8 JSON (nor be decoded from it)."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise PacketError(
+                f"$.{name}", f"not valid Unicode: lone surrogate at character {exc.start}"
+            ) from None
+
+
+def _brief(value: object) -> str:
+    """``repr`` of a bad value, cut so that an error message stays one short line."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
 
 
 # Validated timestamps and their epoch milliseconds. Packets of one array tick share their
@@ -183,25 +235,73 @@ _TIMESTAMP_CACHE_MAX: Final = 4096
 
 
 def _timestamp_ms(value: str) -> int:
-    ms = int(_parse_timestamp(value).timestamp() * 1000)
+    ms = (_parse_timestamp(value) - _EPOCH) // _ONE_MS
     if len(_timestamp_ms_cache) >= _TIMESTAMP_CACHE_MAX:
         _timestamp_ms_cache.clear()
     _timestamp_ms_cache[value] = ms
     return ms
 
 
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS: Final = timedelta(milliseconds=1)
+_TIMESTAMP_RE: Final = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?"
+    r"(?:(Z)|([+-])([0-9]{2}):([0-9]{2}))"
+)
+#: The same date and time without a zone, to say precisely what is missing.
+_NO_ZONE_RE: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+)
+
+
 def _parse_timestamp(value: str) -> datetime:
+    """RFC 3339 date-time (``2026-11-27T12:00:00.123Z``, ``...+05:30``) as an aware datetime.
+
+    Only that form: no space or other separator, no week or ordinal dates, no basic format,
+    no comma fraction, no offset without minutes or with seconds. Digits past microseconds
+    are read but not kept (the packet's record timestamp is in milliseconds).
+    """
     if value.__class__ is not str:
-        raise PacketError("$.timestamp", f"expected an ISO 8601 string, got {type(value).__name__}")
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise PacketError("$.timestamp", f"not an ISO 8601 date-time: {value!r}") from None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise PacketError(
-            "$.timestamp", f"has no timezone (add Z or an offset such as +00:00): {value!r}"
+            "$.timestamp",
+            f"expected an ISO 8601 string ({TIMESTAMP_FORM}), got {type(value).__name__}",
         )
-    return parsed
+    match = _TIMESTAMP_RE.fullmatch(value)
+    if match is None:
+        if _NO_ZONE_RE.fullmatch(value):
+            raise PacketError(
+                "$.timestamp",
+                f"has no timezone (add Z or an offset such as +00:00): {_brief(value)}",
+            )
+        raise PacketError(
+            "$.timestamp",
+            f"not an ISO 8601 date-time: {_brief(value)} (expected {TIMESTAMP_FORM}, "
+            "e.g. 2026-11-27T12:00:00.123Z)",
+        )
+    year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
+    try:
+        if zulu:
+            zone = UTC
+        else:
+            if int(off_h) > 23 or int(off_m) > 59:
+                raise ValueError("offset out of range")
+            offset = timedelta(hours=int(off_h), minutes=int(off_m))
+            zone = timezone(-offset if sign == "-" else offset)
+        micros = int((fraction or "")[:6].ljust(6, "0"))
+        return datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second), micros, zone
+        )
+    except ValueError:
+        raise PacketError("$.timestamp", f"no such date, time or offset: {_brief(value)}") from None
+
+
+def timestamp_ok(value: str) -> bool:
+    """Would a packet accept ``value`` as its timestamp?"""
+    try:
+        _parse_timestamp(value)
+    except PacketError:
+        return False
+    return True
 
 
 _B64_ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"

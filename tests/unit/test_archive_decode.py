@@ -7,12 +7,15 @@ import json
 
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cosmic_horizons.archiver.decode import decode_range
 from cosmic_horizons.archiver.layout import RowBuffer, encode_parquet
 from cosmic_horizons.errors import PacketError
 from cosmic_horizons.packet import MAX_DATA_CHUNK_CHARS, MAX_ID_CHARS, decode_packet, encode_packet
 from tests.helpers import make_packet
+from tests.unit.test_packet import ACCEPTED_TIMESTAMPS, REJECTED_TIMESTAMPS, TIMESTAMP_PARTS
 
 GOOD = json.loads(
     encode_packet(make_packet(7, chunk=base64.b64encode(b"\x00\x01\xfe\xff").decode()))
@@ -32,7 +35,7 @@ EDGE_CASES: list[bytes | None] = [
     variant(),
     variant(timestamp="2026-11-27T12:00:00Z"),
     variant(timestamp="2026-11-27T12:00:00.123456789+05:30"),
-    variant(timestamp="2026-11-27 12:00:00+00:00"),  # space separator: accepted by the exact path
+    variant(timestamp="2026-11-27 12:00:00+00:00"),  # space separator: not RFC 3339's T
     variant(timestamp="2026-11-27T12:00:00"),  # no timezone
     variant(timestamp="2026-02-30T12:00:00Z"),  # no such day
     variant(timestamp="2024-02-29T12:00:00Z"),  # leap day
@@ -42,6 +45,8 @@ EDGE_CASES: list[bytes | None] = [
     variant(timestamp="0000-01-01T00:00:00Z"),
     variant(timestamp="yesterday"),
     variant(timestamp=5),
+    *(variant(timestamp=text) for text, _ms in ACCEPTED_TIMESTAMPS),
+    *(variant(timestamp=text) for text in REJECTED_TIMESTAMPS),
     variant(sourceId=""),
     variant(sourceId="x" * MAX_ID_CHARS),
     variant(sourceId="x" * (MAX_ID_CHARS + 1)),
@@ -148,3 +153,28 @@ def test_all_edge_cases_in_one_batch() -> None:
 def test_edge_cases_that_parse_as_a_batch() -> None:
     parseable = [v for v in EDGE_CASES if v and v.strip().startswith(b"{") and b"\n" not in v]
     assert_same(parseable)
+
+
+@pytest.mark.parametrize("text", [t for t, _ms in ACCEPTED_TIMESTAMPS] + REJECTED_TIMESTAMPS)
+def test_timestamp_forms_alone_in_a_batch(text: str) -> None:
+    """A batch whose timestamps all have one form: the column-wide check decides it alone."""
+    assert_same([variant(timestamp=text)] * 3)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(st.lists(TIMESTAMP_PARTS, min_size=1, max_size=5), st.integers(0, 2))
+def test_fuzz_timestamps_batch_agrees_with_decode_packet(texts: list[str], good: int) -> None:
+    values = [variant(timestamp=text) for text in texts]
+    assert_same([encode_packet(make_packet(i)) for i in range(good)] + values)
+    assert_same([canonical_timestamp(text) for text in texts])  # through the C fast path
+
+
+def canonical_timestamp(text: str) -> bytes:
+    return encode_packet(make_packet(4)).replace(
+        make_packet(4).timestamp.encode(), json.dumps(text, ensure_ascii=False)[1:-1].encode()
+    )

@@ -152,14 +152,20 @@ static int number(const char **p, const char *end, double *out) {
             neg = 1;
             r++;
         }
+        /* m is exact only while digits <= 19 (10^19 - 1 < 2^64); past that it has wrapped
+         * modulo 2^64 -- 2^64 itself, or 1 followed by 64 zeros, wraps to 0 -- and is not
+         * used. */
         uint64_t m = 0;
-        int digits = 0, frac = 0;
+        int digits = 0, frac = 0, has_point = 0, has_exp = 0;
         long exp10 = 0;
         for (; r < q && is_digit(*r); r++, digits++) m = m * 10 + (uint64_t)(*r - '0');
-        if (r < q && *r == '.')
+        if (r < q && *r == '.') {
+            has_point = 1;
             for (r++; r < q && is_digit(*r); r++, digits++, frac++)
                 m = m * 10 + (uint64_t)(*r - '0');
+        }
         if (r < q) { /* exponent */
+            has_exp = 1;
             r++;
             int eneg = 0;
             if (*r == '+' || *r == '-') eneg = *r++ == '-';
@@ -168,9 +174,10 @@ static int number(const char **p, const char *end, double *out) {
             exp10 = eneg ? -e : e;
         }
         exp10 -= frac;
-        if (m == 0 && r == q && frac == 0 && memchr(s, '.', (size_t)(q - s)) == NULL &&
-            memchr(s, 'e', (size_t)(q - s)) == NULL && memchr(s, 'E', (size_t)(q - s)) == NULL) {
-            *out = 0.0; /* "-0" is the integer 0, which becomes +0.0 as msgspec does it */
+        if (digits == 1 && m == 0 && !has_point && !has_exp) {
+            /* The literal "0" or "-0" (JSON allows no other integer zero): the integer 0,
+             * which becomes +0.0 as msgspec does it. */
+            *out = 0.0;
             *p = q;
             return 1;
         }

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import binascii
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Final, overload
 
 import msgspec
@@ -21,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import PacketError
-from ..packet import MAX_DATA_CHUNK_CHARS, MAX_ID_CHARS, decode_packet
+from ..packet import MAX_DATA_CHUNK_CHARS, MAX_ID_CHARS, decode_packet, timestamp_ok
 from .layout import ARCHIVE_SCHEMA, RowBuffer
 
 __all__ = [
@@ -76,7 +75,8 @@ def fast_path_built() -> bool:
 
 
 _ROUTES: Final = pa.array(["node_to_hub", "hub_to_hub"])
-#: The usual shape of a packet timestamp; a strict subset of what ``fromisoformat`` takes.
+#: The usual shape of a packet timestamp: a strict subset of what the packet accepts
+#: (:func:`~cosmic_horizons.packet.timestamp_ok`), leaving the calendar to Arrow.
 _ISO_SHAPE: Final = (
     r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d"
     r"(\.\d{1,9})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$"
@@ -106,15 +106,8 @@ class _WirePacket(msgspec.Struct, gc=False):
 _wire_decoder: Final = msgspec.json.Decoder(_WirePacket)
 
 
-def _timestamp_ok(value: str) -> bool:
-    try:
-        return datetime.fromisoformat(value).utcoffset() is not None
-    except ValueError:
-        return False
-
-
 def _timestamps_ok(column: pa.Array) -> np.ndarray:
-    """Per row: would ``datetime.fromisoformat`` accept the timestamp, with a zone?
+    """Per row: would the packet accept the timestamp (``timestamp_ok``)?
 
     When every timestamp has the common shape (``2026-11-27T12:00:00.123Z``) and Arrow's
     calendar-checking parser takes them all, the answer is yes for all at once; otherwise
@@ -127,7 +120,7 @@ def _timestamps_ok(column: pa.Array) -> np.ndarray:
             pass
         else:
             return np.ones(len(column), dtype=bool)
-    return np.fromiter((_timestamp_ok(t) for t in column.to_pylist()), bool, len(column))
+    return np.fromiter((timestamp_ok(t) for t in column.to_pylist()), bool, len(column))
 
 
 def _id_ok(column: pa.Array) -> pa.Array:
