@@ -233,6 +233,16 @@ def test_cli_json_output_and_exit_codes(bootstrap: str, topic_name: str) -> None
     assert (lag["group"], lag["status"], lag["totalLag"]) == (group, "OK", 0)
     assert sum(p["committed"] for p in lag["partitions"]) == 11
 
+    # The group stopped with a backlog: one sample cannot judge it, and says so (not OK, exit 3).
+    produce_exact(bootstrap, topic_name, 7, start=11)
+    result = runner.invoke(app, ["lag", "--json", "-g", group, "-n", "1", "-b", bootstrap])
+    assert result.exit_code == 3, result.output
+    (lag,) = msgspec.json.decode(result.stdout)
+    assert (lag["status"], lag["totalLag"]) == ("UNKNOWN", 7)
+    assert "unknown (one sample)" in lag["rule"]
+    lagging = [p for p in lag["partitions"] if p["lag"]]
+    assert lagging and all(p["status"] == "UNKNOWN" for p in lagging)
+
     result = runner.invoke(app, ["lag", "-g", "no-such-group", "-n", "1", "-b", bootstrap])
     assert result.exit_code == 2
     assert "no-such-group" in result.output

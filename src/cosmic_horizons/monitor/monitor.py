@@ -27,7 +27,7 @@ from confluent_kafka.admin._resource import ResourceType
 from ..cluster import BrokerInfo, make_admin
 from ..config import KafkaSettings
 from ..errors import BrokerUnavailableError, HorizonsError, from_kafka_error
-from .burrow import OffsetSample, WatermarkHistory, evaluate_window, group_status, lag_seconds
+from .burrow import OffsetSample, WatermarkHistory, evaluate_window, group_lag, lag_seconds
 from .models import GroupLag, KafkaSnapshot, PartitionLag, PartitionState
 
 __all__ = ["Monitor"]
@@ -316,22 +316,7 @@ class Monitor:
                 )
                 for tp in keys
             ]
-            status, rule = group_status(rows)
-            lags = [r.lag for r in rows if r.lag is not None]
-            seconds = [r.lag_seconds for r in rows if r.lag_seconds is not None]
-            out.append(
-                GroupLag(
-                    group=name,
-                    state=state,
-                    status=status,
-                    rule=rule,
-                    total_lag=sum(lags),
-                    max_lag=max(lags, default=0),
-                    max_lag_seconds=max(seconds) if seconds else None,
-                    partitions=rows,
-                    members=members,
-                )
-            )
+            out.append(group_lag(name, state, members, rows))
         return out
 
     def _partition_lag(
