@@ -528,3 +528,14 @@ def test_burrow_storage_fixture_testgroup2() -> None:
     g = _fixture_group("testgroup2", more[-10:], now=140.0)
     assert (g.status, g.total_lag) == ("STOP", 2921)
     assert lag_health([g])[0] is Health.UNHEALTHY
+
+
+def test_embedded_cluster_id_is_the_embedded_brokers_default() -> None:
+    # The monitor corrects the short watermark only on the embedded broker, told by its id.
+    import inspect
+
+    from cosmic_horizons.broker import EmbeddedBroker
+    from cosmic_horizons.monitor.monitor import EMBEDDED_CLUSTER_IDS
+
+    default = inspect.signature(EmbeddedBroker).parameters["cluster_id"].default
+    assert default in EMBEDDED_CLUSTER_IDS

@@ -4,11 +4,19 @@ The spec's ``MessagingMonitorService.pollKafka`` connected and disconnected an a
 every poll. Here one admin client lives as long as the monitor; every request has a bounded
 timeout, so a broker that goes away costs one timeout per poll and yields ``connected: false``,
 and librdkafka reconnects by itself when the broker returns.
+
+The embedded broker (Tansu) reports a partition's high watermark as the base offset of its last
+record batch plus one: short by the batch's size minus one after a multi-record batch. On that
+broker only (told by the cluster id :class:`~cosmic_horizons.broker.EmbeddedBroker` gives it),
+the monitor reads the last batch once per new watermark (a consumer assigned at the reported
+watermark - 1 receives the whole batch) and reports its last record's offset + 1. Apache Kafka's
+watermark is exact and is used as reported, with no extra request.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import threading
 import time
 from collections import deque
@@ -16,7 +24,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import msgspec
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 # confluent_kafka.admin re-exports these without __all__; their own modules satisfy mypy.
@@ -30,7 +38,12 @@ from ..errors import BrokerUnavailableError, HorizonsError, from_kafka_error
 from .burrow import OffsetSample, WatermarkHistory, evaluate_window, group_lag, lag_seconds
 from .models import GroupLag, KafkaSnapshot, PartitionLag, PartitionState
 
-__all__ = ["Monitor"]
+__all__ = ["EMBEDDED_CLUSTER_IDS", "Monitor"]
+
+#: Cluster ids of the embedded broker, whose reported high watermark is short (see above): the
+#: default of :class:`~cosmic_horizons.broker.EmbeddedBroker` (a Kafka cluster id is a base64
+#: UUID, so no Kafka cluster has it).
+EMBEDDED_CLUSTER_IDS = frozenset({"cosmic-horizons-dev"})
 
 _TP = tuple[str, int]
 _LATEST: OffsetSpec = OffsetSpec.latest()  # type: ignore[no-untyped-call]  # untyped upstream
@@ -89,6 +102,10 @@ class Monitor:
         self._lock = threading.Lock()
         self._windows: dict[tuple[str, str, int], deque[OffsetSample]] = {}
         self._history: dict[_TP, WatermarkHistory] = {}
+        #: True once the cluster answered with the embedded broker's cluster id.
+        self.embedded = False
+        self._end_reader: Consumer | None = None
+        self._true_ends: dict[_TP, tuple[int, int]] = {}  # reported watermark -> true end
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -121,7 +138,72 @@ class Monitor:
                 offsets[key] = int(self._wait(future).offset)
             except (KafkaException, TimeoutError) as exc:
                 errors[key] = _describe(exc, "ListOffsets", f"{key[0]}[{key[1]}]")
+        if spec is _LATEST and self.embedded:
+            offsets = self._correct_ends(offsets)
         return offsets, errors
+
+    def _note_cluster(self, cluster_id: str | None) -> None:
+        self.embedded = cluster_id in EMBEDDED_CLUSTER_IDS
+
+    def _correct_ends(self, reported: dict[_TP, int]) -> dict[_TP, int]:
+        """The embedded broker's reported watermarks made exact: each is the base offset of the
+        last batch + 1, so the batch read from ``reported - 1`` ends at the true end. A
+        watermark seen before reuses its answer (a new batch always moves the reported one)."""
+        out = dict(reported)
+        todo: dict[_TP, int] = {}
+        for tp, hw in reported.items():
+            known = self._true_ends.get(tp)
+            if known is not None and known[0] == hw:
+                out[tp] = known[1]
+            elif hw > 0:
+                todo[tp] = hw
+        if not todo:
+            return out
+        try:
+            last = self._read_last_offsets(todo)
+        except KafkaException:
+            return out  # the reported figure, as Kafka would give it; corrected next time
+        for tp, hw in todo.items():
+            if tp in last:
+                end = max(hw, last[tp] + 1)
+                out[tp] = end
+                self._true_ends[tp] = (hw, end)
+        return out
+
+    def _read_last_offsets(self, starts: dict[_TP, int]) -> dict[_TP, int]:
+        """The last offset delivered from each partition, reading from ``reported - 1``."""
+        if self._end_reader is None:
+            conf: dict[str, Any] = self.settings.client_config("cosmic-horizons-monitor-end")
+            conf.update(
+                {
+                    "group.id": "cosmic-horizons-monitor-end",  # never joined, never committed
+                    "enable.auto.commit": False,
+                    "enable.partition.eof": True,
+                    "isolation.level": "read_uncommitted",
+                    "auto.offset.reset": "error",
+                    "fetch.wait.max.ms": 10,
+                    "socket.timeout.ms": int(self.timeout * 1000),
+                    "log_level": 0,
+                }
+            )
+            self._end_reader = Consumer(conf)
+        reader = self._end_reader
+        reader.assign([TopicPartition(t, p, hw - 1) for (t, p), hw in starts.items()])
+        last: dict[_TP, int] = {}
+        pending = set(starts)
+        deadline = time.monotonic() + min(self.timeout, 3.0)
+        try:
+            while pending and time.monotonic() < deadline:
+                for msg in reader.consume(num_messages=1000, timeout=0.1):
+                    key = (msg.topic() or "", msg.partition() or 0)
+                    err = msg.error()
+                    if err is not None:
+                        pending.discard(key)  # end of partition, or nothing readable there
+                        continue
+                    last[key] = max(last.get(key, -1), msg.offset() or 0)
+        finally:
+            reader.unassign()
+        return last
 
     # -- snapshot --------------------------------------------------------------------------
 
@@ -144,6 +226,7 @@ class Monitor:
         started = time.perf_counter()
         metadata = admin.list_topics(timeout=self.timeout)
         latency_ms = round((time.perf_counter() - started) * 1000, 2)
+        self._note_cluster(metadata.cluster_id)
         brokers = sorted(
             (BrokerInfo(b.id, b.host or "", b.port) for b in metadata.brokers.values()),
             key=lambda b: b.id,
@@ -217,7 +300,7 @@ class Monitor:
     def _ensure_reachable(self) -> None:
         # With no broker known, ListGroups asks nobody and answers an empty list: ask first.
         try:
-            self._client().list_topics(timeout=self.timeout)
+            self._note_cluster(self._client().list_topics(timeout=self.timeout).cluster_id)
         except KafkaException as exc:
             raise from_kafka_error(exc, operation="Metadata", target=self._bootstrap) from exc
 
@@ -361,6 +444,11 @@ class Monitor:
             # Asked again too soon: judge the fresh sample without letting it crowd the window.
             judged = [*list(window)[1 - self.window :], sample]
         status, rule = evaluate_window(judged, now=now, owned=owned)
+        if committed > high_watermark:
+            rule += (
+                f"; committed offset {committed} is past the reported log end "
+                f"{high_watermark}, lag shown as 0"
+            )
         history = self._history.get(tp)
         seconds = (
             0.0
@@ -382,6 +470,10 @@ class Monitor:
         """Release the admin connection; later polls report ``connected=False``."""
         with self._lock:
             self._admin = None
+            if self._end_reader is not None:
+                reader, self._end_reader = self._end_reader, None
+                with contextlib.suppress(KafkaException, RuntimeError):
+                    reader.close()
 
     def __enter__(self) -> Monitor:
         return self
