@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import re
 import threading
 import time
 from collections import deque
@@ -24,7 +25,13 @@ from collections.abc import Iterable
 from typing import Any
 
 import msgspec
-from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient
 
 # confluent_kafka.admin re-exports these without __all__; their own modules satisfy mypy.
@@ -32,13 +39,13 @@ from confluent_kafka.admin._config import ConfigResource
 from confluent_kafka.admin._listoffsets import OffsetSpec
 from confluent_kafka.admin._resource import ResourceType
 
-from ..cluster import BrokerInfo, make_admin
+from ..cluster import BrokerInfo
 from ..config import KafkaSettings
-from ..errors import BrokerUnavailableError, HorizonsError, from_kafka_error
+from ..errors import BrokerUnavailableError, HorizonsError, from_kafka_error, rdkafka_error_of
 from .burrow import OffsetSample, WatermarkHistory, evaluate_window, group_lag, lag_seconds
 from .models import GroupLag, KafkaSnapshot, PartitionLag, PartitionState
 
-__all__ = ["EMBEDDED_CLUSTER_IDS", "Monitor"]
+__all__ = ["EMBEDDED_CLUSTER_IDS", "Monitor", "connection_reason"]
 
 #: Cluster ids of the embedded broker, whose reported high watermark is short (see above): the
 #: default of :class:`~cosmic_horizons.broker.EmbeddedBroker` (a Kafka cluster id is a base64
@@ -48,6 +55,49 @@ EMBEDDED_CLUSTER_IDS = frozenset({"cosmic-horizons-dev"})
 _TP = tuple[str, int]
 _LATEST: OffsetSpec = OffsetSpec.latest()  # type: ignore[no-untyped-call]  # untyped upstream
 _EARLIEST: OffsetSpec = OffsetSpec.earliest()  # type: ignore[no-untyped-call]  # untyped upstream
+
+
+#: librdkafka errors that mean "no broker answered" (the request never reached one).
+_UNREACHABLE = frozenset(
+    {
+        KafkaError._TRANSPORT,
+        KafkaError._ALL_BROKERS_DOWN,
+        KafkaError._TIMED_OUT,
+        KafkaError._RESOLVE,
+    }
+)
+#: Connection errors librdkafka reports through ``error_cb``: they say why (refused, resolve...).
+_CONNECTION = frozenset(
+    {
+        KafkaError._TRANSPORT,
+        KafkaError._RESOLVE,
+        KafkaError._SSL,
+        KafkaError._AUTHENTICATION,
+        KafkaError.SASL_AUTHENTICATION_FAILED,
+    }
+)
+_AFTER = re.compile(r"\s*\(after \d+ms in state \w+\)\s*$")
+_RESOLVE = re.compile(r"Failed to resolve '([^']+)': (.+)$")
+_FAILED = re.compile(r"failed: (.+)$")
+_PREFIX = re.compile(r"^\S+/(?:bootstrap|\d+): ")
+
+
+def connection_reason(text: str) -> str:
+    """librdkafka's connection error as a few words: ``connection refused``, ``cannot resolve
+    kafka:9092: name or service not known``, ``connection setup timed out``."""
+    text = _AFTER.sub("", _PREFIX.sub("", text.strip()))
+    if m := _RESOLVE.search(text):
+        return f"cannot resolve {m.group(1)}: {m.group(2)[:1].lower()}{m.group(2)[1:]}"
+    if m := _FAILED.search(text):
+        text = m.group(1)
+    return text[:1].lower() + text[1:] if text else "no answer"
+
+
+def _is_unreachable(exc: BaseException) -> bool:
+    if isinstance(exc, TimeoutError | BrokerUnavailableError):
+        return True
+    err = rdkafka_error_of(exc)
+    return err is not None and err.code() in _UNREACHABLE
 
 
 def _describe(exc: BaseException, operation: str, target: str) -> str:
@@ -98,7 +148,8 @@ class Monitor:
         self.window = window
         self.min_sample_interval = min_sample_interval
         self._bootstrap = settings.require_bootstrap()
-        self._admin: AdminClient | None = make_admin(settings, timeout_ms=int(timeout * 1000))
+        self._connection_error: str | None = None  # the last one librdkafka reported
+        self._admin: AdminClient | None = self._make_admin()
         self._lock = threading.Lock()
         self._windows: dict[tuple[str, str, int], deque[OffsetSample]] = {}
         self._history: dict[_TP, WatermarkHistory] = {}
@@ -108,6 +159,40 @@ class Monitor:
         self._true_ends: dict[_TP, tuple[int, int]] = {}  # reported watermark -> true end
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _make_admin(self) -> AdminClient:
+        # cluster.make_admin's settings, plus an error callback that says why a broker cannot
+        # be reached (refused, unresolvable...): the request's own error only says "transport".
+        timeout_ms = int(self.timeout * 1000)
+        conf: dict[str, Any] = self.settings.client_config("cosmic-horizons-admin")
+        conf.update(
+            {
+                "socket.timeout.ms": timeout_ms,
+                "socket.connection.setup.timeout.ms": timeout_ms,
+                "reconnect.backoff.max.ms": 1000,
+                "log_level": 0,
+                "error_cb": self._on_client_error,
+            }
+        )
+        return AdminClient(conf)
+
+    def _on_client_error(self, err: KafkaError) -> None:
+        if err.code() in _CONNECTION:
+            self._connection_error = err.str()
+
+    def _unreachable(self) -> str:
+        """``broker unreachable at HOST:PORT (connection refused)``: one line, for people."""
+        if self._admin is not None:
+            self._admin.poll(0)  # serve the error callbacks queued during the failed request
+        reason = (
+            connection_reason(self._connection_error)
+            if self._connection_error
+            else f"no answer in {self.timeout:g} s"
+        )
+        return f"broker unreachable at {self._bootstrap} ({reason})"
+
+    def _connected(self) -> None:
+        self._connection_error = None
 
     def _client(self) -> AdminClient:
         if self._admin is None:
@@ -217,7 +302,9 @@ class Monitor:
                     connected=False,
                     topic=self.topic,
                     polled_at=time.time(),
-                    error=_describe(exc, "Metadata", self._bootstrap),
+                    error=self._unreachable()
+                    if _is_unreachable(exc)
+                    else _describe(exc, "Metadata", self._bootstrap),
                 )
 
     def _poll(self) -> KafkaSnapshot:
@@ -226,6 +313,7 @@ class Monitor:
         started = time.perf_counter()
         metadata = admin.list_topics(timeout=self.timeout)
         latency_ms = round((time.perf_counter() - started) * 1000, 2)
+        self._connected()
         self._note_cluster(metadata.cluster_id)
         brokers = sorted(
             (BrokerInfo(b.id, b.host or "", b.port) for b in metadata.brokers.values()),
@@ -302,7 +390,13 @@ class Monitor:
         try:
             self._note_cluster(self._client().list_topics(timeout=self.timeout).cluster_id)
         except KafkaException as exc:
+            if _is_unreachable(exc):
+                raise BrokerUnavailableError(
+                    f"{self._unreachable()}; check --bootstrap / KAFKA_BOOTSTRAP_SERVERS and "
+                    "that the broker is running"
+                ) from exc
             raise from_kafka_error(exc, operation="Metadata", target=self._bootstrap) from exc
+        self._connected()
 
     def _groups(self) -> list[str]:
         self._ensure_reachable()
