@@ -279,7 +279,7 @@ class Monitor:
         deadline = time.monotonic() + min(self.timeout, 3.0)
         try:
             while pending and time.monotonic() < deadline:
-                for msg in reader.consume(num_messages=1000, timeout=0.1):
+                for msg in reader.consume(num_messages=10_000, timeout=0.01):
                     key = (msg.topic() or "", msg.partition() or 0)
                     err = msg.error()
                     if err is not None:
