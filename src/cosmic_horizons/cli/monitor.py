@@ -251,7 +251,8 @@ def lag(
             "-n",
             min=1,
             help="Offset samples to take; Burrow's rules judge the window they make "
-            "(make it longer than the consumers' commit interval).",
+            "(make it longer than the consumers' commit interval). With 1, a group with lag "
+            "is UNKNOWN (exit 3): one sample shows no trend.",
         ),
     ] = 5,
     interval: Annotated[str, typer.Option("--interval", "-i", help="Time between samples.")] = "2s",
