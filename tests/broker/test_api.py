@@ -26,7 +26,7 @@ from cosmic_horizons.array_view import ArraySnapshot, ArrayView
 from cosmic_horizons.broker import find_free_port
 from cosmic_horizons.config import KafkaSettings
 from cosmic_horizons.monitor import Monitor
-from cosmic_horizons.monitor.models import KafkaSnapshot
+from cosmic_horizons.monitor.models import LAG_STATUSES, KafkaSnapshot
 from cosmic_horizons.publisher import Publisher
 from tests.helpers import create_topic, fast_consumer, make_packet, wait_for
 
@@ -150,7 +150,7 @@ def test_every_endpoint_answers_with_its_model(
     assert group.group == lagging_group.group
     assert group.max_lag > 0
     assert {p.partition: p.committed for p in group.partitions} == lagging_group.committed
-    assert group.status in ("OK", "WARN", "STALL", "STOP", "REWIND", "ERR")
+    assert group.status in LAG_STATUSES  # UNKNOWN at the first poll (one sample)
     assert group.rule
 
     ready = get(client, "/api/ready", Readiness)
@@ -228,7 +228,7 @@ def test_metrics_parse_and_carry_lag_exporter_names(
     assert len(samples("kafka_partition_earliest_offset", topic=settings.topic)) == PARTITIONS
     status = samples("horizons_consumergroup_status", **group)
     assert sorted(s.labels["status"] for s in status) == sorted(
-        ["OK", "WARN", "STALL", "STOP", "REWIND", "ERR"]
+        ["OK", "UNKNOWN", "WARN", "STOP", "STALL", "REWIND", "ERR"]
     )
     assert sum(s.value for s in status) == 1
     (connected,) = samples("horizons_kafka_connected")
@@ -330,8 +330,12 @@ def test_not_ready_when_the_broker_is_unreachable() -> None:
         snap = get(client, "/api/messaging/snapshot", KafkaSnapshot)
         assert time.monotonic() - started < 1.0
         assert not snap.connected and snap.latest_offset is None
+        # one human line, naming the address and why; lag and topics repeat it, not wrap it
+        assert snap.error == f"broker unreachable at {dead.bootstrap_servers} (connection refused)"
+        assert "KafkaError" not in snap.error and "_TRANSPORT" not in snap.error
         lag = get(client, "/api/messaging/lag", LagReport)
-        assert lag.groups == [] and lag.error and "unreachable" in lag.error
+        assert lag.groups == [] and lag.error == snap.error
+        assert get(client, "/api/topics", TopicsReport).error == snap.error
         assert get(client, "/api/messaging/stats", ServiceStats).publisher is None
         assert "no array view" in get(client, "/api/array", ErrorBody, status=404).detail
         assert get(client, "/api/health", Liveness).status == "ok"

@@ -1,9 +1,9 @@
 """The monitor against the embedded broker: snapshot, lag, broker loss and recovery, CLI JSON.
 
 The embedded broker reports a high watermark of "base offset of the last batch + 1", short after
-a multi-record batch. Tests that compare watermarks with what was produced therefore produce
-with ``linger.ms=0`` and ``batch.num.messages=1``: one record per batch, so the watermark is
-exact and the comparisons below are equalities, not bounds.
+a multi-record batch; the monitor corrects it there (test_embedded_watermark_...). The other
+tests produce with ``linger.ms=0`` and ``batch.num.messages=1`` (one record per batch) so their
+figures do not depend on that correction.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from typer.testing import CliRunner
 
-from cosmic_horizons.broker import EmbeddedBroker, find_free_port
+from cosmic_horizons.broker import EmbeddedBroker, find_free_port, is_embedded_cluster_id
 from cosmic_horizons.cli.main import app
 from cosmic_horizons.config import KafkaSettings
 from cosmic_horizons.errors import BrokerUnavailableError
@@ -102,6 +102,62 @@ def test_snapshot_latest_offset_equals_what_was_produced(
         "partitions": 3,
     }
     assert wire["latencyMs"] == snap.latency_ms
+
+
+def produce_batched(bootstrap: str, topic: str, count: int) -> None:
+    """Produce ``count`` records in multi-record batches (what a real producer does)."""
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50})
+    for n in range(count):
+        producer.produce(topic, key=f"element-{n}", value=b"{}")
+    assert producer.flush(30) == 0
+
+
+def test_embedded_watermark_is_corrected_to_the_true_end_offset(
+    bootstrap: str, topic_name: str, settings: KafkaSettings
+) -> None:
+    create_topic(bootstrap, topic_name, 2)
+    produce_batched(bootstrap, topic_name, 600)
+    group = f"batched-{topic_name[-8:]}"
+    consume_and_commit(bootstrap, group, topic_name, 600)
+    raw = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=5)
+    assert is_embedded_cluster_id(raw.cluster_id)
+
+    with Monitor(settings, timeout=5) as mon:
+        snap = mon.poll()
+        assert mon.embedded
+        assert snap.latest_offset == 600  # the broker itself reports far less (one per batch)
+        (lag,) = mon.lag(group)
+        assert lag.total_lag == 0
+        assert all(p.high_watermark == p.committed for p in lag.partitions)
+        assert sum(p.high_watermark or 0 for p in lag.partitions) == 600
+        assert all("past the reported log end" not in p.rule for p in lag.partitions)
+        # a second poll answers from what the first one read: no new read while nothing moved
+        reader = mon._end_reader
+        assert mon.poll().latest_offset == 600 and mon._end_reader is reader
+
+
+def test_watermark_is_used_as_reported_on_other_clusters(
+    bootstrap: str, topic_name: str, settings: KafkaSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Apache Kafka's watermark is exact: no reader, no extra request, the figure as reported.
+    # Seen through that path, the embedded broker's short figure and its negative lag show up,
+    # and the lag's rule says so instead of a silent 0.
+    monkeypatch.setattr("cosmic_horizons.monitor.monitor.is_embedded_cluster_id", lambda _id: False)
+    create_topic(bootstrap, topic_name, 1)
+    produce_batched(bootstrap, topic_name, 300)
+    group = f"reported-{topic_name[-8:]}"
+    consume_and_commit(bootstrap, group, topic_name, 300)
+    with Monitor(settings, timeout=5) as mon:
+        snap = mon.poll()
+        assert not mon.embedded and mon._end_reader is None
+        assert snap.latest_offset is not None and snap.latest_offset < 300
+        (lag,) = mon.lag(group)
+        (part,) = lag.partitions
+        assert part.lag == 0
+        assert f"committed offset 300 is past the reported log end {snap.latest_offset}" in (
+            part.rule
+        )
+        assert mon._end_reader is None
 
 
 def sample_lag(mon: Monitor, group: str, samples: int) -> GroupLag:
@@ -232,6 +288,16 @@ def test_cli_json_output_and_exit_codes(bootstrap: str, topic_name: str) -> None
     (lag,) = msgspec.json.decode(result.stdout)
     assert (lag["group"], lag["status"], lag["totalLag"]) == (group, "OK", 0)
     assert sum(p["committed"] for p in lag["partitions"]) == 11
+
+    # The group stopped with a backlog: one sample cannot judge it, and says so (not OK, exit 3).
+    produce_exact(bootstrap, topic_name, 7, start=11)
+    result = runner.invoke(app, ["lag", "--json", "-g", group, "-n", "1", "-b", bootstrap])
+    assert result.exit_code == 3, result.output
+    (lag,) = msgspec.json.decode(result.stdout)
+    assert (lag["status"], lag["totalLag"]) == ("UNKNOWN", 7)
+    assert "unknown (one sample)" in lag["rule"]
+    lagging = [p for p in lag["partitions"] if p["lag"]]
+    assert lagging and all(p["status"] == "UNKNOWN" for p in lagging)
 
     result = runner.invoke(app, ["lag", "-g", "no-such-group", "-n", "1", "-b", bootstrap])
     assert result.exit_code == 2

@@ -217,6 +217,20 @@ def test_dashboard_shows_the_array_live(
         timeout=TIMEOUT_MS,
     )
     assert page.locator("#groups .badge").count() >= 1
+    # Stream up and broker answering: the badge is live (green).
+    page.wait_for_function(
+        "document.getElementById('stream-status').textContent === 'live'", timeout=TIMEOUT_MS
+    )
+    assert page.get_attribute("#stream-status", "data-state") == "live"
+    # The tile's number is labelled: legend, tooltip of the number and the tile's aria-label.
+    assert page.text_content("#tile-legend") == "tile number: RFI level (dBm)"
+    labels = page.evaluate(
+        "id => { const t = [...document.querySelectorAll('.tile')]"
+        ".find(t => t.dataset.elementId === id);"
+        " return [t.getAttribute('aria-label'), t.querySelector('.t-val').title]; }",
+        "element-3-7",
+    )
+    assert labels == ["element-3-7: RFI -51 dBm, alarm", "RFI level (dBm)"]
 
     # Live updates without reload: a changed packet recolours its tile, counters climb.
     records_before = int(page.text_content("#kpi-records").replace(",", ""))  # type: ignore[union-attr]
@@ -259,3 +273,36 @@ def test_dashboard_shows_the_array_live(
     page.evaluate("document.getElementById('detail-close').click()")
     page.wait_for_timeout(1500)  # let the chart collect a few seconds of rate for the picture
     page.screenshot(path=str(output_dir / "dashboard.png"), full_page=True)
+
+
+def test_dashboard_with_the_broker_unreachable_says_so_once(page: Page, output_dir: Path) -> None:
+    from cosmic_horizons.broker import find_free_port
+
+    address = f"127.0.0.1:{find_free_port()}"
+    dead = KafkaSettings(bootstrap_servers=address)
+    state = ApiState(settings=dead, monitor=Monitor(dead, timeout=1.0), poll_interval=0.5)
+    server = ApiServer(create_app(state), port=0).start()
+    try:
+        page.goto(server.url + "/")
+        page.wait_for_function(
+            "document.getElementById('broker-status').textContent === 'unreachable'",
+            timeout=TIMEOUT_MS,
+        )
+        # The stream is up but no data is live: the badge is not a green LIVE.
+        page.wait_for_function(
+            "document.getElementById('stream-status').textContent === 'broker down'",
+            timeout=TIMEOUT_MS,
+        )
+        assert page.get_attribute("#stream-status", "data-state") == "down"
+        message = f"broker unreachable at {address} (connection refused)"
+        assert page.text_content("#broker-error") == message
+        body = page.inner_text("body")
+        assert body.count(message) == 1, body
+        assert body.count("unreachable at") == 1, body
+        assert "KafkaError" not in body and "_TRANSPORT" not in body
+        assert page.is_hidden("#lag-error")
+        assert page.text_content("#topics tbody tr.empty td") == "no data"
+        page.screenshot(path=str(output_dir / "dashboard-unreachable.png"), full_page=True)
+    finally:
+        server.stop()
+        state.monitor.close()

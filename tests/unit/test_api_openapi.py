@@ -51,3 +51,21 @@ def test_every_endpoint_names_its_response_schema() -> None:
     ]["schema"] == {"$ref": "#/components/schemas/KafkaSnapshot"}
     assert "503" in doc["paths"]["/api/ready"]["get"]["responses"]
     assert "404" in doc["paths"]["/api/messaging/lag"]["get"]["responses"]
+
+
+def test_stream_is_described_as_an_event_stream_not_as_its_payload() -> None:
+    # The body of /api/stream is text/event-stream, a string of events: describing it with the
+    # payload's JSON schema made schemathesis check the stream against that schema (ST108).
+    doc = openapi()
+    ok = doc["paths"]["/api/stream"]["get"]["responses"]["200"]
+    assert set(ok["content"]) == {"text/event-stream"}
+    media = ok["content"]["text/event-stream"]
+    assert media["schema"]["type"] == "string"
+    assert "$ref" not in str(media["schema"])
+    assert "DataPlaneUpdate" in ok["description"] and "ArraySnapshot" in ok["description"]
+    assert media["x-event-payloads"] == {
+        "snapshot": "#/components/schemas/DataPlaneUpdate",
+        "array": "#/components/schemas/ArraySnapshot",
+    }
+    for ref in media["x-event-payloads"].values():
+        assert ref.rsplit("/", 1)[1] in doc["components"]["schemas"]

@@ -230,18 +230,24 @@ def create_app(state: ApiState) -> FastAPI:
         responses={
             200: {
                 "description": (
-                    "text/event-stream. `event: snapshot` carries a DataPlaneUpdate after every "
-                    "poll (and at once on connect); `event: array` carries an ArraySnapshot "
-                    "every second. Both schemas are in components."
+                    "A `text/event-stream` body: server-sent events, one after another, never a "
+                    "JSON document. `event: snapshot` lines carry a JSON-encoded DataPlaneUpdate "
+                    "(#/components/schemas/DataPlaneUpdate) after every poll and at once on "
+                    "connect; `event: array` lines carry a JSON-encoded ArraySnapshot "
+                    "(#/components/schemas/ArraySnapshot) every second; `: keep-alive` comments "
+                    "fill silences. The payload schemas are in components."
                 ),
                 "content": {
                     "text/event-stream": {
                         "schema": {
-                            "oneOf": [
-                                {"$ref": "#/components/schemas/DataPlaneUpdate"},
-                                {"$ref": "#/components/schemas/ArraySnapshot"},
-                            ]
-                        }
+                            "type": "string",
+                            "description": "Server-sent events; each `data:` line is the JSON of "
+                            "the payload model named by its `event:` line.",
+                        },
+                        "x-event-payloads": {
+                            "snapshot": "#/components/schemas/DataPlaneUpdate",
+                            "array": "#/components/schemas/ArraySnapshot",
+                        },
                     }
                 },
             }

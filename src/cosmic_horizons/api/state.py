@@ -21,6 +21,7 @@ from confluent_kafka.admin import AdminClient
 from ..array_view import ArrayView
 from ..cluster import make_admin
 from ..config import KafkaSettings
+from ..errors import rdkafka_error_of
 from ..monitor import Monitor
 from ..monitor.models import GroupLag, KafkaSnapshot
 from ..publisher import Publisher
@@ -134,7 +135,8 @@ class DataPlaneCache:
             lag = self._poll_lag(now)
             topics = self._poll_topics(now)
         else:
-            reason = f"broker unreachable: {snapshot.error or 'no answer'}"
+            # the snapshot's error says it already; the same line, not a longer copy of it
+            reason = snapshot.error or "broker unreachable"
             lag = LagReport(groups=[], polled_at=now, error=reason)
             topics = TopicsReport(topics=[], polled_at=now, error=reason)
         with self._lock:
@@ -157,7 +159,9 @@ class DataPlaneCache:
                 self._admin = make_admin(self.settings)
             meta = self._admin.list_topics(timeout=5.0)
         except KafkaException as exc:
-            return TopicsReport(topics=[], polled_at=now, error=str(exc.args[0]))
+            err = rdkafka_error_of(exc)
+            reason = err.str() if err is not None else str(exc)
+            return TopicsReport(topics=[], polled_at=now, error=f"topic list unavailable: {reason}")
         topics: list[TopicInfo] = []
         for name in sorted(meta.topics):
             if name.startswith("__"):

@@ -9,16 +9,20 @@ import threading
 from types import FrameType
 from typing import Annotated
 
+import msgspec
 import typer
+from confluent_kafka import KafkaException
 from rich.text import Text
 
 from .._units import format_bytes, parse_duration, parse_size
-from ..archiver.archiver import DEFAULT_GROUP, Archiver, ArchiverStats, RollPolicy
+from ..archiver.archiver import DEFAULT_GROUP, Archiver, ArchiverStats, PartitionStats, RollPolicy
 from ..archiver.encoders import MAX_WORKERS, default_workers
 from ..archiver.storage import ArchiveStorage, default_archive_url
 from ..broker import is_embedded_cluster_id
 from ..cluster import check_broker
 from ..config import KafkaSettings
+from ..errors import HorizonsError
+from ..monitor import Monitor
 from . import archive_read
 from .common import (
     BootstrapOpt,
@@ -37,7 +41,7 @@ from .live import (
     periodic_status,
 )
 
-__all__ = ["app", "archiver_line", "default_run_storage"]
+__all__ = ["app", "archiver_line", "default_run_storage", "lag_at_stop"]
 
 app = typer.Typer(
     name="archive",
@@ -177,9 +181,12 @@ def run(
     finally:
         if api is not None:
             api.close()
+    stats = lag_at_stop(settings, stats)
+    lag_text = "unknown" if stats.lag is None else f"{stats.lag:,}"
     err_console.print(
         f"stopped: {stats.rows:,} rows in {stats.files:,} files ({format_bytes(stats.bytes)}), "
-        f"{stats.dead_letters:,} dead letters; nothing unstored was committed"
+        f"{stats.dead_letters:,} dead letters, lag {lag_text} at stop; "
+        "nothing unstored was committed"
     )
     if stats.lost_offsets:
         err_console.print(
@@ -188,6 +195,36 @@ def run(
         )
     if as_json:
         print_json(stats)
+
+
+def lag_at_stop(settings: KafkaSettings, stats: ArchiverStats) -> ArchiverStats:
+    """``stats`` with the lag measured now, after the stop: the partitions' end offsets, read
+    fresh, minus the group's committed offsets (the archived ones + 1).
+
+    The live figure is refreshed about once a second while records arrive, so the run's last one
+    can be more than a thousand records old although everything was archived. A partition whose
+    lag cannot be read now is unknown (null), and so is the total.
+    """
+    try:
+        with Monitor(settings, timeout=5.0) as mon:
+            groups = mon.lag(stats.group)
+    except (HorizonsError, KafkaException) as exc:
+        err_console.print(f"[yellow]lag at stop unknown: {exc}[/]")
+        groups = []
+    rows = {p.partition: p for g in groups for p in g.partitions if p.topic == stats.topic}
+    parts: list[PartitionStats] = []
+    for p in stats.partitions:
+        row = rows.get(p.partition)
+        lag: int | None = None
+        if row is not None and row.lag is not None:
+            lag = row.lag
+        elif row is not None and row.high_watermark is not None:
+            done = 0 if p.last_archived_offset is None else p.last_archived_offset + 1
+            lag = max(0, row.high_watermark - done)
+        parts.append(msgspec.structs.replace(p, lag=lag))
+    lags = [p.lag for p in parts if p.lag is not None]
+    total = sum(lags) if parts and len(lags) == len(parts) else None
+    return msgspec.structs.replace(stats, partitions=parts, lag=total)
 
 
 def _workers_phrase(n: int) -> str:

@@ -2,7 +2,8 @@
 
 Exit codes (for scripts and probes): 0 healthy, 1 degraded (WARN, under-replicated partitions,
 offsets or configs unreadable), 2 unhealthy (broker unreachable, topic missing, partition
-without a leader, a group in STALL, STOP, REWIND or ERR, an unknown group).
+without a leader, a group in STOP, STALL, REWIND or ERR, an unknown group), 3 (``lag`` only)
+not judged: the worst group is UNKNOWN, lag seen in one sample with no trend yet.
 """
 
 from __future__ import annotations
@@ -39,13 +40,19 @@ TimeoutOpt = Annotated[
 ]
 _STATUS_STYLE: dict[LagStatus, str] = {
     "OK": "green",
+    "UNKNOWN": "cyan",
     "WARN": "yellow",
     "STALL": "red",
     "STOP": "red",
     "REWIND": "magenta",
     "ERR": "bold red",
 }
-_HEALTH_STYLE = {Health.HEALTHY: "green", Health.DEGRADED: "yellow", Health.UNHEALTHY: "bold red"}
+_HEALTH_STYLE = {
+    Health.HEALTHY: "green",
+    Health.DEGRADED: "yellow",
+    Health.UNHEALTHY: "bold red",
+    Health.UNKNOWN: "cyan",
+}
 
 
 def _size(value: int | None) -> str:
@@ -244,7 +251,8 @@ def lag(
             "-n",
             min=1,
             help="Offset samples to take; Burrow's rules judge the window they make "
-            "(make it longer than the consumers' commit interval).",
+            "(make it longer than the consumers' commit interval). With 1, a group with lag "
+            "is UNKNOWN (exit 3): one sample shows no trend.",
         ),
     ] = 5,
     interval: Annotated[str, typer.Option("--interval", "-i", help="Time between samples.")] = "2s",
@@ -254,8 +262,9 @@ def lag(
 ) -> None:
     """Consumer-group lag judged by Burrow's rules; every group, or one with its partitions.
 
-    Exit 0 all OK, 1 a group in WARN, 2 a group in STALL, STOP, REWIND or ERR, an unknown
-    group, or the broker unreachable.
+    Exit 0 all OK, 1 a group in WARN, 2 a group in STOP, STALL, REWIND or ERR, an unknown
+    group, or the broker unreachable, 3 the worst group is UNKNOWN (lag in one sample: with
+    --samples 1 a lagging group cannot be judged).
     """
     every = parse_duration(interval, what="--interval")
     settings = load_settings(bootstrap)

@@ -1,22 +1,36 @@
 """Burrow's lag evaluation rules and kafka-lag-exporter's lag in seconds, as pure functions.
 
 Burrow judges a partition over a sliding window of its consumer's offsets instead of a fixed lag
-threshold. Checked in Burrow's order (worst first), with ``lag = high watermark - committed``:
+threshold. With ``lag = high watermark - committed`` and ``allowed_lag`` (0 by default, Burrow's
+``allowed-lag``), checked in this order:
 
-1. OK     the current lag is zero, or the lag was zero at any sample in the window;
-2. REWIND the committed offset went backwards between two samples;
-3. STOP   no commit moved the offset during the whole window (the time since the last commit
-          exceeds the window's span) while there is lag, and no live member owns the partition;
-4. STALL  the same, but a live member owns the partition: the consumer is alive and stuck;
-5. WARN   the lag never decreased from one commit to the next: the consumer is not keeping up;
-6. OK     otherwise (the consumer makes progress).
+1. OK      the current lag is at most ``allowed_lag``;
+2. UNKNOWN one sample only: lag, but no trend to judge yet (not OK: nothing says it moves);
+3. REWIND  the committed offset went backwards and has not come back to where it was
+           (Burrow's ``checkIfRewindRecovered``: once a later sample reaches the offset from
+           before the step back, the rewind is over and the other rules judge the window);
+4. OK      the lag was at most ``allowed_lag`` at any sample in the window;
+5. STOP    no commit moved the offset during the whole window while there is lag, and no
+           live member owns the partition;
+6. STALL   the same, but a live member owns the partition: the consumer is alive and stuck;
+7. WARN    the lag never decreased from one commit to the next: the consumer is not keeping up;
+8. OK      otherwise (the consumer makes progress).
 
 Burrow's window holds the consumer's commits. The monitor sees the committed offset only when it
 samples it, so its window holds its own periodic samples; a "commit" is a sample where the offset
 moved, and since repeated commits of one offset are invisible, a live owner of the partition is
-what tells STALL (committing, stuck) from STOP (gone). The window must span more than the
-consumers' commit interval (``auto.commit.interval.ms``, 5 s by default) or a healthy consumer
-with a standing backlog between two commits looks stopped.
+what tells STALL (committing, stuck) from STOP (gone). Burrow calls a partition stopped once the
+time since its last commit exceeds the span of its commits; the monitor needs a whole window of
+samples without movement instead (its samples keep coming while commits do not), so rule 5 can
+come after rule 4 without hiding a stop: a window that never moved and held zero lag at some
+sample is Burrow's "recently caught up" exception. The window must span more than the consumers'
+commit interval (``auto.commit.interval.ms``, 5 s by default) or a healthy consumer with a
+standing backlog between two commits looks stopped.
+
+Severity follows Burrow's ranking (REWIND > STALL > STOP > WARN > OK), with UNKNOWN just above OK
+and ERR (a partition whose offsets could not be read) above all. A group takes its worst
+partition's status; Burrow would report any STOP/STALL/REWIND group as ERR, which here is the
+exit code (2, unhealthy) while the status keeps the rule that fired.
 """
 
 from __future__ import annotations
@@ -27,19 +41,20 @@ from itertools import pairwise
 
 import msgspec
 
-from .models import LAG_STATUSES, LagStatus, PartitionLag
+from .models import LAG_STATUSES, GroupLag, LagStatus, PartitionLag
 
 __all__ = [
     "MIN_SAMPLES",
     "OffsetSample",
     "WatermarkHistory",
     "evaluate_window",
+    "group_lag",
     "group_status",
     "lag_seconds",
     "worst_status",
 ]
 
-#: Fewer samples than this cannot show a trend: the partition is OK unless its lag says otherwise.
+#: Fewer samples than this cannot show a trend: a partition with lag is UNKNOWN until then.
 MIN_SAMPLES = 2
 _SEVERITY = {status: rank for rank, status in enumerate(LAG_STATUSES)}
 
@@ -61,31 +76,46 @@ def _secs(value: float) -> str:
     return f"{value:.0f} s" if value >= 10 else f"{value:.1f} s"
 
 
+def _unrecovered_rewind(samples: Sequence[OffsetSample]) -> tuple[int, int, float] | None:
+    """The first backward step no later sample recovered from: (from, to, when), or None."""
+    for i in range(1, len(samples)):
+        before, after = samples[i - 1].committed, samples[i].committed
+        if after < before and all(s.committed < before for s in samples[i + 1 :]):
+            return before, after, samples[i].timestamp
+    return None
+
+
 def evaluate_window(
-    samples: Sequence[OffsetSample], *, now: float, owned: bool | None = None
+    samples: Sequence[OffsetSample],
+    *,
+    now: float,
+    owned: bool | None = None,
+    allowed_lag: int = 0,
 ) -> tuple[LagStatus, str]:
     """Burrow's status of one partition over its window (oldest first) and the rule that fired.
 
     ``owned`` says whether a live member of the group is assigned the partition (None: unknown).
+    A lag of at most ``allowed_lag`` counts as caught up (Burrow's ``allowed-lag``).
     """
     if not samples:
         return "OK", "no offsets sampled yet"
     last = samples[-1]
-    if last.lag == 0:
-        return "OK", "caught up: lag is 0"
+    if last.lag <= allowed_lag:
+        return "OK", f"caught up: lag is {last.lag}"
     if len(samples) < MIN_SAMPLES:
-        return "OK", (
-            f"lag {last.lag}; one sample so far, the window needs {MIN_SAMPLES} to judge a trend"
+        return "UNKNOWN", (
+            f"unknown (one sample): lag {last.lag}; judging a trend needs {MIN_SAMPLES} samples"
         )
-    zero = next((s for s in samples if s.lag == 0), None)
+    rewind = _unrecovered_rewind(samples)
+    if rewind is not None:
+        before, after, at = rewind
+        return "REWIND", (
+            f"committed offset went back from {before} to {after} ({_secs(now - at)} ago) "
+            f"and has not reached {before} again"
+        )
+    zero = next((s for s in samples if s.lag <= allowed_lag), None)
     if zero is not None:
-        return "OK", f"lag was 0 within the window ({_secs(now - zero.timestamp)} ago)"
-    for prev, cur in pairwise(samples):
-        if cur.committed < prev.committed:
-            return "REWIND", (
-                f"committed offset went back from {prev.committed} to {cur.committed} "
-                f"({_secs(now - cur.timestamp)} ago)"
-            )
+        return "OK", f"lag was {zero.lag} within the window ({_secs(now - zero.timestamp)} ago)"
     first = samples[0]
     moves = [cur for prev, cur in pairwise(samples) if cur.committed != prev.committed]
     if not moves:
@@ -127,6 +157,36 @@ def group_status(partitions: Sequence[PartitionLag]) -> tuple[LagStatus, str]:
     same = sum(1 for p in partitions if p.status == worst.status)
     more = f" (and {same - 1} more {worst.status})" if same > 1 else ""
     return worst.status, f"{worst.topic}[{worst.partition}]: {worst.rule}{more}"
+
+
+def group_lag(group: str, state: str, members: int, partitions: list[PartitionLag]) -> GroupLag:
+    """A group's totals and status from its partitions.
+
+    ``max_lag_seconds`` is the largest estimate among the lagging partitions, or None when any
+    lagging partition's estimate is unknown: an unknown age is never reported as 0.
+    """
+    status, rule = group_status(partitions)
+    lags = [p.lag for p in partitions if p.lag is not None]
+    lagging = [p for p in partitions if p.lag]
+    seconds: float | None
+    if any(p.lag_seconds is None for p in lagging):
+        seconds = None
+    elif lagging:
+        seconds = max(p.lag_seconds or 0.0 for p in lagging)
+    else:
+        known = [p.lag_seconds for p in partitions if p.lag_seconds is not None]
+        seconds = max(known) if known else None
+    return GroupLag(
+        group=group,
+        state=state,
+        status=status,
+        rule=rule,
+        total_lag=sum(lags),
+        max_lag=max(lags, default=0),
+        max_lag_seconds=seconds,
+        partitions=partitions,
+        members=members,
+    )
 
 
 class WatermarkHistory:

@@ -17,6 +17,8 @@ class Health(IntEnum):
     HEALTHY = 0
     DEGRADED = 1
     UNHEALTHY = 2
+    #: ``horizons lag`` only: a group has lag but one sample cannot show a trend (not OK).
+    UNKNOWN = 3
 
 
 def snapshot_health(snapshot: KafkaSnapshot) -> tuple[Health, list[str]]:
@@ -41,11 +43,17 @@ def snapshot_health(snapshot: KafkaSnapshot) -> tuple[Health, list[str]]:
 
 
 def lag_health(groups: Sequence[GroupLag]) -> tuple[Health, list[str]]:
-    """Burrow's verdict as health: OK healthy, WARN degraded, STALL/STOP/REWIND/ERR unhealthy."""
+    """Burrow's verdict as health: OK healthy, WARN degraded, STOP/STALL/REWIND/ERR unhealthy.
+
+    UNKNOWN (lag seen once, no trend yet) is its own answer when it is the worst status, so a
+    script can tell "not judged" from OK.
+    """
     status = worst_status(g.status for g in groups)
     reasons = [f"{g.group}: {g.status} ({g.rule})" for g in groups if g.status != "OK"]
     if status == "OK":
         return Health.HEALTHY, reasons
+    if status == "UNKNOWN":
+        return Health.UNKNOWN, reasons
     if status == "WARN":
         return Health.DEGRADED, reasons
     return Health.UNHEALTHY, reasons

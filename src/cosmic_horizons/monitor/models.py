@@ -22,11 +22,11 @@ __all__ = [
     "worse",
 ]
 
-LagStatus = Literal["OK", "WARN", "STALL", "STOP", "REWIND", "ERR"]
-#: Statuses from best to worst: Burrow checks a partition "in order of severity starting with the
-#: worst" (REWIND, STOP, STALL, WARN); ERR, a partition that cannot be evaluated, is above them all.
-#: A group takes its worst partition's status.
-LAG_STATUSES: tuple[LagStatus, ...] = ("OK", "WARN", "STALL", "STOP", "REWIND", "ERR")
+LagStatus = Literal["OK", "UNKNOWN", "WARN", "STOP", "STALL", "REWIND", "ERR"]
+#: Statuses from best to worst, in Burrow's ranking (its status constants order OK < WARN < STOP <
+#: STALL < REWIND). UNKNOWN (one sample: lag but no trend yet) is just above OK; ERR, a partition
+#: that cannot be evaluated, is above them all. A group takes its worst partition's status.
+LAG_STATUSES: tuple[LagStatus, ...] = ("OK", "UNKNOWN", "WARN", "STOP", "STALL", "REWIND", "ERR")
 _SEVERITY = {status: rank for rank, status in enumerate(LAG_STATUSES)}
 
 

@@ -4,11 +4,20 @@ The spec's ``MessagingMonitorService.pollKafka`` connected and disconnected an a
 every poll. Here one admin client lives as long as the monitor; every request has a bounded
 timeout, so a broker that goes away costs one timeout per poll and yields ``connected: false``,
 and librdkafka reconnects by itself when the broker returns.
+
+The embedded broker (Tansu) reports a partition's high watermark as the base offset of its last
+record batch plus one: short by the batch's size minus one after a multi-record batch. On that
+broker only (told by the cluster id :class:`~cosmic_horizons.broker.EmbeddedBroker` gives it),
+the monitor reads the last batch once per new watermark (a consumer assigned at the reported
+watermark - 1 receives the whole batch) and reports its last record's offset + 1. Apache Kafka's
+watermark is exact and is used as reported, with no extra request.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import re
 import threading
 import time
 from collections import deque
@@ -16,7 +25,13 @@ from collections.abc import Iterable
 from typing import Any
 
 import msgspec
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import (
+    Consumer,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient
 
 # confluent_kafka.admin re-exports these without __all__; their own modules satisfy mypy.
@@ -24,17 +39,62 @@ from confluent_kafka.admin._config import ConfigResource
 from confluent_kafka.admin._listoffsets import OffsetSpec
 from confluent_kafka.admin._resource import ResourceType
 
-from ..cluster import BrokerInfo, make_admin
+from ..broker import is_embedded_cluster_id
+from ..cluster import BrokerInfo
 from ..config import KafkaSettings
-from ..errors import BrokerUnavailableError, HorizonsError, from_kafka_error
-from .burrow import OffsetSample, WatermarkHistory, evaluate_window, group_status, lag_seconds
+from ..errors import BrokerUnavailableError, HorizonsError, from_kafka_error, rdkafka_error_of
+from .burrow import OffsetSample, WatermarkHistory, evaluate_window, group_lag, lag_seconds
 from .models import GroupLag, KafkaSnapshot, PartitionLag, PartitionState
 
-__all__ = ["Monitor"]
+__all__ = ["Monitor", "connection_reason"]
+
 
 _TP = tuple[str, int]
 _LATEST: OffsetSpec = OffsetSpec.latest()  # type: ignore[no-untyped-call]  # untyped upstream
 _EARLIEST: OffsetSpec = OffsetSpec.earliest()  # type: ignore[no-untyped-call]  # untyped upstream
+
+
+#: librdkafka errors that mean "no broker answered" (the request never reached one).
+_UNREACHABLE = frozenset(
+    {
+        KafkaError._TRANSPORT,
+        KafkaError._ALL_BROKERS_DOWN,
+        KafkaError._TIMED_OUT,
+        KafkaError._RESOLVE,
+    }
+)
+#: Connection errors librdkafka reports through ``error_cb``: they say why (refused, resolve...).
+_CONNECTION = frozenset(
+    {
+        KafkaError._TRANSPORT,
+        KafkaError._RESOLVE,
+        KafkaError._SSL,
+        KafkaError._AUTHENTICATION,
+        KafkaError.SASL_AUTHENTICATION_FAILED,
+    }
+)
+_AFTER = re.compile(r"\s*\(after \d+ms in state \w+\)\s*$")
+_RESOLVE = re.compile(r"Failed to resolve '([^']+)': (.+)$")
+_FAILED = re.compile(r"failed: (.+)$")
+_PREFIX = re.compile(r"^\S+/(?:bootstrap|\d+): ")
+
+
+def connection_reason(text: str) -> str:
+    """librdkafka's connection error as a few words: ``connection refused``, ``cannot resolve
+    kafka:9092: name or service not known``, ``connection setup timed out``."""
+    text = _AFTER.sub("", _PREFIX.sub("", text.strip()))
+    if m := _RESOLVE.search(text):
+        return f"cannot resolve {m.group(1)}: {m.group(2)[:1].lower()}{m.group(2)[1:]}"
+    if m := _FAILED.search(text):
+        text = m.group(1)
+    return text[:1].lower() + text[1:] if text else "no answer"
+
+
+def _is_unreachable(exc: BaseException) -> bool:
+    if isinstance(exc, TimeoutError | BrokerUnavailableError):
+        return True
+    err = rdkafka_error_of(exc)
+    return err is not None and err.code() in _UNREACHABLE
 
 
 def _describe(exc: BaseException, operation: str, target: str) -> str:
@@ -85,12 +145,51 @@ class Monitor:
         self.window = window
         self.min_sample_interval = min_sample_interval
         self._bootstrap = settings.require_bootstrap()
-        self._admin: AdminClient | None = make_admin(settings, timeout_ms=int(timeout * 1000))
+        self._connection_error: str | None = None  # the last one librdkafka reported
+        self._admin: AdminClient | None = self._make_admin()
         self._lock = threading.Lock()
         self._windows: dict[tuple[str, str, int], deque[OffsetSample]] = {}
         self._history: dict[_TP, WatermarkHistory] = {}
+        #: True once the cluster answered with the embedded broker's cluster id.
+        self.embedded = False
+        self._end_reader: Consumer | None = None
+        self._true_ends: dict[_TP, tuple[int, int]] = {}  # reported watermark -> true end
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _make_admin(self) -> AdminClient:
+        # cluster.make_admin's settings, plus an error callback that says why a broker cannot
+        # be reached (refused, unresolvable...): the request's own error only says "transport".
+        timeout_ms = int(self.timeout * 1000)
+        conf: dict[str, Any] = self.settings.client_config("cosmic-horizons-admin")
+        conf.update(
+            {
+                "socket.timeout.ms": timeout_ms,
+                "socket.connection.setup.timeout.ms": timeout_ms,
+                "reconnect.backoff.max.ms": 1000,
+                "log_level": 0,
+                "error_cb": self._on_client_error,
+            }
+        )
+        return AdminClient(conf)
+
+    def _on_client_error(self, err: KafkaError) -> None:
+        if err.code() in _CONNECTION:
+            self._connection_error = err.str()
+
+    def _unreachable(self) -> str:
+        """``broker unreachable at HOST:PORT (connection refused)``: one line, for people."""
+        if self._admin is not None:
+            self._admin.poll(0)  # serve the error callbacks queued during the failed request
+        reason = (
+            connection_reason(self._connection_error)
+            if self._connection_error
+            else f"no answer in {self.timeout:g} s"
+        )
+        return f"broker unreachable at {self._bootstrap} ({reason})"
+
+    def _connected(self) -> None:
+        self._connection_error = None
 
     def _client(self) -> AdminClient:
         if self._admin is None:
@@ -121,7 +220,72 @@ class Monitor:
                 offsets[key] = int(self._wait(future).offset)
             except (KafkaException, TimeoutError) as exc:
                 errors[key] = _describe(exc, "ListOffsets", f"{key[0]}[{key[1]}]")
+        if spec is _LATEST and self.embedded:
+            offsets = self._correct_ends(offsets)
         return offsets, errors
+
+    def _note_cluster(self, cluster_id: str | None) -> None:
+        self.embedded = is_embedded_cluster_id(cluster_id)
+
+    def _correct_ends(self, reported: dict[_TP, int]) -> dict[_TP, int]:
+        """The embedded broker's reported watermarks made exact: each is the base offset of the
+        last batch + 1, so the batch read from ``reported - 1`` ends at the true end. A
+        watermark seen before reuses its answer (a new batch always moves the reported one)."""
+        out = dict(reported)
+        todo: dict[_TP, int] = {}
+        for tp, hw in reported.items():
+            known = self._true_ends.get(tp)
+            if known is not None and known[0] == hw:
+                out[tp] = known[1]
+            elif hw > 0:
+                todo[tp] = hw
+        if not todo:
+            return out
+        try:
+            last = self._read_last_offsets(todo)
+        except KafkaException:
+            return out  # the reported figure, as Kafka would give it; corrected next time
+        for tp, hw in todo.items():
+            if tp in last:
+                end = max(hw, last[tp] + 1)
+                out[tp] = end
+                self._true_ends[tp] = (hw, end)
+        return out
+
+    def _read_last_offsets(self, starts: dict[_TP, int]) -> dict[_TP, int]:
+        """The last offset delivered from each partition, reading from ``reported - 1``."""
+        if self._end_reader is None:
+            conf: dict[str, Any] = self.settings.client_config("cosmic-horizons-monitor-end")
+            conf.update(
+                {
+                    "group.id": "cosmic-horizons-monitor-end",  # never joined, never committed
+                    "enable.auto.commit": False,
+                    "enable.partition.eof": True,
+                    "isolation.level": "read_uncommitted",
+                    "auto.offset.reset": "error",
+                    "fetch.wait.max.ms": 10,
+                    "socket.timeout.ms": int(self.timeout * 1000),
+                    "log_level": 0,
+                }
+            )
+            self._end_reader = Consumer(conf)
+        reader = self._end_reader
+        reader.assign([TopicPartition(t, p, hw - 1) for (t, p), hw in starts.items()])
+        last: dict[_TP, int] = {}
+        pending = set(starts)
+        deadline = time.monotonic() + min(self.timeout, 3.0)
+        try:
+            while pending and time.monotonic() < deadline:
+                for msg in reader.consume(num_messages=10_000, timeout=0.01):
+                    key = (msg.topic() or "", msg.partition() or 0)
+                    err = msg.error()
+                    if err is not None:
+                        pending.discard(key)  # end of partition, or nothing readable there
+                        continue
+                    last[key] = max(last.get(key, -1), msg.offset() or 0)
+        finally:
+            reader.unassign()
+        return last
 
     # -- snapshot --------------------------------------------------------------------------
 
@@ -135,7 +299,9 @@ class Monitor:
                     connected=False,
                     topic=self.topic,
                     polled_at=time.time(),
-                    error=_describe(exc, "Metadata", self._bootstrap),
+                    error=self._unreachable()
+                    if _is_unreachable(exc)
+                    else _describe(exc, "Metadata", self._bootstrap),
                 )
 
     def _poll(self) -> KafkaSnapshot:
@@ -144,6 +310,8 @@ class Monitor:
         started = time.perf_counter()
         metadata = admin.list_topics(timeout=self.timeout)
         latency_ms = round((time.perf_counter() - started) * 1000, 2)
+        self._connected()
+        self._note_cluster(metadata.cluster_id)
         brokers = sorted(
             (BrokerInfo(b.id, b.host or "", b.port) for b in metadata.brokers.values()),
             key=lambda b: b.id,
@@ -217,9 +385,15 @@ class Monitor:
     def _ensure_reachable(self) -> None:
         # With no broker known, ListGroups asks nobody and answers an empty list: ask first.
         try:
-            self._client().list_topics(timeout=self.timeout)
+            self._note_cluster(self._client().list_topics(timeout=self.timeout).cluster_id)
         except KafkaException as exc:
+            if _is_unreachable(exc):
+                raise BrokerUnavailableError(
+                    f"{self._unreachable()}; check --bootstrap / KAFKA_BOOTSTRAP_SERVERS and "
+                    "that the broker is running"
+                ) from exc
             raise from_kafka_error(exc, operation="Metadata", target=self._bootstrap) from exc
+        self._connected()
 
     def _groups(self) -> list[str]:
         self._ensure_reachable()
@@ -316,22 +490,7 @@ class Monitor:
                 )
                 for tp in keys
             ]
-            status, rule = group_status(rows)
-            lags = [r.lag for r in rows if r.lag is not None]
-            seconds = [r.lag_seconds for r in rows if r.lag_seconds is not None]
-            out.append(
-                GroupLag(
-                    group=name,
-                    state=state,
-                    status=status,
-                    rule=rule,
-                    total_lag=sum(lags),
-                    max_lag=max(lags, default=0),
-                    max_lag_seconds=max(seconds) if seconds else None,
-                    partitions=rows,
-                    members=members,
-                )
-            )
+            out.append(group_lag(name, state, members, rows))
         return out
 
     def _partition_lag(
@@ -376,6 +535,11 @@ class Monitor:
             # Asked again too soon: judge the fresh sample without letting it crowd the window.
             judged = [*list(window)[1 - self.window :], sample]
         status, rule = evaluate_window(judged, now=now, owned=owned)
+        if committed > high_watermark:
+            rule += (
+                f"; committed offset {committed} is past the reported log end "
+                f"{high_watermark}, lag shown as 0"
+            )
         history = self._history.get(tp)
         seconds = (
             0.0
@@ -397,6 +561,10 @@ class Monitor:
         """Release the admin connection; later polls report ``connected=False``."""
         with self._lock:
             self._admin = None
+            if self._end_reader is not None:
+                reader, self._end_reader = self._end_reader, None
+                with contextlib.suppress(KafkaException, RuntimeError):
+                    reader.close()
 
     def __enter__(self) -> Monitor:
         return self

@@ -15,6 +15,8 @@
     sites: new Map(), // site id -> {root, head parts, tiles container}
     order: "", // element ids in display order, to know when to reorder
     lastEvent: 0,
+    stream: "connecting", // connecting | open | retry
+    brokerUp: null, // null until the first snapshot, then whether the broker answered it
   };
 
   // ---- small DOM helpers (text only) -------------------------------------------------------
@@ -79,6 +81,8 @@
   function renderDataPlane(update) {
     const snap = update.snapshot;
     const status = $("broker-status");
+    state.brokerUp = snap ? Boolean(snap.connected) : null;
+    renderStreamStatus();
     if (!snap) {
       status.dataset.state = "unknown";
       setText(status, "polling");
@@ -142,9 +146,11 @@
   function renderGroups(lag) {
     const tbody = $("groups").tBodies[0];
     clearChildren(tbody);
+    // While the broker is unreachable its error is shown once, above; lag adds nothing to it.
     const err = $("lag-error");
-    err.hidden = !lag.error;
-    setText(err, lag.error || "");
+    const own = state.brokerUp ? lag.error : null;
+    err.hidden = !own;
+    setText(err, own || "");
     if (!lag.groups.length) {
       emptyRow(tbody, 6, "no consumer groups");
       return;
@@ -217,7 +223,7 @@
     const tbody = $("topics").tBodies[0];
     clearChildren(tbody);
     if (!report.topics.length) {
-      emptyRow(tbody, 4, report.error || "no topics");
+      emptyRow(tbody, 4, state.brokerUp ? report.error || "no topics" : "no data");
       return;
     }
     for (const t of report.topics) {
@@ -338,7 +344,10 @@
     tile.dataset.elementId = e.elementId;
     tile.tabIndex = 0;
     tile.appendChild(el("span", "t-id"));
-    tile.appendChild(el("span", "t-val"));
+    const val = el("span", "t-val");
+    val.title = "RFI level (dBm)";
+    tile.appendChild(val);
+    tile.setAttribute("role", "button");
     tile.addEventListener("click", () => select(e.elementId));
     tile.addEventListener("keydown", (ev) => { if (ev.key === "Enter") select(e.elementId); });
     state.tiles.set(e.elementId, tile);
@@ -353,7 +362,8 @@
     setText("kpi-rate", fmtNum(snap.rate, 1));
     setText("kpi-elements", fmtInt(snap.elements.length));
     const problems = [];
-    if (snap.consumerError) problems.push(`array view: ${snap.consumerError}`);
+    // The array view's consumer error repeats the broker's while it is unreachable: shown once.
+    if (snap.consumerError && state.brokerUp !== false) problems.push(`array view: ${snap.consumerError}`);
     if (snap.untracked) problems.push(`${fmtInt(snap.untracked)} packets from element ids beyond the tracking limit`);
     const aerr = $("array-error");
     aerr.hidden = !problems.length;
@@ -384,6 +394,7 @@
       setText(tile.firstChild, shortLabel(e));
       setText(tile.lastChild, `${fmtNum(e.rfiLevel, 0)} dBm`);
       tile.title = tooltip(e);
+      tile.setAttribute("aria-label", `${e.elementId}: RFI ${fmtNum(e.rfiLevel, 0)} dBm, ${e.health}`);
     }
     if (order !== state.order) {
       state.order = order;
@@ -446,14 +457,31 @@
   }
 
   // ---- wiring --------------------------------------------------------------------------------
-  function connect() {
+  // The badge says whether the page shows live data: the stream is up AND the broker answered.
+  // "live" (green) needs both; an unreachable broker is "broker down" whatever the stream does.
+  function renderStreamStatus() {
     const status = $("stream-status");
+    let st = "live";
+    let text = "live";
+    const stalled = state.lastEvent && Date.now() - state.lastEvent > 10000;
+    if (state.stream === "connecting") { st = "unknown"; text = "connecting"; }
+    else if (state.stream === "retry") { st = "retry"; text = "reconnecting"; }
+    else if (stalled) { st = "retry"; text = "stalled"; }
+    else if (state.brokerUp === false) { st = "down"; text = "broker down"; }
+    else if (state.brokerUp === null) { st = "unknown"; text = "polling"; }
+    if (status.dataset.state !== st) status.dataset.state = st;
+    setText(status, text);
+    status.title = st === "live" ? "stream connected, broker answering" : text;
+  }
+
+  function connect() {
     const source = new EventSource("/api/stream");
-    source.onopen = () => { status.dataset.state = "live"; setText(status, "live"); };
-    source.onerror = () => { status.dataset.state = "retry"; setText(status, "reconnecting"); };
+    source.onopen = () => { state.stream = "open"; renderStreamStatus(); };
+    source.onerror = () => { state.stream = "retry"; renderStreamStatus(); };
     const live = () => {
       state.lastEvent = Date.now();
-      if (status.dataset.state !== "live") { status.dataset.state = "live"; setText(status, "live"); }
+      if (state.stream !== "open") state.stream = "open";
+      renderStreamStatus();
     };
     source.addEventListener("snapshot", (ev) => { live(); renderDataPlane(JSON.parse(ev.data)); });
     source.addEventListener("array", (ev) => { live(); renderArray(JSON.parse(ev.data)); });
@@ -461,11 +489,7 @@
 
   function tick() {
     setText("clock", new Date().toISOString().replace("T", " ").slice(0, 19) + "Z");
-    const status = $("stream-status");
-    if (state.lastEvent && Date.now() - state.lastEvent > 10000 && status.dataset.state === "live") {
-      status.dataset.state = "retry";
-      setText(status, "stalled");
-    }
+    renderStreamStatus();
   }
 
   document.addEventListener("DOMContentLoaded", () => {
