@@ -9,6 +9,7 @@ import zlib
 import pytest
 from confluent_kafka.admin import AdminClient
 
+from cosmic_horizons import publisher as publisher_module
 from cosmic_horizons.broker import EmbeddedBroker, find_free_port
 from cosmic_horizons.config import KafkaSettings
 from cosmic_horizons.errors import BrokerUnavailableError
@@ -97,19 +98,30 @@ def test_settings_pick_the_partitioner(settings: KafkaSettings) -> None:
     )
 
 
-def test_kafkajs_legacy_follows_a_new_partition_count(settings: KafkaSettings) -> None:
+def test_kafkajs_legacy_follows_a_new_partition_count(
+    settings: KafkaSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The embedded broker cannot add partitions: the topic is recreated larger instead, which
-    # is what the publisher sees of growth (a new count in the metadata).
+    # is what the publisher sees of growth (a new count in the metadata). The publisher's own
+    # periodic re-read must notice (every 30 s; shortened here).
+    monkeypatch.setattr(publisher_module, "METADATA_REFRESH_S", 0.3)
     bootstrap = settings.bootstrap_servers or ""
     create_topic(bootstrap, settings.topic, partitions=2)
     keys = [f"element-4-{n}" for n in range(1, 41)]
     with Publisher(settings, partitioner="kafkajs-legacy") as pub:
         assert pub.partitions == 2
+        for k in keys:
+            assert pub.publish(make_packet(4, element=k))
+        assert pub.flush(30) == 0
+        first = consume_all(bootstrap, settings.topic, len(keys))
+        assert {(m.key() or b"").decode(): m.partition() for m in first} == _expected(
+            "kafkajs-legacy", keys, 2
+        )
         admin = AdminClient({"bootstrap.servers": bootstrap})
         admin.delete_topics([settings.topic])[settings.topic].result(10)
         wait_for(lambda: settings.topic not in all_topics(bootstrap), "topic deleted")
         create_topic(bootstrap, settings.topic, partitions=7)
-        assert wait_for(lambda: pub.refresh_partitions() == 7 or None, "7 partitions seen")
+        wait_for(lambda: pub.partitions == 7, "the publisher to see 7 partitions")
         for k in keys:
             assert pub.publish(make_packet(5, element=k))
         assert pub.flush(30) == 0
