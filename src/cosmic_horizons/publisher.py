@@ -207,10 +207,10 @@ class Publisher:
         self._produce = self._producer.produce
         self._record_sent = self.stats.record_sent
         self._closed_flag = False
-        self._poller = threading.Thread(target=self._poll_loop, name="publisher-poll", daemon=True)
-        self._poller.start()
         self._refresh = threading.Event()
         self._refresher: threading.Thread | None = None
+        self._poller = threading.Thread(target=self._poll_loop, name="publisher-poll", daemon=True)
+        self._poller.start()
         if legacy:
             self._refresher = threading.Thread(
                 target=self._refresh_loop, name="publisher-metadata", daemon=True
