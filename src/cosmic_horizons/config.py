@@ -7,6 +7,7 @@ Environment variables (all optional):
 ``KAFKA_HOST``/``KAFKA_PORT``  the spec's single-broker form (port defaults to 9092)
 ``HORIZONS_PROFILE``           ``dev`` (default) or ``prod``: topic layout and producer durability
 ``HORIZONS_TOPIC``             topic name, default ``element.raw_data``
+``HORIZONS_PARTITIONER``       ``java`` (default), ``kafkajs-legacy`` or ``consistent_random``
 ``KAFKA_SECURITY_PROTOCOL``    ``PLAINTEXT`` (default), ``SSL``, ``SASL_PLAINTEXT``, ``SASL_SSL``
 ``KAFKA_SASL_MECHANISM``       ``PLAIN``, ``SCRAM-SHA-256``, ``SCRAM-SHA-512``
 ``KAFKA_SASL_USERNAME``        SASL user name
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from .errors import ConfigError
+from .partitioner import DEFAULT_PARTITIONER, PartitionerName, parse_partitioner
 
 __all__ = [
     "DEFAULT_TOPIC",
@@ -118,6 +120,8 @@ class KafkaSettings:
     sasl_username: str | None = None
     sasl_password: Secret | None = field(default=None, repr=True)
     ssl_ca_location: str | None = None
+    partitioner: PartitionerName = DEFAULT_PARTITIONER
+    """How the publisher places keys: as the topic's other producers do (see ``partitioner``)."""
 
     def __post_init__(self) -> None:
         if self.security_protocol not in _SECURITY_PROTOCOLS:
@@ -154,13 +158,26 @@ class KafkaSettings:
             sasl_username=(e.get("KAFKA_SASL_USERNAME") or None),
             sasl_password=Secret(password) if password else None,
             ssl_ca_location=(e.get("KAFKA_SSL_CA_LOCATION") or None),
+            partitioner=parse_partitioner(
+                e.get("HORIZONS_PARTITIONER") or DEFAULT_PARTITIONER,
+                source="HORIZONS_PARTITIONER",
+            ),
         )
 
     def with_overrides(
-        self, *, bootstrap: str | None = None, topic: str | None = None, profile: str | None = None
+        self,
+        *,
+        bootstrap: str | None = None,
+        topic: str | None = None,
+        profile: str | None = None,
+        partitioner: str | None = None,
     ) -> KafkaSettings:
         """A copy with command-line overrides applied (None leaves a value as it is)."""
         changed = self
+        if partitioner:
+            changed = replace(
+                changed, partitioner=parse_partitioner(partitioner, source="--partitioner")
+            )
         if bootstrap:
             changed = replace(changed, bootstrap_servers=normalize_bootstrap(bootstrap))
         if topic:

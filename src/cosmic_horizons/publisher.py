@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, Final
 
@@ -20,8 +21,9 @@ from confluent_kafka import KafkaError as RdKafkaError
 from confluent_kafka import KafkaException, Message, Producer
 
 from .config import KafkaSettings, mask_config
-from .errors import ConfigError, PublishError
+from .errors import ConfigError, KafkaError, PublishError, TopicError, from_kafka_error
 from .packet import KafkaPayload, encode_lines, encode_packet, packet_headers
+from .partitioner import PartitionerName, kafkajs_legacy_murmur2, librdkafka_partitioner
 from .stats import PublisherStats, StatsSnapshot
 from .topics.models import desired_topic
 
@@ -29,6 +31,7 @@ __all__ = [
     "CLIENT_ID",
     "DeliveryReport",
     "Publisher",
+    "TopicMissingError",
     "producer_config",
 ]
 
@@ -44,6 +47,10 @@ MAX_RETRY_MS: Final = 30_000
 #: Local queue bounds: when full, publish() waits for deliveries (backpressure).
 QUEUE_MAX_MESSAGES: Final = 100_000
 QUEUE_MAX_KBYTES: Final = 256 * 1024
+#: How often the ``kafkajs-legacy`` publisher re-reads the topic's partition count.
+METADATA_REFRESH_S: Final = 30.0
+#: Keys whose partition the ``kafkajs-legacy`` publisher remembers (element keys repeat).
+PARTITION_CACHE_MAX: Final = 100_000
 #: Errors reported while a broker is still starting (the spec ignores "Metadata" errors).
 STARTUP_GRACE_S: Final = 30.0
 _TRANSIENT_CODES: Final = frozenset(
@@ -69,6 +76,18 @@ class _DebugLog(logging.LoggerAdapter):  # type: ignore[type-arg]
 _LIBRDKAFKA_LOG = _DebugLog(logging.getLogger("cosmic_horizons.librdkafka"))
 
 
+class TopicMissingError(TopicError):
+    """The topic to publish to does not exist; project producers never create it."""
+
+    def __init__(self, topic: str, bootstrap: str) -> None:
+        super().__init__(
+            f"topic {topic!r} does not exist on {bootstrap}; create it with "
+            f"`horizons topics ensure --topic {topic}` (publishers never auto-create topics)",
+            code="UNKNOWN_TOPIC_OR_PART",
+        )
+        self.topic = topic
+
+
 def producer_config(
     settings: KafkaSettings,
     *,
@@ -81,8 +100,12 @@ def producer_config(
     conf = settings.client_config(CLIENT_ID)
     conf.update(
         {
-            # Java's and KafkaJS's legacy partitioner: murmur2 of the key, random when keyless.
-            "partitioner": "murmur2_random",
+            # Keys placed as the topic's other producers place them (settings.partitioner):
+            # murmur2_random is Java's; kafkajs-legacy records carry their partition.
+            "partitioner": librdkafka_partitioner(settings.partitioner),
+            # A Metadata request naming a missing topic must not create it with the broker's
+            # defaults (librdkafka producers ask for it by default).
+            "allow.auto.create.topics": False,
             "compression.type": desired_topic(settings.profile).compression,
             "retries": RETRIES,
             "retry.backoff.ms": INITIAL_RETRY_MS,
@@ -122,6 +145,16 @@ class Publisher:
     """A long-lived producer for array packets, keyed by element id.
 
     ``extra_config`` is merged over :func:`producer_config` (for tuning and tests).
+    ``partitioner`` overrides ``settings.partitioner`` (see :mod:`cosmic_horizons.partitioner`).
+
+    The topic must exist: the publisher reads the cluster's topic list (without naming the
+    topic, which some brokers take as a request to create it) and raises
+    :class:`TopicMissingError` when it is absent, or :class:`BrokerUnavailableError` when no
+    broker answers within ``metadata_timeout`` s. ``check_topic=False`` skips that check (to
+    start before the broker does); records for a missing topic then fail, they never create it.
+    ``kafkajs-legacy`` needs the topic's partition count, so it always checks, and re-reads the
+    count every :data:`METADATA_REFRESH_S` s and whenever a partition is unknown.
+
     The publisher is thread-safe: several threads may call :meth:`publish`.
     """
 
@@ -131,9 +164,16 @@ class Publisher:
         *,
         topic: str | None = None,
         extra_config: Mapping[str, str | int | float | bool] | None = None,
+        partitioner: PartitionerName | None = None,
+        check_topic: bool = True,
+        metadata_timeout: float = 10.0,
     ) -> None:
         self.topic = topic or settings.topic
+        if partitioner is not None:
+            settings = replace(settings, partitioner=partitioner)
         self.settings = settings
+        self.partitioner: PartitionerName = settings.partitioner
+        legacy = self.partitioner == "kafkajs-legacy"
         conf: dict[str, Any] = producer_config(settings)
         conf.update(extra_config or {})
         log.debug("producer config: %s", mask_config(conf))
@@ -146,16 +186,94 @@ class Publisher:
         self._headers: list[tuple[str, str | bytes | None]] = list(packet_headers())
         self._started = time.monotonic()
         self._backpressure_waits = 0
+        self._metadata_timeout = metadata_timeout
         try:
             self._producer = Producer(conf)
         except KafkaException as exc:
             raise ConfigError(f"invalid producer configuration: {exc}") from exc
         self.stats = PublisherStats(pending=self.queued)
+        #: kafkajs-legacy only: the topic's partition count and each key's partition under it.
+        self._partitions = 0
+        self._partition_of: dict[str | bytes, int] | None = None
+        if check_topic or legacy:
+            try:
+                self._partitions = self._read_partition_count()
+            except BaseException:
+                self._closed.set()
+                self._producer.close()
+                raise
+        if legacy:
+            self._partition_of = {}
         self._produce = self._producer.produce
         self._record_sent = self.stats.record_sent
         self._closed_flag = False
+        self._refresh = threading.Event()
+        self._refresher: threading.Thread | None = None
         self._poller = threading.Thread(target=self._poll_loop, name="publisher-poll", daemon=True)
         self._poller.start()
+        if legacy:
+            self._refresher = threading.Thread(
+                target=self._refresh_loop, name="publisher-metadata", daemon=True
+            )
+            self._refresher.start()
+
+    # -- topic metadata --------------------------------------------------------------------
+
+    def _read_partition_count(self) -> int:
+        """The topic's partition count, from the cluster's full topic list."""
+        try:
+            # No topic named: a Metadata request for all topics creates none.
+            metadata = self._producer.list_topics(timeout=self._metadata_timeout)
+        except KafkaException as exc:
+            raise from_kafka_error(
+                exc, operation="reading topic metadata", target=self.settings.require_bootstrap()
+            ) from exc
+        found = metadata.topics.get(self.topic)
+        if found is None or found.error is not None or not found.partitions:
+            raise TopicMissingError(self.topic, self.settings.require_bootstrap())
+        return len(found.partitions)
+
+    def refresh_partitions(self) -> int:
+        """Re-read the topic's partition count now (kafkajs-legacy also does so by itself).
+
+        A new count starts a new key cache. The count read is returned; on failure (broker
+        briefly away, topic deleted) a warning is logged and the last count is kept.
+        """
+        try:
+            count = self._read_partition_count()
+        except KafkaError as exc:
+            log.warning("partition count of %s not refreshed: %s", self.topic, exc)
+            return self._partitions
+        if count != self._partitions:
+            log.info("%s now has %d partitions (was %d)", self.topic, count, self._partitions)
+            self._partitions = count
+            if self._partition_of is not None:
+                self._partition_of = {}
+        return count
+
+    def _refresh_loop(self) -> None:
+        while not self._closed.is_set():
+            self._refresh.wait(METADATA_REFRESH_S)
+            self._refresh.clear()
+            if self._closed.is_set():
+                return
+            self.refresh_partitions()
+
+    @property
+    def partitions(self) -> int:
+        """The topic's partition count as last read (0 when it was not read)."""
+        return self._partitions
+
+    def _place(self, key: str | bytes) -> int:
+        """kafkajs-legacy: the partition of ``key``, computed once per key and count."""
+        cache = self._partition_of
+        assert cache is not None
+        raw = key.encode() if isinstance(key, str) else key
+        partition = (kafkajs_legacy_murmur2(raw) & 0x7FFFFFFF) % self._partitions
+        if len(cache) >= PARTITION_CACHE_MAX:
+            cache.clear()
+        cache[key] = partition
+        return partition
 
     # -- producing -------------------------------------------------------------------------
 
@@ -165,12 +283,25 @@ class Publisher:
             raise PublishError("the publisher is closed")
         value = encode_packet(packet)
         timestamp = packet.timestamp_ms()
+        key = packet.element_id
+        cache = self._partition_of
         try:
-            self._produce(
-                self.topic, value, packet.element_id, timestamp=timestamp, headers=self._headers
-            )
+            if cache is None:
+                self._produce(self.topic, value, key, timestamp=timestamp, headers=self._headers)
+            else:
+                partition = cache.get(key)
+                if partition is None:
+                    partition = self._place(key)
+                self._produce(
+                    self.topic,
+                    value,
+                    key,
+                    partition=partition,
+                    timestamp=timestamp,
+                    headers=self._headers,
+                )
         except (BufferError, KafkaException):
-            return self._produce_slowly(packet.element_id.encode(), value, timestamp, self._headers)
+            return self._produce_slowly(key.encode(), value, timestamp, self._headers)
         self._record_sent(len(value))
         return True
 
@@ -187,22 +318,32 @@ class Publisher:
         # One JSON document per line; JSON strings never hold a raw newline.
         values = encode_lines(packets).split(b"\n")
         produce, topic, headers = self._produce, self.topic, self._headers
+        cache = self._partition_of
         accepted = uncounted = nbytes = 0  # uncounted, nbytes: queued, not yet in the stats
         for packet, value in zip(packets, values, strict=False):
+            key = packet.element_id
             try:
-                produce(
-                    topic,
-                    value,
-                    packet.element_id,
-                    timestamp=packet.timestamp_ms(),
-                    headers=headers,
-                )
+                if cache is None:
+                    produce(topic, value, key, timestamp=packet.timestamp_ms(), headers=headers)
+                else:
+                    partition = cache.get(key)
+                    if partition is None:
+                        partition = self._place(key)
+                    produce(
+                        topic,
+                        value,
+                        key,
+                        partition=partition,
+                        timestamp=packet.timestamp_ms(),
+                        headers=headers,
+                    )
             except (BufferError, KafkaException):
                 self.stats.record_sent_many(uncounted, nbytes)
                 uncounted = nbytes = 0
                 accepted += self._produce_slowly(
-                    packet.element_id.encode(), value, packet.timestamp_ms(), headers
+                    key.encode(), value, packet.timestamp_ms(), headers
                 )
+                cache = self._partition_of
                 continue
             accepted += 1
             uncounted += 1
@@ -224,6 +365,14 @@ class Publisher:
             key, value, timestamp_ms or 0, headers if headers is not None else self._headers
         )
 
+    def _partition_for(self, key: bytes | None) -> int:
+        """The partition to name in produce(): -1 (librdkafka's partitioner) unless legacy."""
+        cache = self._partition_of
+        if cache is None or key is None:
+            return -1
+        partition = cache.get(key)
+        return self._place(key) if partition is None else partition
+
     def _produce_slowly(
         self,
         key: bytes,
@@ -232,9 +381,17 @@ class Publisher:
         headers: list[tuple[str, str | bytes | None]],
     ) -> bool:
         """Produce, waiting while the local queue is full; count a refusal as a failure."""
+        refreshed = False
         while True:
             try:
-                self._produce(self.topic, value, key, timestamp=timestamp_ms, headers=headers)
+                self._produce(
+                    self.topic,
+                    value,
+                    key,
+                    partition=self._partition_for(key),
+                    timestamp=timestamp_ms,
+                    headers=headers,
+                )
             except BufferError:
                 # Local queue full: wait for deliveries to make room (backpressure).
                 self._backpressure_waits += 1
@@ -242,6 +399,16 @@ class Publisher:
                 continue
             except KafkaException as exc:
                 err = exc.args[0] if exc.args else None
+                if (
+                    isinstance(err, RdKafkaError)
+                    and err.code() == RdKafkaError._UNKNOWN_PARTITION
+                    and self._partition_of is not None
+                    and not refreshed
+                ):
+                    # The partition count changed under us: read it again, place again.
+                    refreshed = True
+                    self.refresh_partitions()
+                    continue
                 reason = f"{err.name()}: {err.str()}" if isinstance(err, RdKafkaError) else str(exc)
                 self.stats.record_sent(len(value))
                 self.stats.record_failed(reason)
@@ -271,6 +438,8 @@ class Publisher:
     def _on_delivery(self, err: RdKafkaError | None, msg: Message) -> None:
         if err is None:  # not reported with delivery.report.only.error, unless overridden
             return
+        if err.code() == RdKafkaError._UNKNOWN_PARTITION and self._refresher is not None:
+            self._refresh.set()
         reason = f"{err.name()}: {err.str()}"
         self.stats.record_failed(reason)
         log.error("packet for key %r to %s not delivered: %s", msg.key(), msg.topic(), reason)
@@ -316,7 +485,10 @@ class Publisher:
             self._producer.purge(in_queue=True, in_flight=True, blocking=False)
             self._producer.flush(5.0)  # serves the purge delivery reports
         self._closed.set()
+        self._refresh.set()
         self._poller.join(5.0)
+        if self._refresher is not None:
+            self._refresher.join(self._metadata_timeout + 5.0)
         self._producer.close()
         return self._report(remaining)
 

@@ -8,16 +8,19 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import httpx
+from confluent_kafka.admin import AdminClient
 
 from cosmic_horizons.broker import find_free_port
 from cosmic_horizons.config import KafkaSettings
 from cosmic_horizons.packet import decode_packet, encode_packet
 from cosmic_horizons.topics import TopicAdmin
 from tests.helpers import consume_all, create_topic, fast_consumer, make_packet
+from tests.unit.test_partitioner import vectors
 
 
 def horizons(
@@ -337,3 +340,103 @@ def test_archive_run_prints_a_status_line_periodically_without_a_terminal(
     assert len(status) == 2, out
     assert re.match(r"rows 0  files 0  ", status[0]), status
     assert "stopped: 0 rows" in out
+
+
+def _all_topics(bootstrap: str) -> set[str]:
+    """Every topic, listed without naming one (the embedded broker creates a named one)."""
+    return set(AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics)
+
+
+def test_produce_to_a_missing_topic_exits_4_and_creates_nothing(settings: KafkaSettings) -> None:
+    bootstrap = settings.bootstrap_servers or ""
+    data = b"\n".join(encode_packet(make_packet(i)) for i in range(3))
+    result = horizons("produce", "-", "-b", bootstrap, "-t", settings.topic, stdin=data)
+    err = result.stderr.decode()
+    assert result.returncode == 4, err
+    assert f"topic {settings.topic!r} does not exist" in err
+    assert "horizons topics ensure" in err
+    assert settings.topic not in _all_topics(bootstrap)
+
+
+def test_simulate_no_ensure_to_a_missing_topic_exits_4(settings: KafkaSettings) -> None:
+    bootstrap = settings.bootstrap_servers or ""
+    result = horizons(
+        "simulate", "--count", "5", "--no-ensure", "-b", bootstrap, "-t", settings.topic
+    )
+    err = result.stderr.decode()
+    assert result.returncode == 4, err
+    assert "horizons topics ensure" in err
+    assert settings.topic not in _all_topics(bootstrap)
+
+
+def test_produce_partitioner_option_and_bad_value(settings: KafkaSettings) -> None:
+    bootstrap = settings.bootstrap_servers or ""
+    create_topic(bootstrap, settings.topic, partitions=5)
+    elements = [f"element-3-{n}" for n in range(1, 41)]
+    data = b"\n".join(encode_packet(make_packet(1, element=e)) for e in elements)
+    args = ("produce", "-", "-b", bootstrap, "-t", settings.topic)
+    bad = horizons(*args, "--partitioner", "legacy", stdin=data)
+    assert bad.returncode == 2
+    assert (
+        "--partitioner='legacy': expected one of java, kafkajs-legacy, consistent_random"
+        in bad.stderr.decode()
+    )
+    ok = horizons(*args, "--partitioner", "kafkajs-legacy", stdin=data)
+    assert ok.returncode == 0, ok.stderr.decode()
+    doc = vectors()
+    legacy = dict(zip(doc["text_keys"], doc["legacy"]["5"]["text"], strict=True))
+    got = consume_all(bootstrap, settings.topic, len(elements))
+    assert {(m.key() or b"").decode(): m.partition() for m in got} == {
+        e: legacy[e] for e in elements
+    }
+
+
+def test_sigint_during_produce_from_a_pipe_flushes_and_reports(
+    settings: KafkaSettings, tmp_path: Path
+) -> None:
+    # Ctrl-C used to land inside confluent-kafka's produce() now and then, which then failed
+    # with "TypeError: expected header key to be unicode string": several rounds, signalled
+    # at different moments, each must end with its delivery report and exit 0.
+    bootstrap = settings.bootstrap_servers or ""
+    for round_ in range(4):
+        topic = f"{settings.topic}.{round_}"
+        create_topic(bootstrap, topic)
+        log = tmp_path / f"produce-{round_}.log"
+        with log.open("wb") as err:
+            command = ["produce", "-", "-b", bootstrap, "-t", topic]
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "cosmic_horizons", *command],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+            sent_lines: list[bytes] = []
+
+            def feed(proc: subprocess.Popen[bytes] = proc, lines: list[bytes] = sent_lines) -> None:
+                assert proc.stdin is not None
+                try:
+                    for start in range(0, 10_000_000, 500):
+                        chunk = [encode_packet(make_packet(i)) for i in range(start, start + 500)]
+                        lines.extend(chunk)
+                        proc.stdin.write(b"\n".join(chunk) + b"\n")
+                        proc.stdin.flush()
+                except (BrokenPipeError, OSError, ValueError):
+                    pass
+
+            feeder = threading.Thread(target=feed, daemon=True)
+            feeder.start()
+            _wait_for_a_record(bootstrap, topic, proc)
+            time.sleep(0.1 * round_)
+            proc.send_signal(signal.SIGINT)
+            proc.wait(90)
+            feeder.join(30)
+        text = log.read_text()
+        assert proc.returncode == 0, text
+        assert "interrupted: flushing what was read..." in text, text
+        match = re.search(r"delivered ([\d,]+) of ([\d,]+); failed 0", text)
+        assert match, text
+        delivered = int(match.group(1).replace(",", ""))
+        assert delivered == int(match.group(2).replace(",", "")) > 0
+        # What was reported delivered is in the topic: the first lines fed, each once.
+        got = consume_all(bootstrap, topic, delivered)
+        assert [m.value() for m in got] == sent_lines[:delivered]

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 
 import pytest
+from confluent_kafka.admin import AdminClient
 
+from cosmic_horizons import publisher as publisher_module
 from cosmic_horizons.broker import EmbeddedBroker, find_free_port
 from cosmic_horizons.config import KafkaSettings
+from cosmic_horizons.errors import BrokerUnavailableError
 from cosmic_horizons.packet import chunk_bytes, decode_packet, encode_packet
-from cosmic_horizons.publisher import Publisher
-from tests.helpers import consume_all, create_topic, make_packet
-from tests.unit.test_partitioner import java_partition
+from cosmic_horizons.partitioner import PartitionerName
+from cosmic_horizons.publisher import Publisher, TopicMissingError
+from tests.helpers import consume_all, create_topic, make_packet, wait_for
+from tests.unit.test_partitioner import vectors
+
+
+def all_topics(bootstrap: str) -> set[str]:
+    """Every topic of the cluster, listed without naming one (naming one may create it)."""
+    return set(AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics)
 
 
 def test_round_trip_every_field_equal(settings: KafkaSettings) -> None:
@@ -37,16 +47,135 @@ def test_round_trip_every_field_equal(settings: KafkaSettings) -> None:
         }
 
 
-def test_keys_land_on_java_murmur2_partition(settings: KafkaSettings) -> None:
-    create_topic(settings.bootstrap_servers or "", settings.topic, partitions=3)
-    elements = [f"element-{s}-{n}" for s in range(1, 6) for n in range(1, 21)]
-    with Publisher(settings) as pub:
-        for e in elements:
-            pub.publish(make_packet(1, element=e))
-    msgs = consume_all(settings.bootstrap_servers or "", settings.topic, len(elements))
-    placed = {(m.key() or b"").decode(): m.partition() for m in msgs}
-    assert placed == {e: java_partition(e.encode(), 3) for e in elements}
-    assert len(set(placed.values())) == 3
+def _expected(partitioner: PartitionerName, keys: list[str], count: int) -> dict[str, int]:
+    """Where the library each partitioner imitates puts ``keys``."""
+    if partitioner == "consistent_random":
+        return {k: zlib.crc32(k.encode()) % count for k in keys}
+    doc = vectors()
+    which = "legacy" if partitioner == "kafkajs-legacy" else "default"
+    by_key = dict(zip(doc["text_keys"], doc[which][str(count)]["text"], strict=True))
+    return {k: by_key[k] for k in keys}
+
+
+@pytest.mark.parametrize("partitioner", ["java", "kafkajs-legacy", "consistent_random"])
+def test_keys_land_where_the_imitated_library_puts_them(
+    settings: KafkaSettings, partitioner: PartitionerName
+) -> None:
+    # java: librdkafka's murmur2_random against KafkaJS's DefaultPartitioner (Java's murmur2);
+    # kafkajs-legacy: computed here against KafkaJS's LegacyPartitioner; consistent_random:
+    # librdkafka's own placement against CRC32.
+    create_topic(settings.bootstrap_servers or "", settings.topic, partitions=7)
+    keys = [f"element-{s}-{n}" for s in range(1, 6) for n in range(1, 41)]
+    keys += ["élément-1-1", "антенна-7", "望远镜-3-42", "📡-5-263"]
+    with Publisher(settings, partitioner=partitioner) as pub:
+        assert pub.partitioner == partitioner
+        half = len(keys) // 2
+        for k in keys[:half]:
+            assert pub.publish(make_packet(1, element=k))
+        assert (
+            pub.publish_many([make_packet(2, element=k) for k in keys[half:]]) == len(keys) - half
+        )
+        assert pub.publish_encoded(b"element-1-1", encode_packet(make_packet(3)))
+    msgs = consume_all(settings.bootstrap_servers or "", settings.topic, len(keys) + 1)
+    placed: dict[str, set[int]] = {}
+    for m in msgs:
+        placed.setdefault((m.key() or b"").decode(), set()).add(m.partition())
+    assert placed == {k: {p} for k, p in _expected(partitioner, keys, 7).items()}
+    assert len({p for ps in placed.values() for p in ps}) == 7
+
+
+def test_settings_pick_the_partitioner(settings: KafkaSettings) -> None:
+    create_topic(settings.bootstrap_servers or "", settings.topic, partitions=5)
+    legacy = settings.with_overrides(partitioner="kafkajs-legacy")
+    with Publisher(legacy) as pub:
+        assert pub.partitioner == "kafkajs-legacy" and pub.partitions == 5
+        for n in range(1, 31):
+            pub.publish(make_packet(n, element=f"element-2-{n}"))
+    msgs = consume_all(settings.bootstrap_servers or "", settings.topic, 30)
+    keys = [f"element-2-{n}" for n in range(1, 31)]
+    assert {(m.key() or b"").decode(): m.partition() for m in msgs} == _expected(
+        "kafkajs-legacy", keys, 5
+    )
+
+
+def test_kafkajs_legacy_follows_a_new_partition_count(
+    settings: KafkaSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The embedded broker cannot add partitions: the topic is recreated larger instead, which
+    # is what the publisher sees of growth (a new count in the metadata). The publisher's own
+    # periodic re-read must notice (every 30 s; shortened here).
+    monkeypatch.setattr(publisher_module, "METADATA_REFRESH_S", 0.3)
+    bootstrap = settings.bootstrap_servers or ""
+    create_topic(bootstrap, settings.topic, partitions=2)
+    keys = [f"element-4-{n}" for n in range(1, 41)]
+    with Publisher(settings, partitioner="kafkajs-legacy") as pub:
+        assert pub.partitions == 2
+        for k in keys:
+            assert pub.publish(make_packet(4, element=k))
+        assert pub.flush(30) == 0
+        first = consume_all(bootstrap, settings.topic, len(keys))
+        assert {(m.key() or b"").decode(): m.partition() for m in first} == _expected(
+            "kafkajs-legacy", keys, 2
+        )
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        admin.delete_topics([settings.topic])[settings.topic].result(10)
+        wait_for(lambda: settings.topic not in all_topics(bootstrap), "topic deleted")
+        create_topic(bootstrap, settings.topic, partitions=7)
+        wait_for(lambda: pub.partitions == 7, "the publisher to see 7 partitions")
+        for k in keys:
+            assert pub.publish(make_packet(5, element=k))
+        assert pub.flush(30) == 0
+    msgs = consume_all(bootstrap, settings.topic, len(keys))
+    assert {(m.key() or b"").decode(): m.partition() for m in msgs} == _expected(
+        "kafkajs-legacy", keys, 7
+    )
+
+
+def test_missing_topic_is_an_error_and_is_not_created(settings: KafkaSettings) -> None:
+    bootstrap = settings.bootstrap_servers or ""
+    for partitioner in ("java", "kafkajs-legacy", "consistent_random"):
+        with pytest.raises(TopicMissingError) as err:
+            Publisher(settings, partitioner=partitioner)  # type: ignore[arg-type]
+        assert "horizons topics ensure" in str(err.value)
+        assert settings.topic in str(err.value)
+    assert settings.topic not in all_topics(bootstrap)
+
+
+@pytest.mark.parametrize("partitioner", ["java", "kafkajs-legacy"])
+def test_a_broker_that_lost_the_topic_does_not_get_it_back_from_the_publisher(
+    partitioner: PartitionerName, broker_session: object
+) -> None:
+    # The embedded broker keeps topics in memory: a restart loses them, as in the incident.
+    # The publisher reconnects and keeps producing; it must not recreate the topic with
+    # the broker's defaults (4 partitions, where the dev layout has 1).
+    port = find_free_port()
+    settings = KafkaSettings(bootstrap_servers=f"127.0.0.1:{port}", topic="lost.topic")
+    broker = EmbeddedBroker(port).start()
+    try:
+        create_topic(settings.bootstrap_servers or "", settings.topic)
+        pub = Publisher(
+            settings,
+            partitioner=partitioner,
+            extra_config={"message.timeout.ms": 4000, "topic.metadata.refresh.interval.ms": 500},
+        )
+        assert pub.publish(make_packet(1))
+        assert pub.flush(10) == 0
+        broker.stop()
+        broker = EmbeddedBroker(port).start()
+        for i in range(5):
+            pub.publish(make_packet(i))
+            time.sleep(0.5)
+        report = pub.close(timeout=20)
+        assert report.sent == 6 and report.delivered + report.failed == 6
+        assert settings.topic not in all_topics(settings.bootstrap_servers or "")
+    finally:
+        broker.stop()
+
+
+def test_unreachable_broker_is_reported_at_construction() -> None:
+    settings = KafkaSettings(bootstrap_servers="127.0.0.1:1", topic="nowhere")
+    with pytest.raises(BrokerUnavailableError, match=r"127\.0\.0\.1:1"):
+        Publisher(settings, metadata_timeout=2)
 
 
 def test_shutdown_flushes_everything_queued(settings: KafkaSettings) -> None:
@@ -64,7 +193,7 @@ def test_shutdown_flushes_everything_queued(settings: KafkaSettings) -> None:
 def test_undeliverable_packets_are_counted_failed_not_dropped(broker_session: object) -> None:
     # Nothing listens on this port: every packet must end as a counted failure at close.
     settings = KafkaSettings(bootstrap_servers="127.0.0.1:1", topic="nowhere")
-    pub = Publisher(settings, extra_config={"message.timeout.ms": 1000})
+    pub = Publisher(settings, extra_config={"message.timeout.ms": 1000}, check_topic=False)
     for i in range(20):
         pub.publish(make_packet(i))
     report = pub.close(timeout=5)
@@ -114,7 +243,7 @@ def test_broker_starting_late_is_not_logged_as_error(caplog: pytest.LogCaptureFi
     settings = KafkaSettings(bootstrap_servers=f"127.0.0.1:{port}", topic="late.start")
     caplog.set_level(logging.DEBUG, logger="cosmic_horizons")
     broker = EmbeddedBroker(port)
-    pub = Publisher(settings, extra_config={"reconnect.backoff.ms": 100})
+    pub = Publisher(settings, extra_config={"reconnect.backoff.ms": 100}, check_topic=False)
     try:
         for i in range(20):
             pub.publish(make_packet(i))
@@ -124,7 +253,8 @@ def test_broker_starting_late_is_not_logged_as_error(caplog: pytest.LogCaptureFi
         while not any("not ready" in r.getMessage() for r in caplog.records):
             assert time.monotonic() < deadline, "the publisher never reported the broker missing"
             time.sleep(0.1)
-        broker.start()  # the topic is auto-created by the broker on first use
+        broker.start()
+        create_topic(settings.bootstrap_servers or "", settings.topic)  # never auto-created
         report = pub.close(timeout=30)
     finally:
         broker.stop()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 import time
 import uuid
-from typing import Annotated, BinaryIO
+from collections.abc import Iterator
+from types import FrameType
+from typing import Annotated, Any, BinaryIO
 
 import msgspec
 import typer
@@ -22,7 +25,7 @@ from ..cluster import BrokerCheck, check_broker, make_admin, require_reachable
 from ..config import KafkaSettings
 from ..errors import PacketError
 from ..packet import decode_packet, encode_packet, json_schema
-from ..publisher import DeliveryReport, Publisher
+from ..publisher import DeliveryReport, Publisher, TopicMissingError
 from ..simulator import ArraySimulator, stream
 from ..topics import TopicAdmin, desired_topic
 from .common import (
@@ -31,6 +34,7 @@ from .common import (
     ProfileOpt,
     TopicOpt,
     err_console,
+    fail,
     load_settings,
     out_console,
     print_json,
@@ -157,6 +161,17 @@ SeedOpt = Annotated[int, typer.Option(help="Random seed: the same seed, the same
 ChunkOpt = Annotated[
     int, typer.Option(help="Complex64 visibility samples per data_chunk (0: none).")
 ]
+PartitionerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--partitioner",
+        help="Where keys go, as the topic's other producers put them: java (Java client, "
+        "KafkaJS DefaultPartitioner, librdkafka murmur2_random), kafkajs-legacy (KafkaJS "
+        "LegacyPartitioner), consistent_random (librdkafka's default) "
+        "\\[default: HORIZONS_PARTITIONER or java].",
+        show_default=False,
+    ),
+]
 
 
 def report_delivery(report: DeliveryReport) -> None:
@@ -241,11 +256,12 @@ def simulate(
     bootstrap: BootstrapOpt = None,
     topic: TopicOpt = None,
     profile: ProfileOpt = None,
+    partitioner: PartitionerOpt = None,
 ) -> None:
     """Stream simulated array telemetry into the topic, with a live progress line (a status
     line every --status-interval when the output is a log)."""
     sigterm_as_interrupt()
-    settings = load_settings(bootstrap, topic, profile)
+    settings = load_settings(bootstrap, topic, profile).with_overrides(partitioner=partitioner)
     duration_s = parse_duration(duration, what="--duration") if duration else None
     status_s = parse_status_interval(status_interval)
     if count is not None and count < 1:
@@ -271,6 +287,56 @@ def simulate(
         raise typer.Exit(1)
 
 
+#: `produce` (and `simulate --no-ensure`): the topic does not exist; nothing was sent.
+EXIT_TOPIC_MISSING = 4
+
+
+class _StopOnSignals:
+    """SIGINT and SIGTERM ask ``produce`` to stop; neither raises inside a Kafka call.
+
+    Python's default SIGINT handler raises KeyboardInterrupt wherever the main thread is,
+    including inside confluent-kafka's ``produce()``, whose C code then reports the pending
+    exception as a wrong ``TypeError`` (about header keys) instead of returning cleanly. Here
+    a signal only sets :attr:`requested`, which the loop checks before each line, and raises
+    only while the command waits for input (:meth:`read`), where nothing is half done.
+    """
+
+    _SIGNALS = (signal.SIGINT,) if sys.platform == "win32" else (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._reading = False
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+        if self._reading:
+            self._reading = False  # raise once: a second signal must not hit the except clause
+            raise KeyboardInterrupt
+
+    def read(self, lines: Iterator[bytes]) -> bytes | None:
+        """The next line, or None at the end of input or when a signal came."""
+        if self.requested:
+            return None
+        try:
+            self._reading = True
+            line = next(lines, None)
+            self._reading = False
+        except KeyboardInterrupt:
+            self._reading = False
+            return None
+        return line
+
+    def __enter__(self) -> _StopOnSignals:
+        for signum in self._SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+
+
 def produce(
     source: Annotated[
         str, typer.Argument(help="JSON-lines file of packets, or - for standard input.")
@@ -278,10 +344,14 @@ def produce(
     bootstrap: BootstrapOpt = None,
     topic: TopicOpt = None,
     profile: ProfileOpt = None,
+    partitioner: PartitionerOpt = None,
 ) -> None:
-    """Validate and send JSON-lines packets; each bad line is reported with its number (exit 1)."""
-    sigterm_as_interrupt()
-    settings = load_settings(bootstrap, topic, profile)
+    """Validate and send JSON-lines packets; each bad line is reported with its number (exit 1).
+
+    The topic must exist (exit 4 otherwise). Ctrl-C or SIGTERM stop reading; what was read
+    is flushed and reported.
+    """
+    settings = load_settings(bootstrap, topic, profile).with_overrides(partitioner=partitioner)
     stream_in: BinaryIO
     if source == "-":
         stream_in = sys.stdin.buffer
@@ -291,9 +361,17 @@ def produce(
         except OSError as exc:
             raise typer.BadParameter(f"cannot read {source}: {exc.strerror}") from None
     bad = good = 0
-    publisher = Publisher(settings)
-    try:
-        for number, line in enumerate(stream_in, start=1):
+    with _StopOnSignals() as stop, contextlib.ExitStack() as closing:
+        if stream_in is not sys.stdin.buffer:
+            closing.callback(stream_in.close)
+        try:
+            publisher = Publisher(settings)
+        except TopicMissingError as exc:
+            fail(str(exc), EXIT_TOPIC_MISSING)
+        lines = iter(stream_in)
+        number = 0
+        while (line := stop.read(lines)) is not None:
+            number += 1
             if not line.strip():
                 continue
             try:
@@ -304,12 +382,9 @@ def produce(
                 continue
             if publisher.publish(packet):
                 good += 1
-    except KeyboardInterrupt:
-        err_console.print("interrupted: flushing what was read...")
-    finally:
-        if stream_in is not sys.stdin.buffer:
-            stream_in.close()
-    report = publisher.close()
+        if stop.requested:
+            err_console.print("interrupted: flushing what was read...")
+        report = publisher.close()
     report_delivery(report)
     if bad:
         err_console.print(f"[bold red]{bad} bad line(s) skipped[/]; {good} packet(s) sent")
@@ -434,10 +509,11 @@ def up(
     bootstrap: BootstrapOpt = None,
     topic: TopicOpt = None,
     profile: ProfileOpt = None,
+    partitioner: PartitionerOpt = None,
 ) -> None:
     """The main job: broker (embedded unless Kafka is configured), topic, simulated array, API."""
     sigterm_as_interrupt()
-    settings = load_settings(bootstrap, topic, profile)
+    settings = load_settings(bootstrap, topic, profile).with_overrides(partitioner=partitioner)
     status_s = parse_status_interval(status_interval)
     with contextlib.ExitStack() as cleanup:
         if settings.bootstrap_servers is None:

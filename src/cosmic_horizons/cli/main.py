@@ -10,6 +10,7 @@ import typer
 from rich.logging import RichHandler
 
 from ..errors import ConfigError, HorizonsError
+from ..publisher import TopicMissingError
 from . import archive, core, serve, topics
 from . import monitor as monitor_cli
 from . import tuning as tuning_cli
@@ -55,6 +56,9 @@ def main() -> None:
     except ConfigError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         sys.exit(2)
+    except TopicMissingError as exc:  # publishers never create topics (simulate --no-ensure)
+        err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        sys.exit(core.EXIT_TOPIC_MISSING)
     except HorizonsError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         sys.exit(1)
