@@ -20,7 +20,7 @@ from confluent_kafka import KafkaError as RdKafkaError
 from confluent_kafka import KafkaException, Message, Producer
 
 from .config import KafkaSettings, mask_config
-from .errors import ConfigError, PublishError
+from .errors import ConfigError, PublishError, note_client_error
 from .packet import KafkaPayload, encode_lines, encode_packet, packet_headers
 from .stats import PublisherStats, StatsSnapshot
 from .topics.models import desired_topic
@@ -276,6 +276,7 @@ class Publisher:
         log.error("packet for key %r to %s not delivered: %s", msg.key(), msg.topic(), reason)
 
     def _on_error(self, err: RdKafkaError) -> None:
+        note_client_error(err)  # a SASL/TLS failure then explains later transport errors
         starting = (
             time.monotonic() - self._started < STARTUP_GRACE_S and self.stats.delivered() == 0
         )

@@ -12,6 +12,7 @@ import msgspec
 import typer
 from confluent_kafka import Consumer
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from .._units import parse_duration
@@ -25,6 +26,7 @@ from ..publisher import DeliveryReport, Publisher
 from ..simulator import ArraySimulator, stream
 from ..topics import TopicAdmin, desired_topic
 from .common import (
+    EXIT_SECURITY,
     BootstrapOpt,
     JsonOpt,
     ProfileOpt,
@@ -106,14 +108,21 @@ def check(
             )
         out_console.print(table)
         out_console.print(f"cluster id: {result.cluster_id}   topics: {result.topics}")
+    elif result.failure in ("authentication", "tls"):
+        # The broker answered; the connection's security failed: no "start a broker" hint.
+        err_console.print(
+            f"[bold red]{result.failure} failed:[/] {escape(result.error or '')}", soft_wrap=True
+        )
     else:
-        err_console.print(f"[bold red]unreachable:[/] {result.error}", soft_wrap=True)
+        err_console.print(
+            f"[bold red]unreachable:[/] {escape(result.error or '')}", soft_wrap=True
+        )
         err_console.print(
             "hint: start a local broker with `horizons broker`, or point --bootstrap / "
             "KAFKA_BOOTSTRAP_SERVERS at your cluster",
         )
     if not result.reachable:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_SECURITY if result.failure in ("authentication", "tls") else 1)
 
 
 def _wait_for_broker(
