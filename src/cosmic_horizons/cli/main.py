@@ -8,12 +8,13 @@ from typing import Annotated
 
 import typer
 from rich.logging import RichHandler
+from rich.markup import escape
 
-from ..errors import ConfigError, HorizonsError
+from ..errors import ConfigError, HorizonsError, SecurityError
 from . import archive, core, serve, topics
 from . import monitor as monitor_cli
 from . import tuning as tuning_cli
-from .common import err_console
+from .common import EXIT_SECURITY, err_console
 
 app = typer.Typer(
     name="horizons",
@@ -53,10 +54,13 @@ def main() -> None:
     try:
         app()
     except ConfigError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(2)
+    except SecurityError as exc:  # SASL or TLS failed: the message says what to check
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        sys.exit(EXIT_SECURITY)
     except HorizonsError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -2,7 +2,8 @@
 
 Exit codes: 0 done or in sync; 1 drift remains (``ensure``) or no such topic; 2 bad arguments
 or settings; 3 the broker was unreachable, refused, or does not support the operation (then
-nothing was changed).
+nothing was changed); 4 SASL authentication or TLS failed; 5 ``alter`` needs a confirmation
+it did not get (no terminal and no ``--yes``, or declined): nothing was changed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import typer
 from rich.table import Table
 
 from .._units import format_duration_ms, parse_duration, parse_size
-from ..errors import ConfigError, HorizonsError, TopicError
+from ..errors import ConfigError, HorizonsError, SecurityError, TopicError
 from ..topics import (
     EnsureResult,
     TopicAdmin,
@@ -28,6 +29,7 @@ from ..topics import (
 )
 from . import topics_trim
 from .common import (
+    EXIT_SECURITY,
     BootstrapOpt,
     JsonOpt,
     ProfileOpt,
@@ -60,6 +62,8 @@ def _errors() -> Iterator[None]:
         yield
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
+    except SecurityError as exc:  # SASL or TLS: the message says what to check
+        fail(str(exc), EXIT_SECURITY)
     except TopicError as exc:
         fail(str(exc), EXIT_DRIFT if exc.code == "UNKNOWN_TOPIC_OR_PART" else EXIT_BROKER)
     except HorizonsError as exc:  # unreachable, unsupported, refused
