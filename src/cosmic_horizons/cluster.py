@@ -76,7 +76,9 @@ def check_broker(
     try:
         metadata = client.list_topics(timeout=timeout)
     except KafkaException as exc:
-        err = from_kafka_error(exc, operation="Metadata", target=bootstrap, client=client)
+        err = from_kafka_error(
+            exc, operation="Metadata", target=bootstrap, client=client, bootstrap=bootstrap
+        )
         return BrokerCheck(
             bootstrap=bootstrap, reachable=False, error=str(err), failure=failure_kind(err)
         )
@@ -103,7 +105,7 @@ def require_reachable(settings: KafkaSettings, *, timeout: float = 5.0) -> Broke
     """
     check = check_broker(settings, timeout=timeout)
     if not check.reachable:
-        seen = recent_security_error()
+        seen = recent_security_error(check.bootstrap)
         if check.failure != "unreachable" and seen is not None:
             raise seen.at(f"Metadata on {check.bootstrap}")
         raise BrokerUnavailableError(check.error or f"no broker answered at {check.bootstrap}")

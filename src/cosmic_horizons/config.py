@@ -212,7 +212,7 @@ class KafkaSettings:
             "bootstrap.servers": self.require_bootstrap(),
             "client.id": client_id,
             "security.protocol": self.security_protocol,
-            **client_hooks(),
+            **client_hooks(self.require_bootstrap()),
         }
         if self.sasl_mechanism:
             conf["sasl.mechanism"] = self.sasl_mechanism

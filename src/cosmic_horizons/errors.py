@@ -273,28 +273,28 @@ def classify_security(code: int | None, text: str) -> SecurityError | None:
 
 
 class _SecurityWatch:
-    """The latest security failure any client of this process reported (error_cb or log)."""
+    """The latest security failure reported by the clients of each bootstrap list."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._last: tuple[float, SecurityError] | None = None
+        self._last: dict[str, tuple[float, SecurityError]] = {}
 
-    def note(self, code: int | None, text: str) -> None:
+    def note(self, bootstrap: str, code: int | None, text: str) -> None:
         found = classify_security(code, text)
         if found is not None:
             with self._lock:
-                self._last = (time.monotonic(), found)
+                self._last[bootstrap] = (time.monotonic(), found)
 
-    def recent(self, within_s: float) -> SecurityError | None:
+    def recent(self, bootstrap: str, within_s: float) -> SecurityError | None:
         with self._lock:
-            last = self._last
+            last = self._last.get(bootstrap)
         if last is None or time.monotonic() - last[0] > within_s:
             return None
         return last[1]
 
     def clear(self) -> None:
         with self._lock:
-            self._last = None
+            self._last.clear()
 
 
 _WATCH = _SecurityWatch()
@@ -304,13 +304,15 @@ _SECURITY_MEMORY_S = 30.0
 _LIBRDKAFKA_LOG = logging.getLogger("cosmic_horizons.librdkafka")
 
 
-def recent_security_error(within_s: float = _SECURITY_MEMORY_S) -> SecurityError | None:
-    """The latest SASL/TLS failure any client reported within ``within_s`` seconds, if any."""
-    return _WATCH.recent(within_s)
+def recent_security_error(
+    bootstrap: str | None, within_s: float = _SECURITY_MEMORY_S
+) -> SecurityError | None:
+    """The latest SASL/TLS failure a client of ``bootstrap`` reported within ``within_s``."""
+    return None if not bootstrap else _WATCH.recent(bootstrap, within_s)
 
 
 def clear_security_errors() -> None:
-    """Forget the failures seen so far (tests; a new connection attempt)."""
+    """Forget the failures seen so far (tests)."""
     _WATCH.clear()
 
 
@@ -321,33 +323,38 @@ class _LibrdkafkaLog(logging.LoggerAdapter):  # type: ignore[type-arg]
     reported once and classified; the raw lines are for ``--log-level debug``.
     """
 
+    def __init__(self, bootstrap: str) -> None:
+        super().__init__(_LIBRDKAFKA_LOG, {"bootstrap": bootstrap})
+        self.bootstrap = bootstrap
+
     def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
         try:
             text = str(msg) % args if args else str(msg)
         except (TypeError, ValueError):
             text = str(msg)
         # confluent-kafka logs "FACILITY [client] [thrd:...]: message": watch the message.
-        _WATCH.note(None, _THREAD.sub("", str(args[-1])) if len(args) == 3 else text)
+        message = _THREAD.sub("", str(args[-1])) if len(args) == 3 else text
+        _WATCH.note(self.bootstrap, None, message)
         super().log(logging.DEBUG, "%s", text, **kwargs)
 
 
 _THREAD = re.compile(r"^\s*\[thrd:[^\]]*\]:\s*")
-_LOGGER = _LibrdkafkaLog(_LIBRDKAFKA_LOG, {})
 
 
-def _on_client_error(err: _RdKafkaError) -> None:
-    _WATCH.note(err.code(), err.str())
-    _LIBRDKAFKA_LOG.debug("client error %s: %s", err.name(), err.str())
+def note_client_error(err: _RdKafkaError, bootstrap: str | None) -> None:
+    """Hand an error a client of ``bootstrap`` reported (its ``error_cb``) to the watch."""
+    if bootstrap:
+        _WATCH.note(bootstrap, err.code(), err.str())
 
 
-def client_hooks() -> dict[str, Any]:
-    """``error_cb`` and ``logger`` for a librdkafka client config (every client gets them)."""
-    return {"error_cb": _on_client_error, "logger": _LOGGER}
+def client_hooks(bootstrap: str) -> dict[str, Any]:
+    """``error_cb`` and ``logger`` for a librdkafka client of ``bootstrap`` (every client)."""
 
+    def on_error(err: _RdKafkaError) -> None:
+        note_client_error(err, bootstrap)
+        _LIBRDKAFKA_LOG.debug("client error %s: %s", err.name(), err.str())
 
-def note_client_error(err: _RdKafkaError) -> None:
-    """Hand an error a client reported (its own ``error_cb``) to the security watch."""
-    _WATCH.note(err.code(), err.str())
+    return {"error_cb": on_error, "logger": _LibrdkafkaLog(bootstrap)}
 
 
 def from_kafka_error(
@@ -357,12 +364,13 @@ def from_kafka_error(
     target: str = "",
     error_type: type[KafkaError] = KafkaError,
     client: Any = None,
+    bootstrap: str | None = None,
 ) -> KafkaError:
     """Translate a librdkafka exception raised by ``operation`` into this package's tree.
 
     A transport error ("unreachable") is reported as the SASL/TLS failure behind it when a
-    client saw one lately; ``client`` (the one that failed) is polled first so that the
-    failures it has queued for its ``error_cb`` and log are seen.
+    client of ``bootstrap`` saw one lately; ``client`` (the one that failed) is polled first
+    so that the failures it has queued for its ``error_cb`` and log are seen.
     """
     err = rdkafka_error_of(exc)
     where = f"{operation} on {target}" if target else operation
@@ -380,7 +388,7 @@ def from_kafka_error(
         if client is not None:
             with contextlib.suppress(Exception):  # a closed client has nothing more to say
                 client.poll(0)
-        seen = recent_security_error()
+        seen = recent_security_error(bootstrap)
         if seen is not None:
             return seen.at(where)
         return BrokerUnavailableError(

@@ -276,7 +276,8 @@ class Publisher:
         log.error("packet for key %r to %s not delivered: %s", msg.key(), msg.topic(), reason)
 
     def _on_error(self, err: RdKafkaError) -> None:
-        note_client_error(err)  # a SASL/TLS failure then explains later transport errors
+        # A SASL/TLS failure explains the transport errors that follow it.
+        note_client_error(err, self.settings.bootstrap_servers)
         starting = (
             time.monotonic() - self._started < STARTUP_GRACE_S and self.stats.delivered() == 0
         )

@@ -344,7 +344,9 @@ def _require_topic(consumer: Consumer, topic: str, bootstrap: str) -> None:
             metadata = consumer.list_topics(timeout=1.0)
             break
         except KafkaException as exc:
-            error = from_kafka_error(exc, operation="Metadata", target=bootstrap, client=consumer)
+            error = from_kafka_error(
+                exc, operation="Metadata", target=bootstrap, client=consumer, bootstrap=bootstrap
+            )
             if isinstance(error, SecurityError) or time.monotonic() >= deadline:
                 raise error from exc
     if topic not in metadata.topics:
@@ -400,7 +402,8 @@ def consume(
     down: list[RdKafkaError] = []
 
     def on_error(err: RdKafkaError) -> None:
-        note_client_error(err)  # SASL/TLS failures explain the transport errors that follow
+        # A SASL/TLS failure explains the transport errors that follow it.
+        note_client_error(err, bootstrap_servers)
         if err.code() == RdKafkaError._ALL_BROKERS_DOWN or err.fatal():
             down.append(err)
 
@@ -437,7 +440,7 @@ def consume(
         while max_messages is None or printed < max_messages:
             msg = consumer.poll(0.5)
             if down and not follow:
-                seen = recent_security_error()
+                seen = recent_security_error(bootstrap_servers)
                 if seen is not None:
                     _consume_failure(seen.at(f"consuming {settings.topic}"))
                 fail(
@@ -468,6 +471,7 @@ def consume(
                     target=settings.topic,
                     error_type=TopicError,
                     client=consumer,
+                    bootstrap=bootstrap_servers,
                 )
                 if isinstance(translated, SecurityError) or (
                     error.code()

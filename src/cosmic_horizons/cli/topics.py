@@ -314,9 +314,7 @@ def _retention_bytes(text: str) -> int:
         return -1
     if _BARE.match(text):
         n = text.strip()
-        as_bytes = f"{n}B" + (
-            f", that is {format_bytes(float(n))}" if float(n) >= 1024 else ""
-        )
+        as_bytes = f"{n}B" + (f", that is {format_bytes(float(n))}" if float(n) >= 1024 else "")
         raise ConfigError(
             f"--retention-bytes {n!r} has no unit: did you mean {n}GB? for bytes write "
             f"{as_bytes} (or retention.bytes={n})"

@@ -332,7 +332,12 @@ class TopicAdmin:
     ) -> KafkaError:
         """``exc`` in this package's tree; a SASL/TLS failure behind it is named as such."""
         return from_kafka_error(
-            exc, operation=operation, target=target, error_type=error_type, client=self._admin
+            exc,
+            operation=operation,
+            target=target,
+            error_type=error_type,
+            client=self._admin,
+            bootstrap=self._bootstrap,
         )
 
     @property
@@ -345,7 +350,7 @@ class TopicAdmin:
         except concurrent.futures.TimeoutError as exc:
             with contextlib.suppress(Exception):
                 self._admin.poll(0)  # serve queued error callbacks: a SASL/TLS failure?
-            seen = recent_security_error()
+            seen = recent_security_error(self._bootstrap)
             if seen is not None:
                 raise seen.at(f"request to {self._bootstrap}") from exc
             raise BrokerUnavailableError(

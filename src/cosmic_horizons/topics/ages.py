@@ -48,7 +48,11 @@ def oldest_record_times(
                 )
             except KafkaException as exc:
                 raise from_kafka_error(
-                    exc, operation="ListOffsets", target=f"{topic}[{partition}]", client=consumer
+                    exc,
+                    operation="ListOffsets",
+                    target=f"{topic}[{partition}]",
+                    client=consumer,
+                    bootstrap=settings.bootstrap_servers,
                 ) from exc
             if high > low:
                 starts[partition] = low
