@@ -37,9 +37,20 @@ _LATEST: OffsetSpec = OffsetSpec.latest()  # type: ignore[no-untyped-call]  # un
 _EARLIEST: OffsetSpec = OffsetSpec.earliest()  # type: ignore[no-untyped-call]  # untyped upstream
 
 
-def _describe(exc: BaseException, operation: str, target: str) -> str:
+def _describe(
+    exc: BaseException,
+    operation: str,
+    target: str,
+    *,
+    client: AdminClient | None = None,
+    bootstrap: str | None = None,
+) -> str:
     if isinstance(exc, KafkaException):
-        return str(from_kafka_error(exc, operation=operation, target=target))
+        return str(
+            from_kafka_error(
+                exc, operation=operation, target=target, client=client, bootstrap=bootstrap
+            )
+        )
     if isinstance(exc, TimeoutError):
         return f"{operation} on {target}: no answer in time"
     return f"{operation} on {target}: {exc}"
@@ -135,7 +146,13 @@ class Monitor:
                     connected=False,
                     topic=self.topic,
                     polled_at=time.time(),
-                    error=_describe(exc, "Metadata", self._bootstrap),
+                    error=_describe(
+                        exc,
+                        "Metadata",
+                        self._bootstrap,
+                        client=self._admin,  # serves its queued SASL/TLS failure reports
+                        bootstrap=self._bootstrap,
+                    ),
                 )
 
     def _poll(self) -> KafkaSnapshot:
@@ -219,7 +236,13 @@ class Monitor:
         try:
             self._client().list_topics(timeout=self.timeout)
         except KafkaException as exc:
-            raise from_kafka_error(exc, operation="Metadata", target=self._bootstrap) from exc
+            raise from_kafka_error(
+                exc,
+                operation="Metadata",
+                target=self._bootstrap,
+                client=self._admin,
+                bootstrap=self._bootstrap,
+            ) from exc
 
     def _groups(self) -> list[str]:
         self._ensure_reachable()
