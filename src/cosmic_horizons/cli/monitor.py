@@ -19,9 +19,11 @@ from rich.table import Table
 from rich.text import Text
 
 from .._units import format_bytes, format_duration_ms, parse_duration
+from ..archiver.archiver import DEFAULT_GROUP as ARCHIVER_GROUP
 from ..errors import BrokerUnavailableError, SecurityError, recent_security_error
 from ..monitor import GroupLag, KafkaSnapshot, LagStatus, Monitor
 from ..monitor.health import Health, lag_health, snapshot_health
+from ..publisher import CLIENT_ID
 from .common import (
     EXIT_SECURITY,
     BootstrapOpt,
@@ -281,7 +283,13 @@ def lag(
             fail(str(exc), int(Health.UNHEALTHY))
     if group is not None and not any(g.partitions for g in groups):
         state = groups[0].state if groups else "unknown"
-        fail(f"group {group!r} not found: no committed offsets (state {state})", 2)
+        hint = ""
+        if group == CLIENT_ID:  # the spec's kafka-consumer-groups example names it
+            hint = (
+                f"; {CLIENT_ID} is the producer's client.id, not a consumer group: see the "
+                f"archiver's group ({ARCHIVER_GROUP}) or every group (`horizons lag`)"
+            )
+        fail(f"group {group!r} not found: no committed offsets (state {state}){hint}", 2)
     health, _ = lag_health(groups)
     if as_json:
         print_json(groups)
