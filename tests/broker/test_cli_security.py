@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,31 @@ def test_a_failed_sasl_handshake_is_exit_4(
     assert "KAFKA_SASL_USERNAME" in text  # what to check
     assert "horizons broker" not in text
     assert "|FAIL|" not in text and "Traceback" not in text
+
+
+def test_check_wait_stops_at_once_on_a_failed_handshake(bootstrap: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAFKA_")}
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "cosmic_horizons", "check", "--wait", "60s", "-b", bootstrap],
+        env={**env, **SASL_ENV},
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 4
+    assert time.monotonic() - started < 30  # not the whole minute
+    assert "still unreachable" not in result.stderr.decode()
+
+
+def test_broker_config_reports_a_failed_handshake(bootstrap: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAFKA_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "cosmic_horizons", "broker-config", "-b", bootstrap],
+        env={**env, **SASL_ENV},
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 4, result.stderr.decode()
+    assert "SASL authentication failed" in result.stderr.decode()

@@ -145,15 +145,15 @@ def _wait_for_broker(
         result = check_broker(settings, timeout=attempt_s, admin=admin)
         attempts += 1
         left = deadline - time.monotonic()
-        if result.reachable or left <= 0:
-            break
+        if result.reachable or left <= 0 or result.failure in ("authentication", "tls"):
+            break  # refused credentials or certificates do not fix themselves
         if attempts == 1 and not quiet:
             err_console.print(
                 f"Kafka at {settings.bootstrap_servers} not reachable yet; "
                 f"retrying for up to {left:.0f} s"
             )
         time.sleep(min(0.5, left))
-    if result.reachable:
+    if result.reachable or result.failure in ("authentication", "tls"):
         return result
     waited = f"{result.error}; still unreachable after waiting {wait_s:g} s"
     return msgspec.structs.replace(result, error=waited)
