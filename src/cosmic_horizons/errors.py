@@ -10,10 +10,12 @@ Every error this package raises derives from :class:`HorizonsError`::
     │   ├── UnsupportedByBrokerError           the broker does not implement an operation
     │   ├── SecurityError                      the connection's security failed (not retriable)
     │   │   ├── AuthenticationError            SASL handshake or authentication refused
-    │   │   └── TLSError                       TLS handshake or certificate verification failed
+    │   │   └── TLSError                       the TLS handshake failed
+    │   │       └── CertificateError           the broker's certificate was not verified
     │   └── TopicError                         a topic operation failed
     ├── PublishError                           packets could not be delivered
     └── ArchiveError                           archive storage or archive content problems
+        └── StorageError                       the storage could not be reached or refused
 
 Errors that talk to Kafka carry ``retriable``: True when the same call may succeed later.
 librdkafka errors are translated once, at the edge, by :func:`from_kafka_error`.
@@ -22,7 +24,8 @@ librdkafka reports a failed SASL or TLS handshake only through a client's ``erro
 its log, while the operation itself fails with a plain transport error. Every client gets
 :func:`client_hooks` (an ``error_cb`` and a ``logger``); they route librdkafka's log to the
 ``cosmic_horizons.librdkafka`` logger at debug level and remember the latest security failure,
-which :func:`from_kafka_error` then reports instead of "broker unreachable".
+per bootstrap list, which :func:`from_kafka_error` then reports instead of "broker
+unreachable" (given the failed client, which it polls so that queued reports are seen).
 :func:`classify_security` is the one place that decides what a security failure is.
 """
 
