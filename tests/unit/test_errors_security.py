@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import ssl
 import subprocess
@@ -130,6 +131,8 @@ def test_the_log_hook_watches_and_logs_at_debug(caplog: pytest.LogCaptureFixture
 @pytest.fixture
 def tls_server(tmp_path: Path) -> Iterator[int]:
     """A TLS listener on loopback with a self-signed certificate (no Kafka behind it)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
