@@ -6,7 +6,7 @@ import re
 
 from .errors import ConfigError
 
-__all__ = ["format_bytes", "format_duration_ms", "parse_duration", "parse_size"]
+__all__ = ["format_age_ms", "format_bytes", "format_duration_ms", "parse_duration", "parse_size"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$", re.IGNORECASE)
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -60,6 +60,15 @@ def format_duration_ms(ms: int | float) -> str:
         if ms >= factor and ms % factor == 0:
             return f"{ms // factor}{unit}"
     return f"{ms}ms"
+
+
+def format_age_ms(ms: int | float) -> str:
+    """A rough span for people: ``259205000`` -> ``3.0 days``, ``5400000`` -> ``1.5 hours``."""
+    seconds = max(0.0, float(ms) / 1000)
+    for unit, size in (("days", 86400.0), ("hours", 3600.0), ("minutes", 60.0)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
 
 
 def format_bytes(n: float) -> str:

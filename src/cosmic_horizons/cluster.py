@@ -9,9 +9,16 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from .config import KafkaSettings
-from .errors import BrokerUnavailableError, from_kafka_error
+from .errors import (
+    AuthenticationError,
+    BrokerUnavailableError,
+    KafkaError,
+    SecurityError,
+    from_kafka_error,
+    recent_security_error,
+)
 
-__all__ = ["BrokerCheck", "BrokerInfo", "check_broker", "make_admin"]
+__all__ = ["BrokerCheck", "BrokerInfo", "check_broker", "failure_kind", "make_admin"]
 
 
 class BrokerInfo(msgspec.Struct, frozen=True):
@@ -31,6 +38,8 @@ class BrokerCheck(msgspec.Struct, frozen=True, kw_only=True):
     brokers: list[BrokerInfo] = []
     topics: int | None = None
     error: str | None = None
+    failure: str | None = None
+    """Why it is not reachable: ``authentication`` (SASL), ``tls``, or ``unreachable``."""
 
 
 def make_admin(settings: KafkaSettings, *, timeout_ms: int = 5000) -> AdminClient:
@@ -39,12 +48,22 @@ def make_admin(settings: KafkaSettings, *, timeout_ms: int = 5000) -> AdminClien
     conf.update(
         {
             "socket.timeout.ms": timeout_ms,
-            "socket.connection.setup.timeout.ms": timeout_ms,
+            # Shorter than a request's timeout, so that a TLS handshake that never completes
+            # is seen (and reported as such) before the request gives up.
+            "socket.connection.setup.timeout.ms": max(1000, timeout_ms * 3 // 4),
             "reconnect.backoff.max.ms": 1000,
-            "log_level": 0,  # failures are reported through results, not librdkafka's log
         }
     )
     return AdminClient(conf)
+
+
+def failure_kind(err: KafkaError) -> str:
+    """``authentication``, ``tls`` or ``unreachable``: what a failed connection ran into."""
+    if isinstance(err, AuthenticationError):
+        return "authentication"
+    if isinstance(err, SecurityError):
+        return "tls"
+    return "unreachable"
 
 
 def check_broker(
@@ -57,8 +76,12 @@ def check_broker(
     try:
         metadata = client.list_topics(timeout=timeout)
     except KafkaException as exc:
-        err = from_kafka_error(exc, operation="Metadata", target=bootstrap)
-        return BrokerCheck(bootstrap=bootstrap, reachable=False, error=str(err))
+        err = from_kafka_error(
+            exc, operation="Metadata", target=bootstrap, client=client, bootstrap=bootstrap
+        )
+        return BrokerCheck(
+            bootstrap=bootstrap, reachable=False, error=str(err), failure=failure_kind(err)
+        )
     latency = (time.perf_counter() - started) * 1000
     brokers = sorted(
         (BrokerInfo(b.id, b.host or "", b.port) for b in metadata.brokers.values()),
@@ -76,8 +99,14 @@ def check_broker(
 
 
 def require_reachable(settings: KafkaSettings, *, timeout: float = 5.0) -> BrokerCheck:
-    """:func:`check_broker`, raising :class:`BrokerUnavailableError` when unreachable."""
+    """:func:`check_broker`, raising :class:`BrokerUnavailableError` when unreachable.
+
+    A SASL or TLS failure raises its :class:`~cosmic_horizons.errors.SecurityError` instead.
+    """
     check = check_broker(settings, timeout=timeout)
     if not check.reachable:
+        seen = recent_security_error(check.bootstrap)
+        if check.failure != "unreachable" and seen is not None:
+            raise seen.at(f"Metadata on {check.bootstrap}")
         raise BrokerUnavailableError(check.error or f"no broker answered at {check.bootstrap}")
     return check

@@ -21,9 +21,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
-from .errors import ConfigError
+from .errors import ConfigError, client_hooks
 from .partitioner import DEFAULT_PARTITIONER, PartitionerName, parse_partitioner
 
 __all__ = [
@@ -124,6 +125,10 @@ class KafkaSettings:
     """How the publisher places keys: as the topic's other producers do (see ``partitioner``)."""
 
     def __post_init__(self) -> None:
+        # Kafka's names are upper case; `scram-sha-256` means the same mechanism.
+        object.__setattr__(self, "security_protocol", self.security_protocol.strip().upper())
+        if self.sasl_mechanism is not None:
+            object.__setattr__(self, "sasl_mechanism", self.sasl_mechanism.strip().upper() or None)
         if self.security_protocol not in _SECURITY_PROTOCOLS:
             raise ConfigError(
                 f"KAFKA_SECURITY_PROTOCOL={self.security_protocol!r}: expected one of "
@@ -134,12 +139,31 @@ class KafkaSettings:
                 f"KAFKA_SASL_MECHANISM={self.sasl_mechanism!r}: expected one of "
                 + ", ".join(_SASL_MECHANISMS)
             )
-        if self.security_protocol.startswith("SASL") and not (
-            self.sasl_username and self.sasl_password
-        ):
+        sasl = self.security_protocol.startswith("SASL")
+        if sasl and not (self.sasl_username and self.sasl_password):
             raise ConfigError(
                 f"KAFKA_SECURITY_PROTOCOL={self.security_protocol} needs KAFKA_SASL_USERNAME "
                 "and KAFKA_SASL_PASSWORD"
+            )
+        given = [
+            name
+            for name, value in (
+                ("KAFKA_SASL_MECHANISM", self.sasl_mechanism),
+                ("KAFKA_SASL_USERNAME", self.sasl_username),
+                ("KAFKA_SASL_PASSWORD", self.sasl_password),
+            )
+            if value
+        ]
+        if given and not sasl:
+            raise ConfigError(
+                f"{', '.join(given)} set but KAFKA_SECURITY_PROTOCOL={self.security_protocol} "
+                "does not use SASL; set KAFKA_SECURITY_PROTOCOL=SASL_SSL (or SASL_PLAINTEXT), "
+                "or unset the SASL variables"
+            )
+        if self.ssl_ca_location is not None and not Path(self.ssl_ca_location).is_file():
+            raise ConfigError(
+                f"KAFKA_SSL_CA_LOCATION={self.ssl_ca_location!r}: no such file "
+                "(a PEM bundle of the CAs that signed the brokers' certificates)"
             )
         if not self.topic:
             raise ConfigError("HORIZONS_TOPIC: empty topic name")
@@ -154,10 +178,10 @@ class KafkaSettings:
             profile=parse_profile(e.get("HORIZONS_PROFILE", "dev"), source="HORIZONS_PROFILE"),
             topic=e.get("HORIZONS_TOPIC", DEFAULT_TOPIC).strip() or DEFAULT_TOPIC,
             security_protocol=e.get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").strip().upper(),
-            sasl_mechanism=(e.get("KAFKA_SASL_MECHANISM") or None),
+            sasl_mechanism=(e.get("KAFKA_SASL_MECHANISM", "").strip().upper() or None),
             sasl_username=(e.get("KAFKA_SASL_USERNAME") or None),
             sasl_password=Secret(password) if password else None,
-            ssl_ca_location=(e.get("KAFKA_SSL_CA_LOCATION") or None),
+            ssl_ca_location=(e.get("KAFKA_SSL_CA_LOCATION", "").strip() or None),
             partitioner=parse_partitioner(
                 e.get("HORIZONS_PARTITIONER") or DEFAULT_PARTITIONER,
                 source="HORIZONS_PARTITIONER",
@@ -194,14 +218,18 @@ class KafkaSettings:
             )
         return self.bootstrap_servers
 
-    def client_config(
-        self, client_id: str = "cosmic-horizons"
-    ) -> dict[str, str | int | float | bool]:
-        """The librdkafka settings shared by producers, consumers and admin clients."""
-        conf: dict[str, str | int | float | bool] = {
+    def client_config(self, client_id: str = "cosmic-horizons") -> dict[str, Any]:
+        """The librdkafka settings shared by producers, consumers and admin clients.
+
+        They include an ``error_cb`` and a ``logger`` (``errors.client_hooks``): librdkafka's
+        own log goes to the ``cosmic_horizons.librdkafka`` logger at debug
+        level, and SASL/TLS failures are remembered so that errors name them.
+        """
+        conf: dict[str, Any] = {
             "bootstrap.servers": self.require_bootstrap(),
             "client.id": client_id,
             "security.protocol": self.security_protocol,
+            **client_hooks(self.require_bootstrap()),
         }
         if self.sasl_mechanism:
             conf["sasl.mechanism"] = self.sasl_mechanism

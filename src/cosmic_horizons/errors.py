@@ -8,30 +8,60 @@ Every error this package raises derives from :class:`HorizonsError`::
     ├── KafkaError                             the broker or the client said no
     │   ├── BrokerUnavailableError             no broker answered in time (retriable)
     │   ├── UnsupportedByBrokerError           the broker does not implement an operation
+    │   ├── SecurityError                      the connection's security failed (not retriable)
+    │   │   ├── AuthenticationError            SASL handshake or authentication refused
+    │   │   └── TLSError                       the TLS handshake failed
+    │   │       └── CertificateError           the broker's certificate was not verified
     │   └── TopicError                         a topic operation failed
     ├── PublishError                           packets could not be delivered
     └── ArchiveError                           archive storage or archive content problems
+        └── StorageError                       the storage could not be reached or refused
 
 Errors that talk to Kafka carry ``retriable``: True when the same call may succeed later.
 librdkafka errors are translated once, at the edge, by :func:`from_kafka_error`.
+
+librdkafka reports a failed SASL or TLS handshake only through a client's ``error_cb`` and
+its log, while the operation itself fails with a plain transport error. Every client gets
+:func:`client_hooks` (an ``error_cb`` and a ``logger``); they route librdkafka's log to the
+``cosmic_horizons.librdkafka`` logger at debug level and remember the latest security failure,
+per bootstrap list, which :func:`from_kafka_error` then reports instead of "broker
+unreachable" (given the failed client, which it polls so that queued reports are seen).
+:func:`classify_security` is the one place that decides what a security failure is.
 """
 
 from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import threading
+import time
+from typing import Any
 
 from confluent_kafka import KafkaError as _RdKafkaError
 from confluent_kafka import KafkaException as _RdKafkaException
 
 __all__ = [
     "ArchiveError",
+    "AuthenticationError",
     "BrokerUnavailableError",
+    "CertificateError",
     "ConfigError",
     "HorizonsError",
     "KafkaError",
     "PacketError",
     "PublishError",
+    "SecurityError",
+    "StorageError",
+    "TLSError",
     "TopicError",
     "UnsupportedByBrokerError",
+    "classify_security",
+    "clear_security_errors",
+    "client_hooks",
     "from_kafka_error",
+    "note_client_error",
+    "recent_security_error",
 ]
 
 
@@ -92,6 +122,56 @@ class UnsupportedByBrokerError(KafkaError):
         )
 
 
+class SecurityError(KafkaError):
+    """The connection to the brokers failed its security: SASL or TLS. Never retriable.
+
+    ``detail`` is librdkafka's own description; the message says what to check.
+    """
+
+    what = "security"
+    hint = "check KAFKA_SECURITY_PROTOCOL and the SASL/TLS settings"
+
+    def __init__(self, detail: str, *, code: str | None = None, where: str = "") -> None:
+        self.detail = detail
+        prefix = f"{where}: " if where else ""
+        super().__init__(f"{prefix}{self.what} failed ({detail}); {self.hint}", code=code)
+
+    def at(self, where: str) -> SecurityError:
+        """The same failure, reported as seen by ``where`` (an operation on a target)."""
+        return type(self)(self.detail, code=self.code, where=where)
+
+
+class AuthenticationError(SecurityError):
+    """SASL: the handshake failed (mechanism; a listener without SASL) or the login was refused."""
+
+    what = "SASL authentication"
+    hint = (
+        "check the credentials (KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD), the mechanism "
+        "(KAFKA_SASL_MECHANISM), and that this listener expects SASL (KAFKA_SECURITY_PROTOCOL)"
+    )
+
+
+class TLSError(SecurityError):
+    """TLS: the handshake failed, or the broker's certificate could not be verified."""
+
+    what = "TLS handshake"
+    hint = (
+        "check that this listener speaks TLS (KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL), the CA "
+        "file (KAFKA_SSL_CA_LOCATION) and that the broker's certificate names the host in "
+        "--bootstrap"
+    )
+
+
+class CertificateError(TLSError):
+    """TLS: the broker's certificate was not trusted or does not name the host."""
+
+    what = "TLS certificate verification"
+    hint = (
+        "check the CA file (KAFKA_SSL_CA_LOCATION: the CA that signed the broker's "
+        "certificate) and that the certificate names the host in --bootstrap"
+    )
+
+
 class TopicError(KafkaError):
     """A topic could not be created, described or altered."""
 
@@ -106,6 +186,10 @@ class PublishError(HorizonsError):
 
 class ArchiveError(HorizonsError):
     """Archive storage failed, or the archive's content is inconsistent."""
+
+
+class StorageError(ArchiveError):
+    """The archive storage could not be reached or refused a call (not its content)."""
 
 
 # librdkafka codes that mean "the broker cannot do this at all".
@@ -135,29 +219,184 @@ def rdkafka_error_of(exc: BaseException) -> _RdKafkaError | None:
     return None
 
 
+# -- security failures ------------------------------------------------------------------
+
+_AUTH_CODES = frozenset(
+    {
+        _RdKafkaError._AUTHENTICATION,
+        _RdKafkaError.SASL_AUTHENTICATION_FAILED,
+        _RdKafkaError.UNSUPPORTED_SASL_MECHANISM,
+        _RdKafkaError.ILLEGAL_SASL_STATE,
+    }
+)
+_CERTIFICATE_TEXT = re.compile(
+    r"certificate verify failed|unable to get (local )?issuer certificate|self[- ]signed "
+    r"certificate|certificate has expired|hostname mismatch|ssl\.ca\.location|"
+    r"broker certificate could not be verified|IP address mismatch",
+    re.IGNORECASE,
+)
+_TLS_TEXT = re.compile(
+    r"SSL handshake failed|in state SSL_HANDSHAKE|SSL transport error|"
+    r"wrong version number|tlsv1 alert|sslv3 alert|packet length too long|record layer failure",
+    re.IGNORECASE,
+)
+_AUTH_TEXT = re.compile(
+    r"SASL authentication error|SASL .*handshake failed|SASL authentication failed|"
+    r"in state AUTH_(HANDSHAKE|REQ|LEGACY)|Authentication failed|SASL mechanism",
+    re.IGNORECASE,
+)
+_AFTER = re.compile(r"\s*\(after \d+ms in state [A-Z_]+\)(\s*\(_[A-Z_]+\))?\s*$")
+
+
+def classify_security(code: int | None, text: str) -> SecurityError | None:
+    """The security failure librdkafka reports in ``code`` and ``text``, if it is one.
+
+    ``code`` is a librdkafka error code (None for a log line). The codes ``_AUTHENTICATION``,
+    ``SASL_AUTHENTICATION_FAILED``, ``UNSUPPORTED_SASL_MECHANISM``, ``ILLEGAL_SASL_STATE`` and
+    ``_SSL`` are security failures whatever the text; a transport error or a log line is one
+    when its text says so ("SASL authentication error", "SSL handshake failed", "certificate
+    verify failed", a connection that failed in state ``SSL_HANDSHAKE`` or ``AUTH_*``).
+    """
+    name = None
+    if code is not None:
+        try:
+            name = _RdKafkaError(code).name()
+        except (TypeError, ValueError):  # an unknown code
+            name = str(code)
+    detail = _AFTER.sub("", text.strip()) or text.strip()
+    if _CERTIFICATE_TEXT.search(text):
+        return CertificateError(detail, code=name or "_SSL")
+    if code in _AUTH_CODES:
+        return AuthenticationError(detail, code=name)
+    if code == _RdKafkaError._SSL or _TLS_TEXT.search(text):
+        return TLSError(detail, code=name or "_SSL")
+    if _AUTH_TEXT.search(text):
+        return AuthenticationError(detail, code=name or "_AUTHENTICATION")
+    return None
+
+
+class _SecurityWatch:
+    """The latest security failure reported by the clients of each bootstrap list."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: dict[str, tuple[float, SecurityError]] = {}
+
+    def note(self, bootstrap: str, code: int | None, text: str) -> None:
+        found = classify_security(code, text)
+        if found is not None:
+            with self._lock:
+                self._last[bootstrap] = (time.monotonic(), found)
+
+    def recent(self, bootstrap: str, within_s: float) -> SecurityError | None:
+        with self._lock:
+            last = self._last.get(bootstrap)
+        if last is None or time.monotonic() - last[0] > within_s:
+            return None
+        return last[1]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._last.clear()
+
+
+_WATCH = _SecurityWatch()
+#: librdkafka repeats a security failure on every reconnect (at most ~1 s apart here), so a
+#: failure older than this no longer explains a transport error.
+_SECURITY_MEMORY_S = 30.0
+_LIBRDKAFKA_LOG = logging.getLogger("cosmic_horizons.librdkafka")
+
+
+def recent_security_error(
+    bootstrap: str | None, within_s: float = _SECURITY_MEMORY_S
+) -> SecurityError | None:
+    """The latest SASL/TLS failure a client of ``bootstrap`` reported within ``within_s``."""
+    return None if not bootstrap else _WATCH.recent(bootstrap, within_s)
+
+
+def clear_security_errors() -> None:
+    """Forget the failures seen so far (tests)."""
+    _WATCH.clear()
+
+
+class _LibrdkafkaLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """librdkafka's own log: to ``cosmic_horizons.librdkafka`` at debug level, and watched.
+
+    Its errors also reach the ``error_cb`` (and the operations' results), where they are
+    reported once and classified; the raw lines are for ``--log-level debug``.
+    """
+
+    def __init__(self, bootstrap: str) -> None:
+        super().__init__(_LIBRDKAFKA_LOG, {"bootstrap": bootstrap})
+        self.bootstrap = bootstrap
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        try:
+            text = str(msg) % args if args else str(msg)
+        except (TypeError, ValueError):
+            text = str(msg)
+        # confluent-kafka logs "FACILITY [client] [thrd:...]: message": watch the message.
+        message = _THREAD.sub("", str(args[-1])) if len(args) == 3 else text
+        _WATCH.note(self.bootstrap, None, message)
+        super().log(logging.DEBUG, "%s", text, **kwargs)
+
+
+_THREAD = re.compile(r"^\s*\[thrd:[^\]]*\]:\s*")
+
+
+def note_client_error(err: _RdKafkaError, bootstrap: str | None) -> None:
+    """Hand an error a client of ``bootstrap`` reported (its ``error_cb``) to the watch."""
+    if bootstrap:
+        _WATCH.note(bootstrap, err.code(), err.str())
+
+
+def client_hooks(bootstrap: str) -> dict[str, Any]:
+    """``error_cb`` and ``logger`` for a librdkafka client of ``bootstrap`` (every client)."""
+
+    def on_error(err: _RdKafkaError) -> None:
+        note_client_error(err, bootstrap)
+        _LIBRDKAFKA_LOG.debug("client error %s: %s", err.name(), err.str())
+
+    return {"error_cb": on_error, "logger": _LibrdkafkaLog(bootstrap)}
+
+
 def from_kafka_error(
     exc: BaseException,
     *,
     operation: str,
     target: str = "",
     error_type: type[KafkaError] = KafkaError,
+    client: Any = None,
+    bootstrap: str | None = None,
 ) -> KafkaError:
-    """Translate a librdkafka exception raised by ``operation`` into this package's tree."""
+    """Translate a librdkafka exception raised by ``operation`` into this package's tree.
+
+    A transport error ("unreachable") is reported as the SASL/TLS failure behind it when a
+    client of ``bootstrap`` saw one lately; ``client`` (the one that failed) is polled first
+    so that the failures it has queued for its ``error_cb`` and log are seen.
+    """
     err = rdkafka_error_of(exc)
-    where = f" on {target}" if target else ""
+    where = f"{operation} on {target}" if target else operation
     if err is None:
-        return error_type(f"{operation}{where} failed: {exc}")
+        return error_type(f"{where} failed: {exc}")
     code = err.code()
     name = err.name()
     text = err.str()
+    direct = classify_security(code, text)
+    if direct is not None:
+        return direct.at(where)
     if code in _UNSUPPORTED_CODES:
         return UnsupportedByBrokerError(operation, f"{name}: {text}")
     if code in _UNREACHABLE_CODES:
+        if client is not None:
+            with contextlib.suppress(Exception):  # a closed client has nothing more to say
+                client.poll(0)
+        seen = recent_security_error(bootstrap)
+        if seen is not None:
+            return seen.at(where)
         return BrokerUnavailableError(
-            f"{operation}{where}: broker unreachable ({name}: {text}); "
+            f"{where}: broker unreachable ({name}: {text}); "
             "check --bootstrap / KAFKA_BOOTSTRAP_SERVERS and that the broker is running",
             code=name,
         )
-    return error_type(
-        f"{operation}{where} failed: {name}: {text}", code=name, retriable=err.retriable()
-    )
+    return error_type(f"{where} failed: {name}: {text}", code=name, retriable=err.retriable())

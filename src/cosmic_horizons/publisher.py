@@ -21,7 +21,14 @@ from confluent_kafka import KafkaError as RdKafkaError
 from confluent_kafka import KafkaException, Message, Producer
 
 from .config import KafkaSettings, mask_config
-from .errors import ConfigError, KafkaError, PublishError, TopicError, from_kafka_error
+from .errors import (
+    ConfigError,
+    KafkaError,
+    PublishError,
+    TopicError,
+    from_kafka_error,
+    note_client_error,
+)
 from .packet import KafkaPayload, encode_lines, encode_packet, packet_headers
 from .partitioner import PartitionerName, kafkajs_legacy_murmur2, librdkafka_partitioner
 from .stats import PublisherStats, StatsSnapshot
@@ -445,6 +452,8 @@ class Publisher:
         log.error("packet for key %r to %s not delivered: %s", msg.key(), msg.topic(), reason)
 
     def _on_error(self, err: RdKafkaError) -> None:
+        # A SASL/TLS failure explains the transport errors that follow it.
+        note_client_error(err, self.settings.bootstrap_servers)
         starting = (
             time.monotonic() - self._started < STARTUP_GRACE_S and self.stats.delivered() == 0
         )

@@ -246,7 +246,9 @@ def describe_broker_configs(
     try:
         metadata = admin.list_topics(timeout=timeout)
     except KafkaException as exc:
-        raise from_kafka_error(exc, operation="Metadata", target=bootstrap) from None
+        raise from_kafka_error(
+            exc, operation="Metadata", target=bootstrap, client=admin, bootstrap=bootstrap
+        ) from None
     if not metadata.brokers:
         raise BrokerUnavailableError(f"the cluster at {bootstrap} listed no brokers")
     configs: dict[int, dict[str, str | None]] = {}

@@ -347,24 +347,24 @@ def _all_topics(bootstrap: str) -> set[str]:
     return set(AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics)
 
 
-def test_produce_to_a_missing_topic_exits_4_and_creates_nothing(settings: KafkaSettings) -> None:
+def test_produce_to_a_missing_topic_exits_6_and_creates_nothing(settings: KafkaSettings) -> None:
     bootstrap = settings.bootstrap_servers or ""
     data = b"\n".join(encode_packet(make_packet(i)) for i in range(3))
     result = horizons("produce", "-", "-b", bootstrap, "-t", settings.topic, stdin=data)
     err = result.stderr.decode()
-    assert result.returncode == 4, err
+    assert result.returncode == 6, err
     assert f"topic {settings.topic!r} does not exist" in err
     assert "horizons topics ensure" in err
     assert settings.topic not in _all_topics(bootstrap)
 
 
-def test_simulate_no_ensure_to_a_missing_topic_exits_4(settings: KafkaSettings) -> None:
+def test_simulate_no_ensure_to_a_missing_topic_exits_6(settings: KafkaSettings) -> None:
     bootstrap = settings.bootstrap_servers or ""
     result = horizons(
         "simulate", "--count", "5", "--no-ensure", "-b", bootstrap, "-t", settings.topic
     )
     err = result.stderr.decode()
-    assert result.returncode == 4, err
+    assert result.returncode == 6, err
     assert "horizons topics ensure" in err
     assert settings.topic not in _all_topics(bootstrap)
 
@@ -440,3 +440,140 @@ def test_sigint_during_produce_from_a_pipe_flushes_and_reports(
         # What was reported delivered is in the topic: the first lines fed, each once.
         got = consume_all(bootstrap, topic, delivered)
         assert [m.value() for m in got] == sent_lines[:delivered]
+
+
+# -- consume and check: failures are one line with their own exit code ---------------------
+
+SASL_ENV = {
+    "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+    "KAFKA_SASL_MECHANISM": "scram-sha-256",  # lower case is accepted
+    "KAFKA_SASL_USERNAME": "array",
+    "KAFKA_SASL_PASSWORD": "hunter2",
+}
+
+
+def _horizons_env(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 90
+) -> subprocess.CompletedProcess[bytes]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("KAFKA_")}
+    return subprocess.run(
+        [sys.executable, "-m", "cosmic_horizons", *args],
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+        env={**clean, **(env or {})},
+    )
+
+
+def _one_error_line(stderr: bytes) -> str:
+    lines = [line for line in stderr.decode().splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert "|FAIL|" not in lines[0] and "%3|" not in lines[0]  # no raw librdkafka log
+    return lines[0]
+
+
+def test_consume_missing_topic_is_exit_1(bootstrap: str, topic_name: str) -> None:
+    result = _horizons_env("consume", "-b", bootstrap, "-t", topic_name)
+    assert result.returncode == 1
+    assert f"topic {topic_name} does not exist" in _one_error_line(result.stderr)
+
+
+def test_consume_unreachable_broker_is_exit_3() -> None:
+    result = _horizons_env("consume", "-b", f"127.0.0.1:{find_free_port()}", "-t", "x")
+    assert result.returncode == 3
+    line = _one_error_line(result.stderr)
+    assert "broker unreachable" in line and "record(s)" not in line
+
+
+def test_consume_and_check_report_a_failed_sasl_handshake(bootstrap: str) -> None:
+    # The embedded broker's listener speaks PLAINTEXT: a SASL client fails the handshake.
+    result = _horizons_env("consume", "-b", bootstrap, "-t", "x", env=SASL_ENV)
+    assert result.returncode == 4
+    line = _one_error_line(result.stderr)
+    assert "SASL authentication failed" in line and "handshake" in line
+    assert "unreachable" not in line and "KAFKA_SASL_USERNAME" in line
+
+    result = _horizons_env("check", "-b", bootstrap, env=SASL_ENV)
+    assert result.returncode == 4
+    err = result.stderr.decode()
+    assert "authentication failed" in err and "SASL" in err
+    assert "unreachable" not in err and "horizons broker" not in err  # no "start a broker"
+    report = json.loads(_horizons_env("check", "-b", bootstrap, "--json", env=SASL_ENV).stdout)
+    assert (report["reachable"], report["failure"]) == (False, "authentication")
+
+
+def test_check_and_consume_report_a_failed_tls_handshake(bootstrap: str) -> None:
+    result = _horizons_env("check", "-b", bootstrap, env={"KAFKA_SECURITY_PROTOCOL": "SSL"})
+    assert result.returncode == 4
+    err = result.stderr.decode()
+    assert "TLS handshake failed" in err and "KAFKA_SSL_CA_LOCATION" in err
+    assert "unreachable" not in err
+    result = _horizons_env(
+        "consume", "-b", bootstrap, "-t", "x", env={"KAFKA_SECURITY_PROTOCOL": "SSL"}
+    )
+    assert result.returncode == 4
+    assert "TLS handshake failed" in _one_error_line(result.stderr)
+
+
+def test_topics_reports_a_failed_sasl_handshake(bootstrap: str) -> None:
+    result = _horizons_env("topics", "list", "-b", bootstrap, env=SASL_ENV)
+    assert result.returncode == 4
+    line = _one_error_line(result.stderr)
+    assert "SASL authentication failed" in line and "unreachable" not in line
+
+
+def test_consume_timeout_starts_at_assignment(settings: KafkaSettings) -> None:
+    # The group join takes seconds on the embedded broker; a 1 s timeout must still read all.
+    bootstrap = settings.bootstrap_servers or ""
+    create_topic(bootstrap, settings.topic)
+    data = b"\n".join(encode_packet(make_packet(i)) for i in range(5))
+    assert (
+        horizons("produce", "-", "-b", bootstrap, "-t", settings.topic, stdin=data).returncode == 0
+    )
+    result = horizons(
+        "consume", "--from-beginning", "--timeout", "1s", "-b", bootstrap, "-t", settings.topic
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    assert len(result.stdout.splitlines()) == 5
+    assert "5 record(s)" in result.stderr.decode()
+
+
+def test_consume_follow_waits_past_the_timeout(settings: KafkaSettings, tmp_path: Path) -> None:
+    bootstrap = settings.bootstrap_servers or ""
+    create_topic(bootstrap, settings.topic)
+    first = b"\n".join(encode_packet(make_packet(i)) for i in range(2))
+    assert (
+        horizons("produce", "-", "-b", bootstrap, "-t", settings.topic, stdin=first).returncode == 0
+    )
+    out_path = tmp_path / "out.jsonl"
+    with open(out_path, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cosmic_horizons", "consume", "--from-beginning", "--follow",
+             "--timeout", "1s", "-b", bootstrap, "-t", settings.topic],
+            stdout=out,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while len(out_path.read_bytes().splitlines()) < 2:
+                assert proc.poll() is None, proc.communicate()[1].decode()
+                assert time.monotonic() < deadline, "the first records never came"
+                time.sleep(0.2)
+            time.sleep(3)  # well past --timeout: --follow keeps waiting
+            assert proc.poll() is None
+            late = encode_packet(make_packet(9))
+            assert (
+                horizons(
+                    "produce", "-", "-b", bootstrap, "-t", settings.topic, stdin=late
+                ).returncode
+                == 0
+            )
+            while len(out_path.read_bytes().splitlines()) < 3:
+                assert proc.poll() is None
+                assert time.monotonic() < deadline, "the late record never came"
+                time.sleep(0.2)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err.decode()
+    assert "3 record(s)" in err.decode()

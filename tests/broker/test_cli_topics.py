@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
+from confluent_kafka import Producer
 from typer.testing import CliRunner
 
+from cosmic_horizons.cli import topics as topics_cli
 from cosmic_horizons.cli.main import app
 from tests.helpers import create_topic
 
@@ -152,3 +155,134 @@ def test_unsupported_create_partitions_is_one_line_exit_3_and_changes_nothing(
     assert state["partition_count"] == 1
     assert "min.insync.replicas" not in state["configs"]
     assert "retention.ms" not in state["configs"]
+
+
+# -- alter: units, Kafka's form, and changes that delete data -----------------------------
+
+
+def _configs(bootstrap: str, topic: str) -> dict[str, str]:
+    code, out, _ = horizons("topics", "describe", topic, "--json", "-b", bootstrap)
+    assert code == 0
+    configs: dict[str, str] = json.loads(out)["configs"]
+    return configs
+
+
+def _produce_aged(bootstrap: str, topic: str, age_s: float) -> None:
+    """One record whose timestamp is ``age_s`` seconds ago."""
+    producer = Producer({"bootstrap.servers": bootstrap})
+    producer.produce(topic, b"{}", timestamp=int((time.time() - age_s) * 1000))
+    assert producer.flush(10) == 0
+
+
+def test_alter_refuses_a_bare_number_naming_both_readings(
+    target: list[str], topic_name: str, bootstrap: str
+) -> None:
+    horizons("topics", "ensure", *target)
+    code, out, err = horizons("topics", "alter", topic_name, "--retention", "14", "-b", bootstrap)
+    assert (code, out) == (2, "")
+    assert "did you mean 14d? for milliseconds write 14ms" in err
+    code, _, err = horizons(
+        "topics", "alter", topic_name, "--retention", "1209600000", "-b", bootstrap
+    )
+    assert code == 2
+    assert "1209600000ms, that is 2w" in err and "retention.ms=1209600000" in err
+    code, _, err = horizons(
+        "topics", "alter", topic_name, "--retention-bytes", "200", "-b", bootstrap
+    )
+    assert code == 2
+    assert "did you mean 200GB? for bytes write 200B" in err
+    assert _configs(bootstrap, topic_name)["retention.ms"] == "604800000"
+    assert _configs(bootstrap, topic_name)["retention.bytes"] == "107374182400"
+
+
+def test_alter_takes_kafkas_own_form(target: list[str], topic_name: str, bootstrap: str) -> None:
+    horizons("topics", "ensure", *target)
+    code, out, err = horizons(
+        "topics", "alter", topic_name, "--retention", "retention.ms=1209600000", "-b", bootstrap
+    )
+    assert code == 0, err
+    assert "-> 1209600000 (2w)" in out
+    code, _, err = horizons(
+        "topics", "alter", topic_name,
+        "--add-config", "retention.ms=1814400000,retention.bytes=214748364800",
+        "-b", bootstrap,
+    )  # fmt: skip
+    assert code == 0, err
+    configs = _configs(bootstrap, topic_name)
+    assert (configs["retention.ms"], configs["retention.bytes"]) == ("1814400000", "214748364800")
+    code, _, err = horizons(
+        "topics", "alter", topic_name, "--add-config", "cleanup.policy=compact", "-b", bootstrap
+    )
+    assert code == 2 and "only retention.ms and retention.bytes" in err
+
+
+def test_alter_below_the_age_of_the_data_needs_yes(
+    target: list[str], topic_name: str, bootstrap: str
+) -> None:
+    horizons("topics", "ensure", *target)
+    _produce_aged(bootstrap, topic_name, age_s=3 * 86400)
+    code, out, err = horizons("topics", "alter", topic_name, "--retention", "1d", "-b", bootstrap)
+    assert (code, out) == (5, "")
+    assert "shorter than the age of the data" in err and "partition(s) 0" in err
+    assert "3.0 days old" in err
+    assert "refusing without --yes" in err and "nothing was changed" in err
+    assert _configs(bootstrap, topic_name)["retention.ms"] == "604800000"
+
+    code, out, err = horizons(
+        "topics", "alter", topic_name, "--retention", "1d", "--yes", "-b", bootstrap
+    )
+    assert code == 0, err
+    assert "-> 86400000 (1d)" in out
+    assert "will be deleted" in err
+    # Longer than the data's age: nothing is deleted, nothing is asked.
+    code, _, err = horizons("topics", "alter", topic_name, "--retention", "5d", "-b", bootstrap)
+    assert code == 0, err
+    assert "warning" not in err
+
+
+def test_alter_shorter_but_above_the_age_of_the_data_asks_nothing(
+    target: list[str], topic_name: str, bootstrap: str
+) -> None:
+    horizons("topics", "ensure", *target)
+    _produce_aged(bootstrap, topic_name, age_s=60)
+    code, out, err = horizons("topics", "alter", topic_name, "--retention", "1d", "-b", bootstrap)
+    assert code == 0, err
+    assert "-> 86400000 (1d)" in out
+
+
+def test_alter_asks_on_a_terminal(
+    target: list[str], topic_name: str, bootstrap: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    horizons("topics", "ensure", *target)
+    _produce_aged(bootstrap, topic_name, age_s=2 * 86400)
+    monkeypatch.setattr(topics_cli, "_interactive", lambda: True)
+    result = runner.invoke(
+        app, ["topics", "alter", topic_name, "--retention", "1d", "-b", bootstrap], input="n\n"
+    )
+    assert result.exit_code == 5
+    assert "not confirmed; nothing was changed" in result.stderr
+    assert _configs(bootstrap, topic_name)["retention.ms"] == "604800000"
+    result = runner.invoke(
+        app, ["topics", "alter", topic_name, "--retention", "1d", "-b", bootstrap], input="y\n"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert _configs(bootstrap, topic_name)["retention.ms"] == "86400000"
+
+
+def test_lower_retention_bytes_says_the_size_is_unknown_and_needs_yes(
+    target: list[str], topic_name: str, bootstrap: str
+) -> None:
+    horizons("topics", "ensure", *target)
+    code, _, err = horizons(
+        "topics", "alter", topic_name, "--retention-bytes", "1GB", "-b", bootstrap
+    )
+    assert code == 5
+    assert "size" in err and "unknown" in err and "nothing was changed" in err
+    assert _configs(bootstrap, topic_name)["retention.bytes"] == "107374182400"
+    code, out, err = horizons(
+        "topics", "alter", topic_name, "--retention-bytes", "1GB", "-y", "--json", "-b", bootstrap
+    )
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["changes"][0]["after"] == "1000000000"
+    assert report["deletes"] and "unknown" in report["deletes"][0]

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from cosmic_horizons.config import KafkaSettings, Secret, mask_config
@@ -88,3 +93,76 @@ def test_producer_queue_is_bounded() -> None:
     conf = producer_config(KafkaSettings(bootstrap_servers="b:9092"), queue_max_messages=50)
     assert conf["queue.buffering.max.messages"] == 50
     assert int(conf["queue.buffering.max.kbytes"]) > 0
+
+
+def test_lower_case_mechanism_is_the_upper_case_one() -> None:
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": "b:9093",
+        "KAFKA_SECURITY_PROTOCOL": "sasl_ssl",
+        "KAFKA_SASL_MECHANISM": "scram-sha-256",
+        "KAFKA_SASL_USERNAME": "array",
+        "KAFKA_SASL_PASSWORD": "hunter2",
+    }
+    conf = KafkaSettings.from_env(env).client_config()
+    assert (conf["security.protocol"], conf["sasl.mechanism"]) == ("SASL_SSL", "SCRAM-SHA-256")
+    direct = KafkaSettings(
+        bootstrap_servers="b:9093",
+        security_protocol="SASL_SSL",
+        sasl_mechanism="scram-sha-512",
+        sasl_username="a",
+        sasl_password=Secret("p"),
+    )
+    assert direct.sasl_mechanism == "SCRAM-SHA-512"
+
+
+@pytest.mark.parametrize("protocol", ["PLAINTEXT", "SSL"])
+def test_sasl_credentials_without_sasl_are_an_error(protocol: str) -> None:
+    env = {
+        "KAFKA_SECURITY_PROTOCOL": protocol,
+        "KAFKA_SASL_USERNAME": "array",
+        "KAFKA_SASL_PASSWORD": "hunter2",
+    }
+    with pytest.raises(ConfigError) as info:
+        KafkaSettings.from_env(env)
+    message = str(info.value)
+    assert "KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD set" in message
+    assert f"KAFKA_SECURITY_PROTOCOL={protocol} does not use SASL" in message
+    assert "hunter2" not in message
+    with pytest.raises(ConfigError, match="KAFKA_SASL_MECHANISM set"):
+        KafkaSettings.from_env({"KAFKA_SASL_MECHANISM": "PLAIN"})
+
+
+def test_missing_ca_file_is_one_config_error(tmp_path: Path) -> None:
+    missing = tmp_path / "ca.pem"
+    with pytest.raises(ConfigError, match=r"KAFKA_SSL_CA_LOCATION=.*ca\.pem.*no such file"):
+        KafkaSettings.from_env(
+            {"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CA_LOCATION": str(missing)}
+        )
+    missing.write_text("-----BEGIN CERTIFICATE-----\n")
+    settings = KafkaSettings.from_env(
+        {"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CA_LOCATION": str(missing)}
+    )
+    assert settings.ssl_ca_location == str(missing)
+
+
+def test_every_client_config_routes_librdkafka_log_and_errors() -> None:
+    conf = KafkaSettings(bootstrap_servers="b:9092").client_config()
+    assert callable(conf["error_cb"])
+    assert conf["logger"].logger.name == "cosmic_horizons.librdkafka"
+
+
+def test_missing_ca_file_through_the_cli_is_one_line_exit_2(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cosmic_horizons", "check", "-b", "127.0.0.1:1"],
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("KAFKA_")},
+            "KAFKA_SECURITY_PROTOCOL": "SSL",
+            "KAFKA_SSL_CA_LOCATION": str(tmp_path / "nope.pem"),
+        },
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.decode().strip().splitlines()
+    assert len(lines) == 1 and "KAFKA_SSL_CA_LOCATION" in lines[0] and "Traceback" not in lines[0]

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .._units import parse_duration
-from ..errors import ArchiveError, ConfigError
+from ..errors import ArchiveError, ConfigError, StorageError
 from .layout import (
     ARCHIVE_SCHEMA,
     TOPIC_ID_KEY,
@@ -187,7 +187,7 @@ def open_file(storage: ArchiveStorage, relpath: str) -> IO[bytes]:
     except FileNotFoundError as exc:
         raise ArchiveError(f"{relpath} is not in the archive at {storage.url}") from exc
     except storage.errors as exc:
-        raise ArchiveError(f"opening {relpath} in {storage.url} failed: {exc}") from exc
+        raise StorageError(f"opening {relpath} in {storage.url} failed: {exc}") from exc
     return handle
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
-from ..errors import ArchiveError, ConfigError
+from ..errors import ArchiveError, ConfigError, StorageError
 from .layout import ArchiveFile, parse_path
 
 __all__ = ["SCHEMES", "ArchiveStorage", "default_archive_url"]
@@ -98,6 +98,10 @@ def _store_errors(kind: str) -> tuple[type[Exception], ...]:
         from gcsfs.retry import HttpError
 
         return (OSError, ValueError, HttpError)
+    if kind == "s3":  # botocore's connection and credential errors are not OSErrors
+        from botocore.exceptions import BotoCoreError  # type: ignore[import-untyped]
+
+        return (OSError, BotoCoreError)
     return (OSError,)
 
 
@@ -176,7 +180,7 @@ class ArchiveStorage:
             else:
                 self.fs.pipe_file(full, data)
         except self.errors as exc:
-            raise ArchiveError(f"writing {relpath} to {self._url} failed: {exc}") from exc
+            raise StorageError(f"writing {relpath} to {self._url} failed: {exc}") from exc
 
     def delete(self, relpath: str) -> None:
         """Remove one file (missing files are not an error)."""
@@ -185,7 +189,7 @@ class ArchiveStorage:
             if self.fs.exists(full):
                 self.fs.rm_file(full)
         except self.errors as exc:
-            raise ArchiveError(f"deleting {relpath} from {self._url} failed: {exc}") from exc
+            raise StorageError(f"deleting {relpath} from {self._url} failed: {exc}") from exc
 
     # -- reading -----------------------------------------------------------------------
 
@@ -196,13 +200,13 @@ class ArchiveStorage:
         except FileNotFoundError as exc:
             raise ArchiveError(f"{relpath} is not in the archive at {self._url}") from exc
         except self.errors as exc:
-            raise ArchiveError(f"reading {relpath} from {self._url} failed: {exc}") from exc
+            raise StorageError(f"reading {relpath} from {self._url} failed: {exc}") from exc
 
     def exists(self, relpath: str) -> bool:
         try:
             return bool(self.fs.exists(self._full(relpath)))
         except self.errors as exc:
-            raise ArchiveError(f"checking {relpath} in {self._url} failed: {exc}") from exc
+            raise StorageError(f"checking {relpath} in {self._url} failed: {exc}") from exc
 
     def list_files(self, topic: str | None = None) -> list[ArchiveFile]:
         """The archive files (of ``topic``, or all), sorted by topic, partition and start offset."""
@@ -216,7 +220,7 @@ class ArchiveStorage:
         except FileNotFoundError:
             return []
         except self.errors as exc:
-            raise ArchiveError(f"listing {self._url} failed: {exc}") from exc
+            raise StorageError(f"listing {self._url} failed: {exc}") from exc
         prefix = self.root.rstrip("/") + "/"
         files = []
         for name in found:

@@ -191,7 +191,13 @@ def partition_offsets(
         # All topics: asking for one by name makes some brokers auto-create it.
         metadata = admin.list_topics(timeout=timeout)
     except KafkaException as exc:
-        raise from_kafka_error(exc, operation="Metadata", target=topic) from exc
+        raise from_kafka_error(
+            exc,
+            operation="Metadata",
+            target=topic,
+            client=admin,
+            bootstrap=settings.bootstrap_servers,
+        ) from exc
     described = metadata.topics.get(topic)
     if described is None or described.error is not None or not described.partitions:
         reason = described.error.str() if described is not None and described.error else ""

@@ -16,6 +16,7 @@ from typing import Annotated, ParamSpec
 
 import msgspec
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from .._units import format_bytes
@@ -35,10 +36,11 @@ from ..archiver.replay import (
 )
 from ..archiver.storage import ArchiveStorage
 from ..archiver.verify import VerifyReport, verify_archive
-from ..errors import ConfigError, HorizonsError
+from ..errors import ConfigError, HorizonsError, SecurityError, StorageError
 from ..publisher import Publisher
 from ..topics.admin import TopicAdmin
 from .common import (
+    EXIT_SECURITY,
     BootstrapOpt,
     JsonOpt,
     ProfileOpt,
@@ -53,6 +55,9 @@ from .common import (
 __all__ = ["register"]
 
 P = ParamSpec("P")
+
+EXIT_EMPTY = 1  # no archive files there (or problems found by verify)
+EXIT_STORAGE = 3  # the storage could not be reached, or refused
 
 TIME_HELP = (
     "ISO 8601 date (2026-11-27 = 00:00 UTC) or date-time (2026-11-27T12:00:00Z; no zone = UTC), "
@@ -76,7 +81,10 @@ def ls(
     end: ToOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List archive files: partition, offset range, rows, size, date, record times; totals."""
+    """List archive files: partition, offset range, rows, size, date, record times; totals.
+
+    Exit 1 when there are none (an empty or missing archive), 3 when the storage fails.
+    """
     window = TimeWindow.parse(start, end)
     store = ArchiveStorage(storage)
     files = list_archive(store, topic=topic, window=window)
@@ -94,12 +102,13 @@ def ls(
     }
     if as_json:
         print_json({"storage": store.url, "window": window, "files": files, "totals": totals})
+        if not files:
+            raise typer.Exit(EXIT_EMPTY)
         return
     if not files:
         what = f" of topic {topic}" if topic else ""
         when = "" if window.is_open else " with records in that time window"
-        err_console.print(f"no archive files{what}{when} in {store.url}")
-        return
+        fail(f"no archive files{what}{when} in {store.url}", EXIT_EMPTY)
     _ls_table(store, files, window)
     out_console.print(
         f"{totals['files']:,} files  {totals['rows']:,} rows  "
@@ -148,7 +157,7 @@ def verify(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check the archive against itself; exit 1 on any gap, overlap or bad file.
+    """Check the archive against itself; exit 1 on any gap, overlap or bad file, or no files.
 
     Per partition, every offset between the first and last archived ones must be in one file.
     In each file, row offsets must lie in its range, sorted and unique.
@@ -166,14 +175,16 @@ def verify(
         )
     else:
         _verify_text(report, topic)
-    if not report.ok:
-        raise typer.Exit(1)
+    if not report.ok or report.files == 0:  # nothing archived there is nothing verified
+        raise typer.Exit(EXIT_EMPTY)
 
 
 def _verify_text(report: VerifyReport, topic: str | None) -> None:
     if report.files == 0:
         what = f"topic {topic}" if topic else "any topic"
-        err_console.print(f"no archive files of {what} in {report.storage}")
+        err_console.print(
+            f"[bold red]error:[/] no archive files of {what} in {escape(report.storage)}"
+        )
         return
     table = Table(title=f"archive {report.storage}", title_justify="left")
     for name in ("topic", "partition", "files", "offsets", "gaps", "overlaps"):
@@ -368,7 +379,11 @@ def _replay_summary(
 
 
 def _guarded(command: Callable[P, None]) -> Callable[P, None]:
-    """This package's errors as one line on stderr: exit 2 for bad input, 1 otherwise."""
+    """This package's errors as one line on stderr.
+
+    Exit 2 for bad input, 3 when the storage cannot be reached or refuses, 4 when Kafka's
+    SASL/TLS failed, 1 otherwise.
+    """
 
     @functools.wraps(command)
     def run(*args: P.args, **kwargs: P.kwargs) -> None:
@@ -376,6 +391,10 @@ def _guarded(command: Callable[P, None]) -> Callable[P, None]:
             command(*args, **kwargs)
         except ConfigError as exc:
             fail(str(exc), 2)
+        except StorageError as exc:  # storage unreachable or refusing: not the archive's content
+            fail(str(exc), EXIT_STORAGE)
+        except SecurityError as exc:  # Kafka SASL or TLS (replay)
+            fail(str(exc), EXIT_SECURITY)
         except HorizonsError as exc:
             fail(str(exc), 1)
 

@@ -11,10 +11,12 @@ from typing import Annotated, NoReturn
 import msgspec
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..config import KafkaSettings
 
 __all__ = [
+    "EXIT_SECURITY",
     "BootstrapOpt",
     "JsonOpt",
     "ProfileOpt",
@@ -60,6 +62,10 @@ StorageOpt = Annotated[
     ),
 ]
 
+#: Every command that talks to Kafka exits with this when SASL authentication or TLS failed
+#: (the message says what to check); "unreachable" keeps each command's own code.
+EXIT_SECURITY = 4
+
 # Piped or captured output gets room for whole tables instead of rich's 80 columns.
 _PIPE_WIDTH = None if "COLUMNS" in os.environ else 160
 out_console = Console(
@@ -87,7 +93,7 @@ def print_json(value: object) -> None:
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print ``error: message`` on stderr and exit with ``code``."""
-    err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
     raise typer.Exit(code)
 
 

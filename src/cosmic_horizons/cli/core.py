@@ -9,12 +9,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from types import FrameType
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated, Any, BinaryIO, NoReturn
 
 import msgspec
 import typer
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import KafkaError as RdKafkaError
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -23,12 +25,21 @@ from ..api.runtime import start_api
 from ..broker import EmbeddedBroker, port_is_free
 from ..cluster import BrokerCheck, check_broker, make_admin, require_reachable
 from ..config import KafkaSettings
-from ..errors import PacketError
+from ..errors import (
+    HorizonsError,
+    PacketError,
+    SecurityError,
+    TopicError,
+    from_kafka_error,
+    note_client_error,
+    recent_security_error,
+)
 from ..packet import decode_packet, encode_packet, json_schema
 from ..publisher import DeliveryReport, Publisher, TopicMissingError
 from ..simulator import ArraySimulator, stream
 from ..topics import TopicAdmin, desired_topic
 from .common import (
+    EXIT_SECURITY,
     BootstrapOpt,
     JsonOpt,
     ProfileOpt,
@@ -118,14 +129,19 @@ def check(
             )
         out_console.print(table)
         out_console.print(f"cluster id: {result.cluster_id}   topics: {result.topics}")
+    elif result.failure in ("authentication", "tls"):
+        # The broker answered; the connection's security failed: no "start a broker" hint.
+        err_console.print(
+            f"[bold red]{result.failure} failed:[/] {escape(result.error or '')}", soft_wrap=True
+        )
     else:
-        err_console.print(f"[bold red]unreachable:[/] {result.error}", soft_wrap=True)
+        err_console.print(f"[bold red]unreachable:[/] {escape(result.error or '')}", soft_wrap=True)
         err_console.print(
             "hint: start a local broker with `horizons broker`, or point --bootstrap / "
             "KAFKA_BOOTSTRAP_SERVERS at your cluster",
         )
     if not result.reachable:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_SECURITY if result.failure in ("authentication", "tls") else 1)
 
 
 def _wait_for_broker(
@@ -140,15 +156,15 @@ def _wait_for_broker(
         result = check_broker(settings, timeout=attempt_s, admin=admin)
         attempts += 1
         left = deadline - time.monotonic()
-        if result.reachable or left <= 0:
-            break
+        if result.reachable or left <= 0 or result.failure in ("authentication", "tls"):
+            break  # refused credentials or certificates do not fix themselves
         if attempts == 1 and not quiet:
             err_console.print(
                 f"Kafka at {settings.bootstrap_servers} not reachable yet; "
                 f"retrying for up to {left:.0f} s"
             )
         time.sleep(min(0.5, left))
-    if result.reachable:
+    if result.reachable or result.failure in ("authentication", "tls"):
         return result
     waited = f"{result.error}; still unreachable after waiting {wait_s:g} s"
     return msgspec.structs.replace(result, error=waited)
@@ -288,7 +304,7 @@ def simulate(
 
 
 #: `produce` (and `simulate --no-ensure`): the topic does not exist; nothing was sent.
-EXIT_TOPIC_MISSING = 4
+EXIT_TOPIC_MISSING = 6
 
 
 class _StopOnSignals:
@@ -392,6 +408,44 @@ def produce(
         raise typer.Exit(1)
 
 
+EXIT_NO_TOPIC = 1
+EXIT_BROKER = 3
+#: How long ``consume`` waits for its first partition (the group join) before giving up.
+JOIN_LIMIT_S = 60.0
+_METADATA_TIMEOUT_S = 10.0
+_MISSING_TOPIC = (RdKafkaError.UNKNOWN_TOPIC_OR_PART, RdKafkaError._UNKNOWN_TOPIC)
+
+
+def _consume_failure(exc: HorizonsError) -> NoReturn:
+    """One line and the documented exit code for what stopped ``consume``."""
+    if isinstance(exc, SecurityError):
+        fail(str(exc), EXIT_SECURITY)
+    if isinstance(exc, TopicError) and exc.code == "UNKNOWN_TOPIC_OR_PART":
+        fail(str(exc), EXIT_NO_TOPIC)
+    fail(str(exc), EXIT_BROKER)
+
+
+def _require_topic(consumer: Consumer, topic: str, bootstrap: str) -> None:
+    """The broker answers and ``topic`` exists (all topics are listed: asking for one creates
+    it on brokers that auto-create topics)."""
+    deadline = time.monotonic() + _METADATA_TIMEOUT_S
+    while True:
+        # Short attempts: a SASL/TLS failure is reported as soon as librdkafka names it.
+        try:
+            metadata = consumer.list_topics(timeout=1.0)
+            break
+        except KafkaException as exc:
+            error = from_kafka_error(
+                exc, operation="Metadata", target=bootstrap, client=consumer, bootstrap=bootstrap
+            )
+            if isinstance(error, SecurityError) or time.monotonic() >= deadline:
+                raise error from exc
+    if topic not in metadata.topics:
+        raise TopicError(
+            f"topic {topic} does not exist on {bootstrap}", code="UNKNOWN_TOPIC_OR_PART"
+        )
+
+
 def consume(
     from_beginning: Annotated[
         bool, typer.Option("--from-beginning", help="Start at the oldest record.")
@@ -406,9 +460,17 @@ def consume(
         ),
     ] = None,
     timeout: Annotated[
-        str | None,
-        typer.Option("--timeout", help="Exit when no record arrives for this long (10s)."),
-    ] = None,
+        str,
+        typer.Option(
+            "--timeout",
+            help="Exit when no record arrived for this long, counted from when the first "
+            "partition is assigned (the group join does not count).",
+        ),
+    ] = "10s",
+    follow: Annotated[
+        bool,
+        typer.Option("--follow", "-f", help="Keep waiting for new records until Ctrl-C."),
+    ] = False,
     raw: Annotated[
         bool, typer.Option("--raw", help="Print values as stored, without validating them.")
     ] = False,
@@ -418,33 +480,96 @@ def consume(
     bootstrap: BootstrapOpt = None,
     topic: TopicOpt = None,
 ) -> None:
-    """Print records of the topic as JSON lines (the spec's kafka-console-consumer)."""
+    """Print records of the topic as JSON lines (the spec's kafka-console-consumer).
+
+    Exit 0 when done (idle for --timeout, or --max-messages read), 1 when the topic does not
+    exist, 3 when the broker is unreachable or lost, 4 when SASL authentication or TLS failed.
+    """
     sigterm_as_interrupt()
     settings = load_settings(bootstrap, topic)
-    idle_s = parse_duration(timeout, what="--timeout") if timeout else None
+    idle_s = parse_duration(timeout, what="--timeout")
+    if max_messages is not None and max_messages < 1:
+        raise typer.BadParameter("must be at least 1", param_hint="--max-messages")
+    down: list[RdKafkaError] = []
+
+    def on_error(err: RdKafkaError) -> None:
+        # A SASL/TLS failure explains the transport errors that follow it.
+        note_client_error(err, bootstrap_servers)
+        if err.code() == RdKafkaError._ALL_BROKERS_DOWN or err.fatal():
+            down.append(err)
+
+    assigned_at: list[float] = []
+
+    def on_assign(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if partitions and not assigned_at:
+            assigned_at.append(time.monotonic())
+
+    bootstrap_servers = settings.require_bootstrap()
     consumer = Consumer(
         {
             **settings.client_config("cosmic-horizons-console"),
+            "error_cb": on_error,
             "group.id": group or f"horizons-console-{uuid.uuid4().hex[:12]}",
             "auto.offset.reset": "earliest" if from_beginning else "latest",
             "enable.auto.commit": group is not None,
             "session.timeout.ms": 6000,
             "heartbeat.interval.ms": 500,
+            # Shorter than the metadata request, so a TLS handshake that hangs is named.
+            "socket.connection.setup.timeout.ms": int(_METADATA_TIMEOUT_S * 700),
         }
     )
-    consumer.subscribe([settings.topic])
     out = sys.stdout.buffer
     printed = invalid = 0
     last = time.monotonic()
+    started = last
     try:
+        try:
+            _require_topic(consumer, settings.topic, bootstrap_servers)
+        except HorizonsError as exc:
+            _consume_failure(exc)
+        consumer.subscribe([settings.topic], on_assign=on_assign)
         while max_messages is None or printed < max_messages:
             msg = consumer.poll(0.5)
+            if down and not follow:
+                seen = recent_security_error(bootstrap_servers)
+                if seen is not None:
+                    _consume_failure(seen.at(f"consuming {settings.topic}"))
+                fail(
+                    f"consuming {settings.topic}: lost the broker at {bootstrap_servers} "
+                    f"({down[-1].name()}: {down[-1].str()}); {printed} record(s) printed",
+                    EXIT_BROKER,
+                )
             if msg is None:
-                if idle_s is not None and time.monotonic() - last > idle_s:
+                now = time.monotonic()
+                if not assigned_at:
+                    if now - started > JOIN_LIMIT_S:
+                        fail(
+                            f"consuming {settings.topic}: no partition was assigned within "
+                            f"{JOIN_LIMIT_S:.0f} s (group coordinator of {bootstrap_servers})",
+                            EXIT_BROKER,
+                        )
+                    continue
+                if not follow and now - max(last, assigned_at[0]) > idle_s:
                     break
                 continue
-            if msg.error():
-                err_console.print(f"consumer error: {msg.error()}", markup=False)
+            error = msg.error()
+            if error is not None:
+                if error.code() == RdKafkaError._PARTITION_EOF:
+                    continue
+                translated = from_kafka_error(
+                    KafkaException(error),
+                    operation="Fetch",
+                    target=settings.topic,
+                    error_type=TopicError,
+                    client=consumer,
+                    bootstrap=bootstrap_servers,
+                )
+                if isinstance(translated, SecurityError) or (
+                    error.code()
+                    in (RdKafkaError.UNKNOWN_TOPIC_OR_PART, RdKafkaError._UNKNOWN_TOPIC)
+                ):
+                    _consume_failure(translated)
+                err_console.print(f"consumer error: {translated}", markup=False)
                 continue
             last = time.monotonic()
             value = msg.value() or b""

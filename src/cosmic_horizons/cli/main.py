@@ -8,13 +8,14 @@ from typing import Annotated
 
 import typer
 from rich.logging import RichHandler
+from rich.markup import escape
 
-from ..errors import ConfigError, HorizonsError
+from ..errors import ConfigError, HorizonsError, SecurityError
 from ..publisher import TopicMissingError
 from . import archive, core, serve, topics
 from . import monitor as monitor_cli
 from . import tuning as tuning_cli
-from .common import err_console
+from .common import EXIT_SECURITY, err_console
 
 app = typer.Typer(
     name="horizons",
@@ -54,13 +55,16 @@ def main() -> None:
     try:
         app()
     except ConfigError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(2)
     except TopicMissingError as exc:  # publishers never create topics (simulate --no-ensure)
         err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         sys.exit(core.EXIT_TOPIC_MISSING)
+    except SecurityError as exc:  # SASL or TLS failed: the message says what to check
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        sys.exit(EXIT_SECURITY)
     except HorizonsError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

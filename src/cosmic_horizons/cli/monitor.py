@@ -20,10 +20,13 @@ from rich.table import Table
 from rich.text import Text
 
 from .._units import format_bytes, format_duration_ms, parse_duration
-from ..errors import BrokerUnavailableError
+from ..archiver.archiver import DEFAULT_GROUP as ARCHIVER_GROUP
+from ..errors import BrokerUnavailableError, SecurityError, recent_security_error
 from ..monitor import GroupLag, KafkaSnapshot, LagStatus, Monitor
 from ..monitor.health import Health, lag_health, snapshot_health
+from ..publisher import CLIENT_ID
 from .common import (
+    EXIT_SECURITY,
     BootstrapOpt,
     JsonOpt,
     TopicOpt,
@@ -152,6 +155,11 @@ def monitor(
                 print_json(snapshot)
             else:
                 out_console.print(render_snapshot(snapshot, bootstrap_servers))
+            security = None if snapshot.connected else recent_security_error(bootstrap_servers)
+            if security is not None:  # SASL/TLS failed: the whole line says what to check
+                if as_json:
+                    raise typer.Exit(EXIT_SECURITY)
+                fail(snapshot.error or str(security), EXIT_SECURITY)
             raise typer.Exit(int(snapshot_health(snapshot)[0]))
         _watch(mon, bootstrap_servers, every, as_json)
 
@@ -278,11 +286,19 @@ def lag(
                     if n:
                         time.sleep(every)
                     groups = mon.lag(group)
+        except SecurityError as exc:  # SASL/TLS failed: the message says what to check
+            fail(str(exc), EXIT_SECURITY)
         except BrokerUnavailableError as exc:
             fail(str(exc), int(Health.UNHEALTHY))
     if group is not None and not any(g.partitions for g in groups):
         state = groups[0].state if groups else "unknown"
-        fail(f"group {group!r} not found: no committed offsets (state {state})", 2)
+        hint = ""
+        if group == CLIENT_ID:  # the spec's kafka-consumer-groups example names it
+            hint = (
+                f"; {CLIENT_ID} is the producer's client.id, not a consumer group: see the "
+                f"archiver's group ({ARCHIVER_GROUP}) or every group (`horizons lag`)"
+            )
+        fail(f"group {group!r} not found: no committed offsets (state {state}){hint}", 2)
     health, _ = lag_health(groups)
     if as_json:
         print_json(groups)

@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 
 from ..api import start_api
-from .common import BootstrapOpt, TopicOpt, err_console, load_settings, sigterm_as_interrupt
+from ..cluster import check_broker
+from .common import (
+    EXIT_SECURITY,
+    BootstrapOpt,
+    TopicOpt,
+    err_console,
+    fail,
+    load_settings,
+    sigterm_as_interrupt,
+)
 
 
 def serve(
@@ -30,6 +39,11 @@ def serve(
     """Serve the monitoring API, /metrics and the dashboard until Ctrl-C or SIGTERM."""
     sigterm_as_interrupt()
     settings = load_settings(bootstrap, topic)
+    # A broker that is down may come back, and the API says so meanwhile; credentials or
+    # certificates the broker refuses will not fix themselves: stop at once.
+    probe = check_broker(settings, timeout=3.0)
+    if probe.failure in ("authentication", "tls"):
+        fail(probe.error or "SASL/TLS failed", EXIT_SECURITY)
     api = start_api(
         settings,
         host=host,

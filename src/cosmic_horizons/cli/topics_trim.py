@@ -20,8 +20,15 @@ from ..archiver.trim import (
     partition_offsets,
     plan_trim,
 )
-from ..errors import ConfigError, HorizonsError, TopicError, UnsupportedByBrokerError
+from ..errors import (
+    ConfigError,
+    HorizonsError,
+    SecurityError,
+    TopicError,
+    UnsupportedByBrokerError,
+)
 from .common import (
+    EXIT_SECURITY,
     BootstrapOpt,
     JsonOpt,
     StorageOpt,
@@ -79,6 +86,8 @@ def trim(
         plan = plan_trim(name, files, log_start, high, check=footer_check(store, topic_id))
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
+    except SecurityError as exc:  # SASL/TLS failed: the message says what to check
+        fail(str(exc), EXIT_SECURITY)
     except TopicError as exc:
         fail(str(exc), EXIT_NO_TOPIC if exc.code == "UNKNOWN_TOPIC_OR_PART" else EXIT_BROKER)
     except HorizonsError as exc:  # unreachable broker, unreadable archive

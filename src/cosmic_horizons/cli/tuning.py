@@ -2,7 +2,8 @@
 
 Exit codes: 0 every parameter ok on every broker; 1 a parameter is below, above or unknown;
 2 bad arguments or settings; 3 the broker is unreachable, or does not report its configs
-(DescribeConfigs for brokers refused or answered with nothing).
+(DescribeConfigs for brokers refused or answered with nothing); 4 SASL authentication or TLS
+failed.
 """
 
 from __future__ import annotations
@@ -14,9 +15,18 @@ import msgspec
 import typer
 from rich.table import Table
 
-from ..errors import ConfigError, HorizonsError, UnsupportedByBrokerError
+from ..errors import ConfigError, HorizonsError, SecurityError, UnsupportedByBrokerError
 from ..tuning import TUNING, TuningCheck, compare, describe_broker_configs, server_properties
-from .common import BootstrapOpt, JsonOpt, ProfileOpt, fail, load_settings, out_console, print_json
+from .common import (
+    EXIT_SECURITY,
+    BootstrapOpt,
+    JsonOpt,
+    ProfileOpt,
+    fail,
+    load_settings,
+    out_console,
+    print_json,
+)
 
 __all__ = ["broker_config", "register"]
 
@@ -113,6 +123,8 @@ def broker_config(
             "the recommended settings to compare with the broker's own configuration",
             EXIT_BROKER,
         )
+    except SecurityError as exc:  # SASL/TLS failed: the message says what to check
+        fail(str(exc), EXIT_SECURITY)
     except HorizonsError as exc:  # unreachable, refused
         fail(str(exc), EXIT_BROKER)
     brokers = [

@@ -21,7 +21,7 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import msgspec
@@ -42,7 +42,13 @@ from confluent_kafka.admin._resource import ResourceType
 from ..broker import is_embedded_cluster_id
 from ..cluster import BrokerInfo
 from ..config import KafkaSettings
-from ..errors import BrokerUnavailableError, HorizonsError, from_kafka_error, rdkafka_error_of
+from ..errors import (
+    BrokerUnavailableError,
+    HorizonsError,
+    SecurityError,
+    from_kafka_error,
+    rdkafka_error_of,
+)
 from .burrow import OffsetSample, WatermarkHistory, evaluate_window, group_lag, lag_seconds
 from .models import GroupLag, KafkaSnapshot, PartitionLag, PartitionState
 
@@ -97,9 +103,20 @@ def _is_unreachable(exc: BaseException) -> bool:
     return err is not None and err.code() in _UNREACHABLE
 
 
-def _describe(exc: BaseException, operation: str, target: str) -> str:
+def _describe(
+    exc: BaseException,
+    operation: str,
+    target: str,
+    *,
+    client: AdminClient | None = None,
+    bootstrap: str | None = None,
+) -> str:
     if isinstance(exc, KafkaException):
-        return str(from_kafka_error(exc, operation=operation, target=target))
+        return str(
+            from_kafka_error(
+                exc, operation=operation, target=target, client=client, bootstrap=bootstrap
+            )
+        )
     if isinstance(exc, TimeoutError):
         return f"{operation} on {target}: no answer in time"
     return f"{operation} on {target}: {exc}"
@@ -167,13 +184,14 @@ class Monitor:
                 "socket.timeout.ms": timeout_ms,
                 "socket.connection.setup.timeout.ms": timeout_ms,
                 "reconnect.backoff.max.ms": 1000,
-                "log_level": 0,
-                "error_cb": self._on_client_error,
             }
         )
+        self._shared_error_cb: Callable[[KafkaError], None] = conf["error_cb"]  # notes SASL/TLS
+        conf["error_cb"] = self._on_client_error
         return AdminClient(conf)
 
     def _on_client_error(self, err: KafkaError) -> None:
+        self._shared_error_cb(err)
         if err.code() in _CONNECTION:
             self._connection_error = err.str()
 
@@ -187,6 +205,28 @@ class Monitor:
             else f"no answer in {self.timeout:g} s"
         )
         return f"broker unreachable at {self._bootstrap} ({reason})"
+
+    def _failure(self, exc: BaseException, operation: str, *, hint: bool = True) -> HorizonsError:
+        """``exc`` of ``operation`` in this package's tree: a SASL/TLS failure as such, an
+        unreachable broker as one line naming the address and why."""
+        if isinstance(exc, KafkaException):
+            err = from_kafka_error(
+                exc,
+                operation=operation,
+                target=self._bootstrap,
+                client=self._admin,  # serves its queued SASL/TLS failure reports
+                bootstrap=self._bootstrap,
+            )
+            if isinstance(err, SecurityError) or not _is_unreachable(exc):
+                return err
+        if _is_unreachable(exc):
+            where = (
+                "; check --bootstrap / KAFKA_BOOTSTRAP_SERVERS and that the broker is running"
+                if hint
+                else ""
+            )
+            return BrokerUnavailableError(f"{self._unreachable()}{where}")
+        return HorizonsError(_describe(exc, operation, self._bootstrap))
 
     def _connected(self) -> None:
         self._connection_error = None
@@ -299,9 +339,7 @@ class Monitor:
                     connected=False,
                     topic=self.topic,
                     polled_at=time.time(),
-                    error=self._unreachable()
-                    if _is_unreachable(exc)
-                    else _describe(exc, "Metadata", self._bootstrap),
+                    error=str(self._failure(exc, "Metadata", hint=False)),
                 )
 
     def _poll(self) -> KafkaSnapshot:
@@ -387,12 +425,7 @@ class Monitor:
         try:
             self._note_cluster(self._client().list_topics(timeout=self.timeout).cluster_id)
         except KafkaException as exc:
-            if _is_unreachable(exc):
-                raise BrokerUnavailableError(
-                    f"{self._unreachable()}; check --bootstrap / KAFKA_BOOTSTRAP_SERVERS and "
-                    "that the broker is running"
-                ) from exc
-            raise from_kafka_error(exc, operation="Metadata", target=self._bootstrap) from exc
+            raise self._failure(exc, "Metadata") from exc
         self._connected()
 
     def _groups(self) -> list[str]:

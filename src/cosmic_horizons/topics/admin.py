@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import concurrent.futures
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future
@@ -40,6 +41,7 @@ from ..errors import (
     UnsupportedByBrokerError,
     from_kafka_error,
     rdkafka_error_of,
+    recent_security_error,
 )
 from .diff import PartitionState, TopicDiff, TopicState, configs_equal, diff_topic
 from .models import TopicSpec
@@ -118,7 +120,7 @@ class TopicAdmin:
         try:
             metadata = self._admin.list_topics(timeout=self.timeout)
         except KafkaException as exc:
-            raise from_kafka_error(exc, operation="Metadata", target=self._bootstrap) from exc
+            raise self._translate(exc, operation="Metadata", target=self._bootstrap) from exc
         out: builtins.list[TopicSummary] = []
         for name, topic in metadata.topics.items():
             if name.startswith("__") and not internal:
@@ -288,7 +290,7 @@ class TopicAdmin:
         except KafkaException as exc:
             err = rdkafka_error_of(exc)
             if err is None or err.code() not in _DROPPED_CODES:
-                raise from_kafka_error(
+                raise self._translate(
                     exc, operation="DeleteRecords", target=topic, error_type=TopicError
                 ) from exc
             answer = f"{err.name()}: {err.str()}"
@@ -316,9 +318,27 @@ class TopicAdmin:
             futures = self._admin.list_offsets(request, request_timeout=self.timeout)
             return {tp.partition: self._result(f).offset for tp, f in futures.items()}
         except KafkaException as exc:
-            raise from_kafka_error(exc, operation="ListOffsets", target=topic) from exc
+            raise self._translate(exc, operation="ListOffsets", target=topic) from exc
 
     # -- internals -----------------------------------------------------------------------
+
+    def _translate(
+        self,
+        exc: BaseException,
+        *,
+        operation: str,
+        target: str = "",
+        error_type: builtins.type[KafkaError] = KafkaError,
+    ) -> KafkaError:
+        """``exc`` in this package's tree; a SASL/TLS failure behind it is named as such."""
+        return from_kafka_error(
+            exc,
+            operation=operation,
+            target=target,
+            error_type=error_type,
+            client=self._admin,
+            bootstrap=self._bootstrap,
+        )
 
     @property
     def _bootstrap(self) -> str:
@@ -328,6 +348,11 @@ class TopicAdmin:
         try:
             return future.result(timeout=self.timeout + 5)
         except concurrent.futures.TimeoutError as exc:
+            with contextlib.suppress(Exception):
+                self._admin.poll(0)  # serve queued error callbacks: a SASL/TLS failure?
+            seen = recent_security_error(self._bootstrap)
+            if seen is not None:
+                raise seen.at(f"request to {self._bootstrap}") from exc
             raise BrokerUnavailableError(
                 f"no answer from {self._bootstrap} within {self.timeout + 5:.0f} s"
             ) from exc
@@ -343,7 +368,7 @@ class TopicAdmin:
             err = rdkafka_error_of(exc)
             if err is not None and err.code() in _MISSING_CODES:
                 return None
-            raise from_kafka_error(exc, operation="Metadata", target=name) from exc
+            raise self._translate(exc, operation="Metadata", target=name) from exc
         partitions = tuple(
             PartitionState(
                 id=p.id,
@@ -362,7 +387,7 @@ class TopicAdmin:
                 self._admin.describe_configs([resource], request_timeout=self.timeout)[resource]
             )
         except KafkaException as exc:
-            raise from_kafka_error(
+            raise self._translate(
                 exc, operation="DescribeConfigs", target=name, error_type=TopicError
             ) from exc
         return {k: e.value for k, e in sorted(entries.items()) if e.value is not None}
@@ -385,7 +410,7 @@ class TopicAdmin:
             err = rdkafka_error_of(exc)
             if err is not None and err.code() == RdKafkaError.TOPIC_ALREADY_EXISTS:
                 return False
-            raise from_kafka_error(
+            raise self._translate(
                 exc, operation="CreateTopics", target=spec.name, error_type=TopicError
             ) from exc
         return True
@@ -406,7 +431,7 @@ class TopicAdmin:
                 ]
             )
         except KafkaException as exc:
-            raise from_kafka_error(
+            raise self._translate(
                 exc, operation="IncrementalAlterConfigs", target=name, error_type=TopicError
             ) from exc
 
@@ -421,7 +446,7 @@ class TopicAdmin:
                 )[name]
             )
         except KafkaException as exc:
-            raise from_kafka_error(
+            raise self._translate(
                 exc, operation="CreatePartitions", target=name, error_type=TopicError
             ) from exc
 
