@@ -1,0 +1,19 @@
+"""The routes of the HTTP API, one router per OpenAPI tag, and the dashboard's pages."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from . import array, dashboard, messaging, metrics, probes, stream
+
+__all__ = ["ROUTERS"]
+
+#: Every router of the app, in the order their paths appear in the OpenAPI document.
+ROUTERS: tuple[APIRouter, ...] = (
+    probes.router,
+    messaging.router,
+    array.router,
+    stream.router,
+    metrics.router,
+    dashboard.router,
+)
