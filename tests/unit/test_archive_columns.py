@@ -27,7 +27,7 @@ from cosmic_horizons.archiver.decode import (
     decode_range_python,
     fast_path_built,
 )
-from cosmic_horizons.archiver.layout import encode_parquet
+from cosmic_horizons.archiver.fileformat import encode_parquet
 from cosmic_horizons.errors import PacketError
 from cosmic_horizons.packet import MAX_DATA_CHUNK_CHARS, MAX_ID_CHARS, decode_packet, encode_packet
 from tests.helpers import make_packet

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cosmic_horizons.archiver.decode import decode_range
-from cosmic_horizons.archiver.layout import RowBuffer, encode_parquet
+from cosmic_horizons.archiver.fileformat import RowBuffer, encode_parquet
 from cosmic_horizons.errors import PacketError
 from cosmic_horizons.packet import MAX_DATA_CHUNK_CHARS, MAX_ID_CHARS, decode_packet, encode_packet
 from tests.helpers import make_packet

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from ..errors import PacketError
 from ..packet import MAX_DATA_CHUNK_CHARS, MAX_ID_CHARS, decode_packet, timestamp_ok
-from .layout import ARCHIVE_SCHEMA, RowBuffer
+from .fileformat import ARCHIVE_SCHEMA, RowBuffer
 
 __all__ = [
     "PackedValues",
