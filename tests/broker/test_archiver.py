@@ -556,7 +556,7 @@ def test_two_archivers_with_a_rebalance_in_the_middle(
     stop_b.set()
     thread_b.join(30)
     assert not errors_a and not errors_b, (errors_a, errors_b)
-    assert a.rows > 0 and b.rows > 0, "both archivers should have written"
+    assert a.counters.rows > 0 and b.counters.rows > 0, "both archivers should have written"
     assert_exactly_once(storage, topic_name, expected)
 
 
