@@ -56,7 +56,6 @@ __all__ = [
     "Checkpoint",
     "PartitionStats",
     "RollPolicy",
-    "archiver_consumer_config",
 ]
 
 log = logging.getLogger(__name__)
