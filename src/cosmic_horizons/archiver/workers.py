@@ -68,9 +68,8 @@ class EncodedRange:
 def encode_range(records: RecordRange) -> EncodedRange:
     """Decode and check a range's records and encode the packets among them as Parquet
     (the topic's Kafka id goes into the file's metadata)."""
-    r = records
-    table, errors = decode_range(r.topic, r.partition, r.offsets, r.timestamps, r.keys, r.values)
-    return EncodedRange(encode_parquet(table, topic_id=r.topic_id), table.num_rows, errors)
+    table, errors = decode_range(records)
+    return EncodedRange(encode_parquet(table, topic_id=records.topic_id), table.num_rows, errors)
 
 
 def usable_cpus(cgroup_cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
