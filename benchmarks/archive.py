@@ -28,8 +28,8 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from cosmic_horizons.archiver.archiver import Archiver, ArchiverStats
-from cosmic_horizons.archiver.encoders import default_workers
 from cosmic_horizons.archiver.storage import ArchiveStorage
+from cosmic_horizons.archiver.workers import default_workers
 from cosmic_horizons.broker import EmbeddedBroker, find_free_port
 from cosmic_horizons.config import KafkaSettings
 from cosmic_horizons.packet import KafkaPayload, Metrics, encode_packet, packet_headers
@@ -153,7 +153,7 @@ def archive_rate(
         result: list[ArchiverStats] = []
         thread = threading.Thread(target=lambda: result.append(archiver.run(threading.Event())))
         thread.start()
-        while archiver.consumed == 0 and thread.is_alive():
+        while archiver.counters.consumed == 0 and thread.is_alive():
             time.sleep(0.002)
         started = time.perf_counter()
         thread.join()

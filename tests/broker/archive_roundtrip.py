@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from collections.abc import Callable
 
-from cosmic_horizons.archiver.layout import decode_parquet, records_from_table
+from cosmic_horizons.archiver.fileformat import decode_parquet, records_from_table
 from cosmic_horizons.archiver.storage import ArchiveStorage
 from cosmic_horizons.archiver.verify import verify_archive
 from cosmic_horizons.config import KafkaSettings

@@ -20,14 +20,15 @@ from typing import Any
 import pytest
 from confluent_kafka import Message, Producer, TopicPartition
 
-from cosmic_horizons.archiver.archiver import CRASH_HOOK_ENV, Archiver, RollPolicy
-from cosmic_horizons.archiver.layout import (
+from cosmic_horizons.archiver.archiver import Archiver, RollPolicy
+from cosmic_horizons.archiver.fileformat import (
     ArchivedRecord,
     ArchiveFile,
     decode_parquet,
     records_from_table,
 )
 from cosmic_horizons.archiver.storage import ArchiveStorage
+from cosmic_horizons.cli.archive import CRASH_HOOK_ENV
 from cosmic_horizons.config import KafkaSettings
 from cosmic_horizons.packet import (
     MAX_DATA_CHUNK_CHARS,
@@ -555,7 +556,7 @@ def test_two_archivers_with_a_rebalance_in_the_middle(
     stop_b.set()
     thread_b.join(30)
     assert not errors_a and not errors_b, (errors_a, errors_b)
-    assert a.rows > 0 and b.rows > 0, "both archivers should have written"
+    assert a.counters.rows > 0 and b.counters.rows > 0, "both archivers should have written"
     assert_exactly_once(storage, topic_name, expected)
 
 
@@ -580,7 +581,7 @@ def test_archiver_stats_served_by_the_monitoring_api(
     with start_api(settings, port=0, extra_stats={"archiver": archiver.stats}) as api:
         thread.start()
         try:
-            wait_for(lambda: archiver.rows == 120, "120 rows archived", 60)
+            wait_for(lambda: archiver.counters.rows == 120, "120 rows archived", 60)
             body = httpx.get(f"{api.url}/api/messaging/stats", timeout=10).json()
         finally:
             stop.set()

@@ -17,7 +17,7 @@ import pytest
 from confluent_kafka import Producer
 
 from cosmic_horizons import broker as broker_mod
-from cosmic_horizons.archiver.layout import TOPIC_ID_KEY
+from cosmic_horizons.archiver.fileformat import TOPIC_ID_KEY
 from cosmic_horizons.broker import (
     EmbeddedBroker,
     find_free_port,

@@ -27,7 +27,8 @@ from cosmic_horizons.archiver.decode import (
     decode_range_python,
     fast_path_built,
 )
-from cosmic_horizons.archiver.layout import encode_parquet
+from cosmic_horizons.archiver.fileformat import encode_parquet
+from cosmic_horizons.archiver.records import RecordRange
 from cosmic_horizons.errors import PacketError
 from cosmic_horizons.packet import MAX_DATA_CHUNK_CHARS, MAX_ID_CHARS, decode_packet, encode_packet
 from tests.helpers import make_packet
@@ -54,9 +55,9 @@ def both(values: list[bytes | None]) -> None:
     n = len(values)
     args = ([100 + i for i in range(n)], [1_795_780_800_000 + i for i in range(n)])
     keys = [f"k{i}".encode() for i in range(n)]
-    want, want_errors = decode_range_python("t", 1, *args, keys, values)
+    want, want_errors = decode_range_python(RecordRange("t", 1, *args, keys, values))
     for source in (values, pack(values)):
-        got, got_errors = decode_range("t", 1, *args, keys, source)
+        got, got_errors = decode_range(RecordRange("t", 1, *args, keys, source))
         assert [(i, str(e)) for i, e in got_errors] == [(i, str(e)) for i, e in want_errors]
         assert got.to_pylist() == want.to_pylist()
         assert encode_parquet(got) == encode_parquet(want)  # -0.0, NaN bits and all
@@ -288,12 +289,18 @@ def test_integers_beyond_64_bits_are_archived_as_their_value_or_refused(value: i
     """float(value) when that is finite; else the record is refused, as decode_packet does."""
     n = 3
     table, errors = decode_range(
-        "t",
-        0,
-        range(n),
-        [0] * n,
-        [None] * n,
-        [encode_packet(make_packet(0)), rfi_level_of(str(value)), encode_packet(make_packet(2))],
+        RecordRange(
+            "t",
+            0,
+            range(n),
+            [0] * n,
+            [None] * n,
+            [
+                encode_packet(make_packet(0)),
+                rfi_level_of(str(value)),
+                encode_packet(make_packet(2)),
+            ],
+        )
     )
     ok, _strings, floats, _chunks, _n = _columns.split(
         [rfi_level_of(str(value))], MAX_DATA_CHUNK_CHARS
@@ -442,7 +449,7 @@ def test_fuzz_numbers_c_path_against_python_path(cases: list[tuple[str, str]]) -
     values: list[bytes | None] = [metric_text(field, text) for field, text in cases]
     both(values)
     table, _errors = decode_range(
-        "t", 0, range(len(values)), [0] * len(values), [None] * len(values), values
+        RecordRange("t", 0, range(len(values)), [0] * len(values), [None] * len(values), values)
     )
     archived = dict(zip(table.column("kafka_offset").to_pylist(), table.to_pylist(), strict=True))
     for i, (field, text) in enumerate(cases):

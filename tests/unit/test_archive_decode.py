@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cosmic_horizons.archiver.decode import decode_range
-from cosmic_horizons.archiver.layout import RowBuffer, encode_parquet
+from cosmic_horizons.archiver.fileformat import RowBuffer, encode_parquet
+from cosmic_horizons.archiver.records import RecordRange
 from cosmic_horizons.errors import PacketError
 from cosmic_horizons.packet import MAX_DATA_CHUNK_CHARS, MAX_ID_CHARS, decode_packet, encode_packet
 from tests.helpers import make_packet
@@ -112,12 +113,14 @@ def exact(values: list[bytes | None]) -> tuple[pa.Table, list[tuple[int, str]]]:
 def batch(values: list[bytes | None]) -> tuple[pa.Table, list[tuple[int, str]]]:
     n = len(values)
     table, errors = decode_range(
-        "t",
-        3,
-        [100 + i for i in range(n)],
-        [1_700_000_000_000 + i for i in range(n)],
-        [f"k{i}".encode() for i in range(n)],
-        values,
+        RecordRange(
+            "t",
+            3,
+            [100 + i for i in range(n)],
+            [1_700_000_000_000 + i for i in range(n)],
+            [f"k{i}".encode() for i in range(n)],
+            values,
+        )
     )
     return table, [(i, str(e)) for i, e in errors]
 

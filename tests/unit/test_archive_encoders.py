@@ -1,4 +1,4 @@
-"""The range encoder: worker processes give the same files as encoding in-process."""
+"""The encoder worker pool: worker processes give the same files as encoding in-process."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from cosmic_horizons.archiver.encoders import (
+from cosmic_horizons.archiver.records import RecordRange
+from cosmic_horizons.archiver.workers import (
     MAX_WORKERS,
-    RangeEncoder,
+    EncoderPool,
     default_workers,
     shm_free_bytes,
     usable_cpus,
@@ -28,9 +30,7 @@ from tests.helpers import make_packet
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def a_range(
-    n: int, first: int = 0
-) -> tuple[list[int], list[int], list[bytes | None], list[bytes | None]]:
+def a_range(n: int, first: int = 0, partition: int = 0) -> RecordRange:
     offsets = list(range(first, first + n))
     stamps = [1_795_780_800_000 + i for i in offsets]
     keys: list[bytes | None] = [f"k{i}".encode() if i % 7 else None for i in offsets]
@@ -41,18 +41,18 @@ def a_range(
     values[3] = b"{not json"  # a dead letter
     values[5] = None  # a tombstone
     values[8] = b""  # an empty record
-    return offsets, stamps, keys, values
+    return RecordRange("t", partition, offsets, stamps, keys, values)
 
 
 def test_workers_return_the_same_files_and_errors_in_order() -> None:
-    ranges = [a_range(300, first=i * 300) for i in range(5)]
-    with RangeEncoder(0) as inline:
+    ranges = [a_range(300, first=i * 300, partition=2) for i in range(5)]
+    with EncoderPool(0) as inline:
         for r in ranges:
-            inline.submit("t", 2, *r)
+            inline.submit(r)
         want = [inline.take() for _ in ranges]
-    with RangeEncoder(2) as pool:
+    with EncoderPool(2) as pool:
         for r in ranges:
-            pool.submit("t", 2, *r)
+            pool.submit(r)
         assert len(pool) == 5
         got = [pool.take() for _ in ranges]
         assert len(pool) == 0
@@ -64,19 +64,19 @@ def test_workers_return_the_same_files_and_errors_in_order() -> None:
 
 
 def test_an_empty_range_and_a_range_without_keys() -> None:
-    offsets, stamps, _keys, values = a_range(20)
-    with RangeEncoder(1) as pool:
-        pool.submit("t", 0, [], [], [], [])
-        pool.submit("t", 0, offsets, stamps, [None] * 20, values)
+    records = a_range(20)
+    with EncoderPool(1) as pool:
+        pool.submit(RecordRange("t", 0, [], [], [], []))
+        pool.submit(replace(records, keys=[None] * 20))
         empty, nokeys = pool.take(), pool.take()
     assert (empty.rows, empty.errors) == (0, [])
     assert nokeys.rows == 17
 
 
 def test_ready_says_when_take_would_not_wait() -> None:
-    with RangeEncoder(1) as pool:
+    with EncoderPool(1) as pool:
         assert not pool.ready()
-        pool.submit("t", 0, *a_range(50))
+        pool.submit(a_range(50))
         deadline = time.monotonic() + 60
         while not pool.ready():
             assert time.monotonic() < deadline, "the worker never answered"
@@ -86,9 +86,9 @@ def test_ready_says_when_take_would_not_wait() -> None:
 
 def test_worker_count_is_checked() -> None:
     with pytest.raises(ConfigError, match="between 0 and"):
-        RangeEncoder(MAX_WORKERS + 1)
+        EncoderPool(MAX_WORKERS + 1)
     with pytest.raises(ConfigError):
-        RangeEncoder(-1)
+        EncoderPool(-1)
     assert default_workers(1) == 0
     assert default_workers(2) == 1
     assert default_workers(64) == 2  # the consumer thread is the limit beyond that
@@ -106,13 +106,13 @@ def test_usable_cpus_follow_a_container_cpu_quota(tmp_path: Path) -> None:
 
 
 def test_a_dead_worker_is_an_archive_error() -> None:
-    pool = RangeEncoder(1)
+    pool = EncoderPool(1)
     pool.start()
     try:
         pool._pool[0].process.kill()
         pool._pool[0].process.join(10)
         with pytest.raises(ArchiveError, match=r"encoder process .* (died|is gone)"):
-            pool.submit("t", 0, *a_range(10))
+            pool.submit(a_range(10))
             pool.take()
     finally:
         pool.close()
@@ -133,14 +133,14 @@ def test_workers_and_shared_memory_go_when_the_archiver_is_killed(tmp_path: Path
     script = textwrap.dedent(
         """
         import os, signal, sys
-        from cosmic_horizons.archiver.encoders import RangeEncoder
+        from cosmic_horizons.archiver.workers import EncoderPool
         from tests.unit.test_archive_encoders import a_range
 
         if __name__ == "__main__":
-            pool = RangeEncoder(2)
+            pool = EncoderPool(2)
             pool.start()
             for _ in range(3):
-                pool.submit("t", 0, *a_range(200))
+                pool.submit(a_range(200))
             pool.take()
             names = [b.name for w in pool._pool for b in w.blocks._all]
             print(" ".join(str(w.process.pid) for w in pool._pool), flush=True)
@@ -173,15 +173,15 @@ def test_without_room_in_shared_memory_ranges_are_encoded_in_process(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     ranges = [a_range(100, first=i * 100) for i in range(3)]
-    with RangeEncoder(0) as inline:
+    with EncoderPool(0) as inline:
         for r in ranges:
-            inline.submit("t", 0, *r)
+            inline.submit(r)
         want = [inline.take() for _ in ranges]
-    with RangeEncoder(1) as pool, caplog.at_level(logging.WARNING):
+    with EncoderPool(1) as pool, caplog.at_level(logging.WARNING):
         blocks = pool._pool[0].blocks
         blocks._free_bytes = lambda: 4 << 20
         for r in ranges:
-            pool.submit("t", 0, *r)
+            pool.submit(r)
         got = [pool.take() for _ in ranges]
         assert not blocks._all
     assert [g.data for g in got] == [w.data for w in want]

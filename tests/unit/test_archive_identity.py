@@ -9,13 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from cosmic_horizons.archiver.identity import (
-    archived_topic_id,
-    check_incarnation,
-    incarnation_problem,
-    newest_files,
-)
-from cosmic_horizons.archiver.layout import (
+from cosmic_horizons.archiver.fileformat import (
     TOPIC_ID_KEY,
     ArchivedRecord,
     ArchiveFile,
@@ -23,6 +17,12 @@ from cosmic_horizons.archiver.layout import (
     file_path,
     parse_path,
     table_from_records,
+)
+from cosmic_horizons.archiver.identity import (
+    archived_topic_id,
+    check_incarnation,
+    incarnation_problem,
+    newest_files,
 )
 from cosmic_horizons.archiver.reader import describe_file
 from cosmic_horizons.archiver.storage import ArchiveStorage

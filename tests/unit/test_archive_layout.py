@@ -7,7 +7,7 @@ import base64
 import pyarrow as pa
 import pytest
 
-from cosmic_horizons.archiver.layout import (
+from cosmic_horizons.archiver.fileformat import (
     ARCHIVE_SCHEMA,
     ArchivedRecord,
     ArchiveFile,

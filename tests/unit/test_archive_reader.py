@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cosmic_horizons.archiver.layout import (
+from cosmic_horizons.archiver.fileformat import (
     ArchivedRecord,
     encode_parquet,
     file_path,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cosmic_horizons.archiver.layout import file_path
+from cosmic_horizons.archiver.fileformat import file_path
 from cosmic_horizons.archiver.storage import ArchiveStorage, default_archive_url
 from cosmic_horizons.errors import ArchiveError, ConfigError
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from gcp_storage_emulator.exceptions import BadRequest
 
-from cosmic_horizons.archiver.layout import file_path
+from cosmic_horizons.archiver.fileformat import file_path
 from cosmic_horizons.archiver.storage import ArchiveStorage
 from cosmic_horizons.errors import ArchiveError
 from tests.gcs_emulator import Emulator, gcs_emulator, object_names

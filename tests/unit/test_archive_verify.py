@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from cosmic_horizons.archiver.layout import (
+from cosmic_horizons.archiver.fileformat import (
     ArchivedRecord,
     ArchiveFile,
     encode_parquet,

@@ -12,6 +12,7 @@ import typer.main
 import yaml
 
 from cosmic_horizons.api import ApiState, create_app
+from cosmic_horizons.api.routes import ROUTERS
 from cosmic_horizons.cli.main import app
 from cosmic_horizons.config import DEFAULT_TOPIC, KafkaSettings
 from cosmic_horizons.monitor import Monitor
@@ -72,9 +73,11 @@ def _strings(node: Any) -> Iterator[str]:
 
 
 def _api_paths() -> set[str]:
+    """Every path the app serves: its own routes and those of the routers it includes."""
     settings = KafkaSettings(bootstrap_servers="127.0.0.1:1")
     api = create_app(ApiState(settings=settings, monitor=Monitor(settings)))
-    return {getattr(route, "path", "") for route in api.routes}
+    paths = {getattr(route, "path", "") for route in api.routes}
+    return paths | {getattr(r, "path", "") for router in ROUTERS for r in router.routes}
 
 
 def _without_interpolation(arg: str) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cosmic_horizons.archiver.layout import (
+from cosmic_horizons.archiver.fileformat import (
     ArchivedRecord,
     ArchiveFile,
     encode_parquet,

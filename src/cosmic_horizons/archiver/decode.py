@@ -11,8 +11,9 @@ error.
 from __future__ import annotations
 
 import binascii
+import dataclasses
 from collections.abc import Sequence
-from typing import Final, overload
+from typing import TYPE_CHECKING, Final, overload
 
 import msgspec
 import numpy as np
@@ -21,7 +22,10 @@ import pyarrow.compute as pc
 
 from ..errors import PacketError
 from ..packet import MAX_DATA_CHUNK_CHARS, MAX_ID_CHARS, decode_packet, timestamp_ok
-from .layout import ARCHIVE_SCHEMA, RowBuffer
+from .fileformat import ARCHIVE_SCHEMA, RowBuffer
+
+if TYPE_CHECKING:
+    from .records import RecordRange
 
 __all__ = [
     "PackedValues",
@@ -198,23 +202,17 @@ def _checks(columns: list[pa.Array]) -> np.ndarray:
     return flags
 
 
-def decode_range(
-    topic: str,
-    partition: int,
-    offsets: Sequence[int],
-    timestamps_ms: Sequence[int],
-    keys: Sequence[bytes | None] | pa.Array,
-    values: Sequence[bytes | memoryview | None],
-) -> tuple[pa.Table, list[tuple[int, PacketError]]]:
+def decode_range(records: RecordRange) -> tuple[pa.Table, list[tuple[int, PacketError]]]:
     """Archive rows of the records that are packets, in offset order, and the others' errors.
 
-    ``keys`` may be a binary Arrow array. The errors are ``(index into the inputs,
-    PacketError)``, in input order. Packets in their canonical form (as this project encodes
+    The keys may be a binary Arrow array. The errors are ``(index into the range,
+    PacketError)``, in offset order. Packets in their canonical form (as this project encodes
     them) are cut into columns in C when the extension is built; every other record takes
     the msgspec path, and both give the same rows, errors and files.
     """
+    offsets, keys, values = records.offsets, records.keys, records.values
     if _columns is None or not len(offsets):
-        return decode_range_python(topic, partition, offsets, timestamps_ms, keys, values)
+        return decode_range_python(records)
     try:
         if isinstance(values, PackedValues):
             split = _columns.split_packed(values.blob, values.sizes, MAX_DATA_CHUNK_CHARS)
@@ -222,9 +220,9 @@ def decode_range(
             split = _columns.split(values, MAX_DATA_CHUNK_CHARS)
         ok_bytes, strings, floats, chunks, n_ok = split
     except OverflowError:  # a column over 2 GiB
-        return decode_range_python(topic, partition, offsets, timestamps_ms, keys, values)
+        return decode_range_python(records)
     if not n_ok:
-        return decode_range_python(topic, partition, offsets, timestamps_ms, keys, values)
+        return decode_range_python(records)
     columns = [
         pa.Array.from_buffers(pa.string(), n_ok, [None, pa.py_buffer(o), pa.py_buffer(d)])
         for o, d in strings
@@ -244,20 +242,19 @@ def decode_range(
         columns = [c.take(keep) for c in columns]
         chunk_column = chunk_column.take(keep)
     fast_rows = fast.tolist()
-    table = _assemble(
-        topic, partition, offsets, timestamps_ms, keys, fast_rows, columns, chunk_column
-    )
+    table = _assemble(records, fast_rows, columns, chunk_column)
     if len(fast_rows) == len(offsets):
         return table, []
     rest = np.setdiff1d(np.arange(len(offsets)), fast, assume_unique=True).tolist()
     rest_keys = keys.take(pa.array(rest)) if isinstance(keys, pa.Array) else [keys[i] for i in rest]
     others, errors = decode_range_python(
-        topic,
-        partition,
-        [offsets[i] for i in rest],
-        [timestamps_ms[i] for i in rest],
-        rest_keys,
-        [values[i] for i in rest],
+        dataclasses.replace(
+            records,
+            offsets=[offsets[i] for i in rest],
+            timestamps=[records.timestamps[i] for i in rest],
+            keys=rest_keys,
+            values=[values[i] for i in rest],
+        )
     )
     merged = pa.concat_tables([table, others])
     merged = merged.take(pc.sort_indices(merged.column("kafka_offset")))
@@ -265,14 +262,11 @@ def decode_range(
 
 
 def decode_range_python(
-    topic: str,
-    partition: int,
-    offsets: Sequence[int],
-    timestamps_ms: Sequence[int],
-    keys: Sequence[bytes | None] | pa.Array,
-    values: Sequence[bytes | memoryview | None],
+    records: RecordRange,
 ) -> tuple[pa.Table, list[tuple[int, PacketError]]]:
     """:func:`decode_range` without the C extension: msgspec, then ``decode_packet``."""
+    r = records
+    offsets, keys, values = r.offsets, r.keys, r.values
     n = len(offsets)
     decoded_at: list[int] = []
     packets: list[_WirePacket] = []
@@ -297,9 +291,7 @@ def decode_range_python(
             columns = [c.take(take) for c in columns]
             chunks = [chunks[j] for j in keep]
         if fast:
-            fast_table = _assemble(
-                topic, partition, offsets, timestamps_ms, keys, fast, columns, chunks
-            )
+            fast_table = _assemble(records, fast, columns, chunks)
     errors: list[tuple[int, PacketError]] = []
     rows = RowBuffer()
     if len(fast) != n:
@@ -313,7 +305,7 @@ def decode_range_python(
                 errors.append((i, exc))
                 continue
             key = keys[i].as_py() if isinstance(keys, pa.Array) else keys[i]
-            rows.append(topic, partition, offsets[i], timestamps_ms[i], key, packet)
+            rows.append(r.topic, r.partition, offsets[i], r.timestamps[i], key, packet)
     if fast_table is None:
         return rows.to_table(), errors
     if not len(rows):
@@ -323,27 +315,25 @@ def decode_range_python(
 
 
 def _assemble(
-    topic: str,
-    partition: int,
-    offsets: Sequence[int],
-    timestamps_ms: Sequence[int],
-    keys: Sequence[bytes | None] | pa.Array,
+    records: RecordRange,
     rows: list[int],
     columns: list[pa.Array],
     chunks: list[bytes | None] | pa.Array,
 ) -> pa.Table:
+    """The table of the records at ``rows``, from their decoded packet columns."""
+    offsets, timestamps_ms = records.offsets, records.timestamps
     every = len(rows) == len(offsets)
     s = ARCHIVE_SCHEMA
     m = len(rows)
     arrays = [
-        pa.array([topic], pa.string()).take(np.zeros(m, np.int32)),
-        pa.array(np.full(m, partition, np.int32)),
+        pa.array([records.topic], pa.string()).take(np.zeros(m, np.int32)),
+        pa.array(np.full(m, records.partition, np.int32)),
         pa.array(offsets if every else [offsets[i] for i in rows], s.field("kafka_offset").type),
         pa.array(
             timestamps_ms if every else [timestamps_ms[i] for i in rows],
             s.field("kafka_timestamp").type,
         ),
-        _keys(keys, rows, every),
+        _keys(records.keys, rows, every),
         *columns,
         chunks if isinstance(chunks, pa.Array) else pa.array(chunks, pa.binary()),
     ]

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from confluent_kafka import KafkaException, TopicCollection
 
 from ..errors import ArchiveError, UnsupportedByBrokerError, from_kafka_error
-from .layout import TOPIC_ID_KEY, ArchiveFile
+from .fileformat import TOPIC_ID_KEY, ArchiveFile
 from .reader import open_file
 from .storage import ArchiveStorage
 

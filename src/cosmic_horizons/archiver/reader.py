@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from .._units import parse_duration
 from ..errors import ArchiveError, ConfigError, StorageError
-from .layout import (
+from .fileformat import (
     ARCHIVE_SCHEMA,
     TOPIC_ID_KEY,
     ArchivedRecord,

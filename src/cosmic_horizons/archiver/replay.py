@@ -18,7 +18,7 @@ import msgspec
 from ..errors import ArchiveError, ConfigError
 from ..packet import encode_packet, packet_headers
 from ..publisher import Publisher
-from .layout import ArchivedRecord
+from .fileformat import ArchivedRecord
 
 __all__ = [
     "REPLAY_HEADER",

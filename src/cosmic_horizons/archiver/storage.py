@@ -27,7 +27,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import ArchiveError, ConfigError, StorageError
-from .layout import ArchiveFile, parse_path
+from .fileformat import ArchiveFile, parse_path
 
 __all__ = ["SCHEMES", "ArchiveStorage", "default_archive_url"]
 

@@ -20,8 +20,8 @@ from ..cluster import make_admin
 from ..config import KafkaSettings
 from ..errors import ArchiveError, TopicError, from_kafka_error
 from ..topics.admin import delete_records_before
+from .fileformat import ArchiveFile
 from .identity import check_incarnation, live_topic_id
-from .layout import ArchiveFile
 from .reader import describe_file
 from .storage import ArchiveStorage
 

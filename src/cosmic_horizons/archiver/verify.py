@@ -14,7 +14,7 @@ import msgspec
 import pyarrow as pa
 
 from ..errors import ArchiveError
-from .layout import ArchiveFile
+from .fileformat import ArchiveFile
 from .reader import read_table
 from .storage import ArchiveStorage
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Final, get_args
 
 import msgspec
 import typer
@@ -15,13 +17,15 @@ from confluent_kafka import KafkaException
 from rich.text import Text
 
 from .._units import format_bytes, parse_duration, parse_size
-from ..archiver.archiver import DEFAULT_GROUP, Archiver, ArchiverStats, PartitionStats, RollPolicy
-from ..archiver.encoders import MAX_WORKERS, default_workers
+from ..archiver.archiver import DEFAULT_GROUP, Archiver, Checkpoint
+from ..archiver.ranges import RollPolicy
+from ..archiver.stats import ArchiverStats, PartitionStats
 from ..archiver.storage import ArchiveStorage, default_archive_url
+from ..archiver.workers import MAX_WORKERS, default_workers
 from ..broker import is_embedded_cluster_id
 from ..cluster import check_broker
 from ..config import KafkaSettings
-from ..errors import HorizonsError
+from ..errors import ConfigError, HorizonsError
 from ..monitor import Monitor
 from . import archive_read
 from .common import (
@@ -41,7 +45,21 @@ from .live import (
     periodic_status,
 )
 
-__all__ = ["app", "archiver_line", "default_run_storage", "lag_at_stop"]
+__all__ = [
+    "CRASH_HOOK_ENV",
+    "app",
+    "archiver_line",
+    "crash_hook",
+    "default_run_storage",
+    "lag_at_stop",
+]
+
+log = logging.getLogger(__name__)
+
+#: Test hook: ``dlq``, ``write`` or ``commit``, optionally ``:N`` (default 1): the process
+#: SIGKILLs itself right after the N-th range's dead letters were flushed / file was stored /
+#: offset was committed. Used by the crash-safety tests; never set it in production.
+CRASH_HOOK_ENV: Final = "HORIZONS_ARCHIVER_CRASH_AFTER"
 
 app = typer.Typer(
     name="archive",
@@ -155,6 +173,7 @@ def run(
         session_timeout_ms=session_ms,
         heartbeat_interval_ms=max(100, min(3000, session_ms // 10)),
         workers=default_workers() if workers is None else workers,
+        checkpoint=crash_hook(os.environ.get(CRASH_HOOK_ENV)),
     )
     stop = threading.Event()
     _stop_on_signals(stop)
@@ -225,6 +244,38 @@ def lag_at_stop(settings: KafkaSettings, stats: ArchiverStats) -> ArchiverStats:
     lags = [p.lag for p in parts if p.lag is not None]
     total = sum(lags) if parts and len(lags) == len(parts) else None
     return msgspec.structs.replace(stats, partitions=parts, lag=total)
+
+
+def crash_hook(
+    spec: str | None, kill: Callable[[], None] | None = None
+) -> Callable[[Checkpoint], None] | None:
+    """The archiver checkpoint that :data:`CRASH_HOOK_ENV` (``point[:N]``) asks for: SIGKILL
+    this process (or call ``kill``) at the N-th time ``point`` is reached. None: no hook."""
+    if not spec:
+        return None
+    points: tuple[str, ...] = get_args(Checkpoint)
+    point, _, count = spec.partition(":")
+    if point not in points or (count and not count.isdigit()):
+        raise ConfigError(
+            f"{CRASH_HOOK_ENV}={spec!r}: expected one of {', '.join(points)}, "
+            "optionally followed by :N"
+        )
+    remaining = int(count or 1)
+
+    def reached(at: Checkpoint) -> None:
+        nonlocal remaining
+        if at != point:
+            return
+        remaining -= 1
+        if remaining <= 0:
+            log.critical("%s=%s: killing this process (test hook)", CRASH_HOOK_ENV, point)
+            (kill or _kill_self)()
+
+    return reached
+
+
+def _kill_self() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _workers_phrase(n: int) -> str:

@@ -1,7 +1,7 @@
-"""Turning closed ranges into Parquet bytes, in this process or in worker processes.
+"""The encoder worker pool: closed ranges into Parquet bytes, in this process or in workers.
 
 Decoding, checking and encoding a range costs more CPU than reading it from Kafka, and it
-holds Python's GIL. :class:`RangeEncoder` with ``workers >= 1`` runs that work in separate
+holds Python's GIL. :class:`EncoderPool` with ``workers >= 1`` runs that work in separate
 processes while the consumer keeps reading; results come back in the order the ranges
 were handed in, so files are stored and offsets committed in offset order as before.
 
@@ -19,25 +19,23 @@ import os
 import pickle
 import signal
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing import shared_memory
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Final
 
-import numpy as np
-import pyarrow as pa
-
 from .._units import format_bytes
 from ..errors import ArchiveError, ConfigError, PacketError
-from .decode import PackedValues, binary_column, decode_range
-from .layout import encode_parquet
+from .decode import decode_range
+from .fileformat import encode_parquet
+from .records import RecordRange
 
 __all__ = [
     "MAX_WORKERS",
     "EncodedRange",
-    "RangeEncoder",
+    "EncoderPool",
     "default_workers",
     "encode_range",
     "shm_free_bytes",
@@ -67,20 +65,11 @@ class EncodedRange:
     """``(index into the range, error)`` of each record that failed, in offset order."""
 
 
-def encode_range(
-    topic: str,
-    partition: int,
-    offsets: Sequence[int],
-    timestamps_ms: Sequence[int],
-    keys: Sequence[bytes | None] | pa.Array,
-    values: Sequence[bytes | None],
-    *,
-    topic_id: str | None = None,
-) -> EncodedRange:
+def encode_range(records: RecordRange) -> EncodedRange:
     """Decode and check a range's records and encode the packets among them as Parquet
-    (``topic_id``, the topic's Kafka id, goes into the file's metadata)."""
-    table, errors = decode_range(topic, partition, offsets, timestamps_ms, keys, values)
-    return EncodedRange(encode_parquet(table, topic_id=topic_id), table.num_rows, errors)
+    (the topic's Kafka id goes into the file's metadata)."""
+    table, errors = decode_range(records)
+    return EncodedRange(encode_parquet(table, topic_id=records.topic_id), table.num_rows, errors)
 
 
 def usable_cpus(cgroup_cpu_max: Path = Path("/sys/fs/cgroup/cpu.max")) -> int:
@@ -107,38 +96,6 @@ def default_workers(cpus: int | None = None) -> int:
     """
     n = usable_cpus() if cpus is None else cpus
     return max(0, min(_DEFAULT_MAX_WORKERS, n - 1))
-
-
-_Job = tuple[str, int, list[int], list[int], list[bytes | None], list[bytes | None], str | None]
-
-
-def _sizes(items: list[bytes | None]) -> np.ndarray:
-    """Byte lengths, -1 for None."""
-    try:
-        return np.fromiter(map(len, items), np.int64, len(items))  # type: ignore[arg-type]
-    except TypeError:  # a missing key or value
-        return np.fromiter((-1 if b is None else len(b) for b in items), np.int64, len(items))
-
-
-def _binary_array(sizes: np.ndarray, blob: bytes) -> pa.Array:
-    """An Arrow binary column over ``blob`` cut into ``sizes`` (-1: null), without copies."""
-    offsets = np.zeros(len(sizes) + 1, np.int32)
-    np.cumsum(np.maximum(sizes, 0), out=offsets[1:])
-    return binary_column(sizes >= 0, pa.py_buffer(offsets), blob)
-
-
-def _buffer(block: shared_memory.SharedMemory) -> memoryview:
-    buf = block.buf
-    if buf is None:
-        raise ArchiveError(f"shared memory block {block.name} is closed")
-    return buf
-
-
-def _join(items: list[bytes | None]) -> bytes:
-    try:
-        return b"".join(items)  # type: ignore[arg-type]
-    except TypeError:  # a missing key or value
-        return b"".join(b for b in items if b)
 
 
 def shm_free_bytes(folder: Path = _SHM_DIR) -> int | None:
@@ -198,81 +155,27 @@ class _Blocks:
         self._free.clear()
 
 
-class _NoRoom(Exception):
-    """No shared memory for a range: encode it in-process."""
-
-
-class _Shipment:
-    """A range's records in one shared-memory block, for a worker to read without copies.
-
-    Layout: offsets, timestamps, key sizes, value sizes (int64 each), then all keys, then all
-    values. Only a small header (the block's name and sizes) goes through the pipe.
-    """
-
-    def __init__(self, job: _Job, blocks: _Blocks) -> None:
-        topic, partition, offsets, timestamps, keys, values, topic_id = job
-        n = len(offsets)
-        ksizes, vsizes = _sizes(keys), _sizes(values)
-        kblob, vblob = _join(keys), _join(values)
-        size = 32 * n + len(kblob) + len(vblob)
-        block = blocks.get(size)
-        if block is None:
-            raise _NoRoom(size)
-        self.block = block
-        buf = _buffer(self.block)
-        table = np.ndarray((4, n), np.int64, buffer=buf)
-        table[0] = offsets
-        table[1] = timestamps
-        table[2] = ksizes
-        table[3] = vsizes
-        del table
-        pos = 32 * n
-        buf[pos : pos + len(kblob)] = kblob
-        pos += len(kblob)
-        buf[pos : pos + len(vblob)] = vblob
-        del buf
-        self.header = pickle.dumps(
-            (self.block.name, topic, partition, n, len(kblob), len(vblob), topic_id),
-            protocol=pickle.HIGHEST_PROTOCOL,
-        )
-
-
 #: A worker keeps this many blocks mapped (the archiver reuses a few per worker).
 _MAPPED: Final = 8
 
 
 def _encode_shipment(header: bytes, mapped: dict[str, shared_memory.SharedMemory]) -> EncodedRange:
     """In a worker: encode the range in the shared-memory block a header names."""
-    name, topic, partition, n, klen, vlen, topic_id = pickle.loads(header)
+    name = RecordRange.block_name(header)
     block = mapped.pop(name, None) or shared_memory.SharedMemory(name=name)
     mapped[name] = block  # most recently used last
     while len(mapped) > _MAPPED:
         with contextlib.suppress(BufferError):
             mapped.pop(next(iter(mapped))).close()
-    buf = _buffer(block)
-    table = np.ndarray((4, n), np.int64, buffer=buf)
-    offsets, timestamps = table[0].tolist(), table[1].tolist()
-    ksizes, vsizes = table[2].copy(), table[3].copy()
-    del table
-    pos = 32 * n
-    keys = _binary_array(ksizes, bytes(buf[pos : pos + klen]))
-    blob = buf[pos + klen : pos + klen + vlen]
-    del buf
+    shared = RecordRange.from_shared(header, block)
     try:
-        values = PackedValues(blob, vsizes)
-        result = encode_range(
-            topic, partition, offsets, timestamps, keys, values, topic_id=topic_id
-        )
-        del values
-        return result
+        return encode_range(shared.records)
     finally:
-        blob.release()
+        shared.release()
 
 
-def _made_up_range(
-    rows: int,
-) -> tuple[list[int], list[int], list[bytes | None], list[bytes | None]]:
-    """Offsets, timestamps, keys and values of ``rows`` plausible packets (for warming up)."""
+def _made_up_range(rows: int) -> RecordRange:
+    """``rows`` plausible packets (for warming up)."""
     offsets = list(range(rows))
     keys: list[bytes | None] = [b"element-%d" % (i % 263) for i in offsets]
     values: list[bytes | None] = [
@@ -282,7 +185,7 @@ def _made_up_range(
         b'"data_chunk":"%s"}' % (i % 263, i % 263, b"QUJD" * 22)
         for i in offsets
     ]
-    return offsets, offsets, keys, values
+    return RecordRange("warm-up", 0, offsets, offsets, keys, values)
 
 
 def _serve(jobs: Connection, results: Connection) -> None:
@@ -347,7 +250,7 @@ class _Worker:
         self.blocks.close()
 
 
-class RangeEncoder:
+class EncoderPool:
     """Encodes ranges in order: inline (``workers=0``) or in ``workers`` processes."""
 
     def __init__(self, workers: int = 0) -> None:
@@ -361,7 +264,7 @@ class RangeEncoder:
         self._pending: deque[EncodedRange | tuple[_Worker, shared_memory.SharedMemory]] = deque()
         self._warned_room = False
 
-    def __enter__(self) -> RangeEncoder:
+    def __enter__(self) -> EncoderPool:
         self.start()
         return self
 
@@ -382,7 +285,7 @@ class RangeEncoder:
             if warm_rows > 0:
                 made_up = _made_up_range(warm_rows)
                 for _ in range(2 * self.workers):
-                    self.submit("warm-up", 0, *made_up)
+                    self.submit(made_up)
                 while self._pending:
                     self.take()
 
@@ -390,40 +293,28 @@ class RangeEncoder:
         """Ranges handed in whose result has not been taken yet."""
         return len(self._pending)
 
-    def submit(
-        self,
-        topic: str,
-        partition: int,
-        offsets: list[int],
-        timestamps_ms: list[int],
-        keys: list[bytes | None],
-        values: list[bytes | None],
-        *,
-        topic_id: str | None = None,
-    ) -> None:
+    def submit(self, records: RecordRange) -> None:
         """Hand in a range; its result comes out of :meth:`take` after all earlier ones."""
         if self._pool:
             worker = self._pool[self._next]
-            job: _Job = (topic, partition, offsets, timestamps_ms, keys, values, topic_id)
-            try:
-                shipment = _Shipment(job, worker.blocks)
-            except _NoRoom as exc:
-                self._warn_no_room(exc.args[0])
+            size, kblob, vblob = records.shared_size()
+            block = worker.blocks.get(size)
+            if block is None:
+                self._warn_no_room(size)
             else:
+                header = records.to_shared(block, kblob, vblob)
                 self._next = (self._next + 1) % len(self._pool)
                 try:
-                    worker.jobs.send_bytes(shipment.header)
+                    worker.jobs.send_bytes(header)
                 except OSError as exc:
-                    worker.blocks.put(shipment.block)
+                    worker.blocks.put(block)
                     raise ArchiveError(
                         f"archive encoder process {worker.process.name} is gone "
                         f"(exit code {worker.process.exitcode})"
                     ) from exc
-                self._pending.append((worker, shipment.block))
+                self._pending.append((worker, block))
                 return
-        self._pending.append(
-            encode_range(topic, partition, offsets, timestamps_ms, keys, values, topic_id=topic_id)
-        )
+        self._pending.append(encode_range(records))
 
     def _warn_no_room(self, size: int) -> None:
         if not self._warned_room:

@@ -1,4 +1,4 @@
-"""The archive's layout: Parquet schema, file naming, and records <-> tables.
+"""The archive's file format: Parquet schema, file naming, and records <-> tables.
 
 One archive file holds the packets of one partition's offset range::
 
