@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import sys
 import time
 import uuid
 from pathlib import Path
 from typing import Annotated, BinaryIO
 
-import click
 import msgspec
 import typer
 from confluent_kafka import Consumer
@@ -47,11 +47,15 @@ def schema() -> None:
     sys.stdout.write("\n")
 
 
+class Engine(enum.StrEnum):
+    tansu = "tansu"
+    kafka = "kafka"
+
+
 EngineOpt = Annotated[
-    str,
+    Engine,
     typer.Option(
         "--engine",
-        click_type=click.Choice(["tansu", "kafka"]),
         help="tansu: the embedded in-memory broker (no JVM); kafka: a local Apache Kafka "
         "(KRaft) cluster on disk, from tools/kafka/fetch (needs Java 17+).",
     ),
@@ -70,13 +74,13 @@ def broker(
     host: Annotated[
         str, typer.Option("--host", help="Address to listen on and advertise.")
     ] = "127.0.0.1",
-    engine: EngineOpt = "tansu",
+    engine: EngineOpt = Engine.tansu,
     nodes: NodesOpt = 1,
     data: DataOpt = Path("data/kafka"),
 ) -> None:
     """Run a broker until Ctrl-C or SIGTERM: embedded Tansu (in memory) or local Kafka."""
     sigterm_as_interrupt()
-    if engine == "kafka":
+    if engine is Engine.kafka:
         raise typer.Exit(run_foreground(data, nodes, err_console.print))
     embedded = EmbeddedBroker(port, host=host)
     embedded.start()
@@ -442,7 +446,7 @@ def up(
     bootstrap: BootstrapOpt = None,
     topic: TopicOpt = None,
     profile: ProfileOpt = None,
-    engine: EngineOpt = "tansu",
+    engine: EngineOpt = Engine.tansu,
     nodes: NodesOpt = 1,
     data: DataOpt = Path("data/kafka"),
 ) -> None:
@@ -450,7 +454,7 @@ def up(
     sigterm_as_interrupt()
     settings = load_settings(bootstrap, topic, profile)
     with contextlib.ExitStack() as cleanup:
-        if settings.bootstrap_servers is None and engine == "kafka":
+        if settings.bootstrap_servers is None and engine is Engine.kafka:
             local = LocalKafkaCluster(data, nodes).start()
             cleanup.callback(err_console.print, "Kafka cluster stopped")
             cleanup.callback(local.stop)
