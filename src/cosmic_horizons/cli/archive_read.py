@@ -54,6 +54,11 @@ __all__ = ["register"]
 
 P = ParamSpec("P")
 
+#: Replay promises record-time order per partition: an idempotent producer keeps it when a
+#: batch is retried (without it a retried batch lands after the ones sent behind it, e.g.
+#: when a new topic's leader is not ready for the first batch, as with Kafka).
+REPLAY_PRODUCER: dict[str, str | int | float | bool] = {"enable.idempotence": True, "acks": "all"}
+
 TIME_HELP = (
     "ISO 8601 date (2026-11-27 = 00:00 UTC) or date-time (2026-11-27T12:00:00Z; no zone = UTC), "
     "or now / now-2h / -7d."
@@ -311,7 +316,7 @@ def replay(
         except BrokenPipeError:
             raise typer.Exit(0) from None
     else:
-        publisher = Publisher(settings, topic=destination)
+        publisher = Publisher(settings, topic=destination, extra_config=REPLAY_PRODUCER)
         try:
             with _stop_on_signals(stop):
                 report = replay_to_publisher(
