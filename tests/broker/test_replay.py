@@ -48,7 +48,10 @@ def packets(count: int = COUNT) -> list[KafkaPayload]:
 def publish(settings: KafkaSettings, items: list[KafkaPayload]) -> None:
     # One record per batch: the embedded broker's high watermark is exact then, so the
     # archiver's end-of-partition detection sees every record (Kafka's is exact anyway).
-    with Publisher(settings, extra_config={"linger.ms": 0, "batch.num.messages": 1}) as pub:
+    # Idempotent: a retried request must not land behind later ones, since the tests compare
+    # replay order with this order (the dev profile's publisher is not idempotent).
+    conf = {"linger.ms": 0, "batch.num.messages": 1, "enable.idempotence": True, "acks": "all"}
+    with Publisher(settings, extra_config=conf) as pub:
         for p in items:
             assert pub.publish(p)
     report = pub.close()
