@@ -1,40 +1,153 @@
-"""Shared fixtures: one embedded broker per session, a unique topic per test."""
+"""Shared fixtures: one broker per engine per session, a unique topic per test.
+
+``--engine tansu`` (the default when pytest runs bare) uses the embedded Tansu broker;
+``--engine kafka`` a one-node Apache Kafka (KRaft) cluster from tools/kafka/fetch;
+``--engine both`` (what ``./dev test`` passes) runs every broker-backed test once on each.
+"""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from cosmic_horizons.broker import EmbeddedBroker, find_free_port
 from cosmic_horizons.config import KafkaSettings
+from cosmic_horizons.kafka_local import LocalKafkaCluster
+from tests.engines import ENGINES
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = Path(os.environ.get("HORIZONS_TEST_OUTPUT", ROOT / "test-output"))
 
+#: Test-only Kafka settings on top of the dev profile: retention is checked every second.
+KAFKA_TEST_OVERRIDES = {
+    "log.retention.check.interval.ms": "1000",
+    "log.segment.delete.delay.ms": "0",
+    "log.initial.task.delay.ms": "0",
+}
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--engine",
+        choices=("tansu", "kafka", "both"),
+        default="tansu",
+        help="broker engine for broker-backed tests: tansu (embedded, default), kafka "
+        "(Apache Kafka KRaft from tools/kafka/fetch) or both",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "engine_only(name, reason): run on that broker engine only (tests/engines.py)"
+    )
+
+
+def selected_engines(config: pytest.Config) -> list[str]:
+    choice = str(config.getoption("--engine"))
+    return list(ENGINES) if choice == "both" else [choice]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Every test reaching the session broker (directly or through bootstrap/settings) runs
+    # once per selected engine; the engine is its id ([tansu], [kafka]).
+    if "engine" in metafunc.fixturenames:
+        metafunc.parametrize(
+            "engine", selected_engines(metafunc.config), indirect=True, scope="session"
+        )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Tests under tests/broker use the broker: mark them so `-m "not broker"` runs the fast set.
     for item in items:
         if "broker" in item.path.parts or "broker_session" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.broker)
+        only = item.get_closest_marker("engine_only")
+        if only is None:
+            continue
+        wanted = str(only.args[0])
+        callspec = getattr(item, "callspec", None)
+        engine = callspec.params.get("engine") if callspec is not None else None
+        if engine is None:
+            # Not on the session broker (e.g. a Kafka cluster of its own): run it when selected.
+            if wanted not in selected_engines(config):
+                item.add_marker(pytest.mark.skip(reason=f"{wanted} only: {only.kwargs['reason']}"))
+        elif engine != wanted:
+            item.add_marker(pytest.mark.skip(reason=f"{wanted} only: {only.kwargs['reason']}"))
+
+
+@dataclass
+class SessionBroker:
+    """The session's broker: its engine name, its bootstrap, and the process behind it."""
+
+    engine: str
+    bootstrap: str
+    tansu: EmbeddedBroker | None = None
+    kafka: LocalKafkaCluster | None = None
 
 
 @pytest.fixture(scope="session")
-def broker_session() -> Iterator[EmbeddedBroker]:
-    """The embedded Tansu broker, started once for the whole test session on a free port."""
-    broker = EmbeddedBroker(find_free_port(), log_path=OUTPUT / "tansu.log")
-    broker.start()
-    yield broker
-    broker.stop()
+def engine(request: pytest.FixtureRequest) -> str:
+    """The broker engine of this run of the test: ``tansu`` or ``kafka``."""
+    return str(getattr(request, "param", selected_engines(request.config)[0]))
+
+
+def start_kafka(data_dir: Path, nodes: int = 1) -> LocalKafkaCluster:
+    """A fresh local Kafka cluster for tests (dev profile plus the test overrides)."""
+    shutil.rmtree(data_dir, ignore_errors=True)
+    return LocalKafkaCluster(data_dir, nodes, overrides=KAFKA_TEST_OVERRIDES).start()
+
+
+def warm_group_coordinator(bootstrap: str, timeout: float = 60.0) -> None:
+    """Commit once from a throwaway group, retrying while Kafka creates __consumer_offsets.
+
+    A fresh cluster answers the first commits with NOT_COORDINATOR until that topic's
+    partitions have leaders; a long-running cluster never does, so the tests start warm.
+    """
+    topic = f"warm-up.{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # kept alive until the answer
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(30)
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": topic})
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                consumer.commit(offsets=[TopicPartition(topic, 0, 0)], asynchronous=False)
+                return
+            except KafkaException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+    finally:
+        consumer.close()
+
+
+@pytest.fixture(scope="session")
+def broker_session(engine: str) -> Iterator[SessionBroker]:
+    """The session broker of ``engine``, started once for the whole test session."""
+    if engine == "kafka":
+        cluster = start_kafka(OUTPUT / "kafka")
+        warm_group_coordinator(cluster.bootstrap)
+        yield SessionBroker("kafka", cluster.bootstrap, kafka=cluster)
+        cluster.stop()
+    else:
+        broker = EmbeddedBroker(find_free_port(), log_path=OUTPUT / "tansu.log")
+        broker.start()
+        yield SessionBroker("tansu", broker.bootstrap, tansu=broker)
+        broker.stop()
 
 
 @pytest.fixture
-def bootstrap(broker_session: EmbeddedBroker) -> str:
+def bootstrap(broker_session: SessionBroker) -> str:
     return broker_session.bootstrap
 
 

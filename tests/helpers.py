@@ -32,8 +32,24 @@ def make_packet(
 
 
 def create_topic(bootstrap: str, name: str, partitions: int = 1) -> None:
+    """Create ``name`` and wait until each partition has a leader.
+
+    Kafka answers CreateTopics before the leaders are serving: a producer's first batch
+    there may be refused and retried behind later ones, which reorders records.
+    """
     admin = AdminClient({"bootstrap.servers": bootstrap})
     admin.create_topics([NewTopic(name, partitions, 1)])[name].result(10)
+
+    def led() -> bool:
+        topic = admin.list_topics(name, timeout=10).topics.get(name)
+        return (
+            topic is not None
+            and topic.error is None
+            and len(topic.partitions) == partitions
+            and all(p.leader >= 0 for p in topic.partitions.values())
+        )
+
+    wait_for(led, f"leaders for {name}", 30)
 
 
 def fast_consumer(bootstrap: str, group: str | None = None, **extra: object) -> Consumer:

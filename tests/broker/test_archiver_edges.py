@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from confluent_kafka import Consumer, Producer, TopicCollection
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicCollection
 from confluent_kafka.admin import AdminClient
 from typer.testing import CliRunner
 
@@ -66,9 +66,16 @@ def produce_transactions(bootstrap: str, topic: str, transactions: int) -> list[
     return sorted(offsets)
 
 
-def live_id(bootstrap: str, topic: str) -> str:
+def live_id(bootstrap: str, topic: str) -> str | None:
+    """The topic's id, or None while the broker does not know the topic (yet)."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    return str(admin.describe_topics(TopicCollection([topic]))[topic].result(15).topic_id)
+    try:
+        return str(admin.describe_topics(TopicCollection([topic]))[topic].result(15).topic_id)
+    except KafkaException as exc:
+        # Kafka: a topic created a moment ago may be unknown to the broker still.
+        if exc.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+            return None
+        raise
 
 
 class RetentionArchiver(Archiver):

@@ -19,6 +19,7 @@ from cosmic_horizons.broker import find_free_port
 from cosmic_horizons.config import KafkaSettings
 from cosmic_horizons.packet import decode_packet, encode_packet
 from cosmic_horizons.topics import TopicAdmin
+from tests.engines import only_kafka
 from tests.helpers import consume_all, create_topic, fast_consumer, make_packet
 from tests.unit.test_partitioner import vectors
 
@@ -577,3 +578,43 @@ def test_consume_follow_waits_past_the_timeout(settings: KafkaSettings, tmp_path
             _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err.decode()
     assert "3 record(s)" in err.decode()
+
+def _broker_kafka(data: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``horizons broker --engine kafka`` in the background; the bootstrap it prints."""
+    with log.open("ab") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cosmic_horizons", "broker", "--engine", "kafka",
+             "--data", str(data)],
+            stdout=subprocess.PIPE,
+            stderr=err,
+        )  # fmt: skip
+    assert proc.stdout is not None
+    line = proc.stdout.readline().decode().strip()  # the bootstrap list, alone on stdout
+    assert re.fullmatch(r"127\.0\.0\.1:\d+", line), (line, log.read_text())
+    return proc, line
+
+
+@only_kafka("it starts a Kafka cluster of its own")
+def test_broker_engine_kafka_prints_its_bootstrap_and_comes_back_on_the_same_data(
+    tmp_path: Path, output_dir: Path
+) -> None:
+    data, log = tmp_path / "kafka", output_dir / "broker.log"
+    proc, bootstrap = _broker_kafka(data, log)
+    try:
+        create_topic(bootstrap, "kept")
+        assert horizons("produce", "-", "-b", bootstrap, "-t", "kept",
+                        stdin=encode_packet(make_packet(1)) + b"\n").returncode == 0  # fmt: skip
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    assert "Kafka cluster stopped" in log.read_text()
+
+    proc, again = _broker_kafka(data, log)
+    try:
+        assert again == bootstrap
+        assert "restarting Apache Kafka" in log.read_text()
+        [msg] = consume_all(again, "kept", 1)
+        assert decode_packet(msg.value() or b"") == make_packet(1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from cosmic_horizons.cli import topics as topics_cli
 from cosmic_horizons.cli.main import app
+from tests.engines import only_kafka, only_tansu
 from tests.helpers import create_topic
 
 runner = CliRunner()
@@ -78,6 +79,7 @@ def test_ensure_json_and_with_dlq(target: list[str], topic_name: str, bootstrap:
     assert f"{topic_name}.dlq" in names
 
 
+@only_tansu("Kafka refuses a replication factor above its broker count (test below)")
 def test_prod_profile_on_one_broker_reports_replication_drift(
     target: list[str], topic_name: str
 ) -> None:
@@ -89,6 +91,19 @@ def test_prod_profile_on_one_broker_reports_replication_drift(
     assert len(result["actual"]["partitions"]) == 3
     [problem] = result["problems"]
     assert problem.startswith("replication factor: 1, desired 3")
+
+
+@only_kafka("Tansu accepts a replication factor of 3 on one broker (test above)")
+def test_prod_profile_on_one_broker_is_refused_by_name_and_creates_nothing(
+    target: list[str], topic_name: str, bootstrap: str
+) -> None:
+    code, out, err = horizons("topics", "ensure", "--profile", "prod", "--json", *target)
+    assert code == 3
+    assert out == ""
+    assert f"CreateTopics on {topic_name} failed: INVALID_REPLICATION_FACTOR" in err
+    code, _, err = horizons("topics", "describe", topic_name, "-b", bootstrap)
+    assert code == 1
+    assert "does not exist" in err
 
 
 def test_describe_shows_partitions_and_configs(target: list[str], topic_name: str) -> None:
@@ -140,6 +155,7 @@ def test_alter_retention_bytes(target: list[str], topic_name: str, bootstrap: st
     ]
 
 
+@only_tansu("Kafka implements CreatePartitions (test below)")
 def test_unsupported_create_partitions_is_one_line_exit_3_and_changes_nothing(
     target: list[str], topic_name: str, bootstrap: str
 ) -> None:
@@ -286,3 +302,21 @@ def test_lower_retention_bytes_says_the_size_is_unknown_and_needs_yes(
     report = json.loads(out)
     assert report["changes"][0]["after"] == "1000000000"
     assert report["deletes"] and "unknown" in report["deletes"][0]
+
+@only_kafka("Tansu lacks CreatePartitions (test above)")
+def test_prod_fix_adds_partitions_and_configs_and_reports_the_replication_drift_left(
+    target: list[str], topic_name: str, bootstrap: str
+) -> None:
+    create_topic(bootstrap, topic_name, partitions=1)  # prod wants 3 partitions and configs
+    code, out, _ = horizons("topics", "ensure", "--profile", "prod", "--fix", *target)
+    assert code == 1  # the replication factor cannot be fixed on one broker
+    assert "applied: partitions 1 -> 3 (CreatePartitions)" in out
+    assert "applied: set min.insync.replicas=2 (was 1)" in out
+    assert f"{topic_name}: drift remains" in out
+    assert "replication factor: 1, desired 3" in out
+
+    code, out, _ = horizons("topics", "describe", topic_name, "--json", "-b", bootstrap)
+    state = json.loads(out)
+    assert state["partition_count"] == 3
+    assert state["configs"]["min.insync.replicas"] == "2"
+    assert state["configs"]["retention.ms"] == "604800000"

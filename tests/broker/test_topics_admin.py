@@ -1,8 +1,9 @@
-"""TopicAdmin against the embedded broker: ensure, drift, describe, alter, unsupported APIs.
+"""TopicAdmin on both engines: ensure, drift, describe, alter, CreatePartitions, DeleteRecords.
 
 The embedded broker (Tansu 0.6.0) lacks CreatePartitions (it answers "unsupported") and drops
-the connection on DeleteRecords; the tests for those operations assert that this is reported
-as UnsupportedByBrokerError naming the operation, and that the topic is left unchanged.
+the connection on DeleteRecords; its tests assert that this is reported as
+UnsupportedByBrokerError naming the operation, and that the topic is left unchanged. On Kafka
+the same calls must do what they say.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from cosmic_horizons.topics import (
     delete_records_before,
     desired_topic,
 )
+from tests.engines import only_kafka, only_tansu
 from tests.helpers import consume_all, create_topic
 
 DAY_MS = 86_400_000
@@ -55,7 +57,8 @@ def set_out_of_band(bootstrap: str, topic: str, key: str, value: str) -> None:
 
 
 def produce_one_per_batch(bootstrap: str, topic: str, n: int) -> None:
-    # One record per batch: the embedded broker's high watermark is exact only then.
+    # One record per batch: the embedded broker's high watermark is exact only then (Kafka's
+    # is exact anyway; the same records keep both engines' tests alike).
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0, "batch.num.messages": 1})
     for i in range(n):
         producer.produce(topic, value=f"record-{i}".encode(), partition=0)
@@ -162,6 +165,7 @@ def test_list_shows_user_topics_without_internal_ones(admin: TopicAdmin, spec: T
     assert not [name for name in topics if name.startswith("__")]
 
 
+@only_tansu("Kafka implements CreatePartitions (test below)")
 def test_create_partitions_unsupported_changes_nothing(
     admin: TopicAdmin, spec: TopicSpec, bootstrap: str
 ) -> None:
@@ -180,6 +184,22 @@ def test_create_partitions_unsupported_changes_nothing(
     assert before.configs["retention.ms"] == "1209600000"
 
 
+@only_kafka("Tansu lacks CreatePartitions (test above)")
+def test_ensure_fix_adds_partitions_and_applies_config_drift(
+    admin: TopicAdmin, spec: TopicSpec, bootstrap: str
+) -> None:
+    admin.ensure(spec)
+    set_out_of_band(bootstrap, spec.name, "retention.ms", str(14 * DAY_MS))
+    fixed = admin.ensure(dataclasses.replace(spec, partitions=3), fix=True)
+    assert fixed.in_sync, fixed.after.problems()
+    assert "partitions 1 -> 3 (CreatePartitions)" in fixed.applied
+    assert "set retention.ms=604800000 (was 1209600000)" in fixed.applied
+    state = admin.describe(spec.name)
+    assert state.partition_count == 3
+    assert state.configs["retention.ms"] == "604800000"
+
+
+@only_tansu("Kafka implements DeleteRecords (test below)")
 def test_delete_records_unsupported_changes_nothing(settings: KafkaSettings) -> None:
     bootstrap = settings.bootstrap_servers or ""
     create_topic(bootstrap, settings.topic)
@@ -195,6 +215,19 @@ def test_delete_records_unsupported_changes_nothing(settings: KafkaSettings) -> 
     assert admin.log_start_offsets(settings.topic, [0]) == {0: 0}
     values = [m.value() for m in consume_all(bootstrap, settings.topic, 5)]
     assert values == [f"record-{i}".encode() for i in range(5)]
+
+
+@only_kafka("Tansu lacks DeleteRecords (test above)")
+def test_delete_records_moves_the_log_start_and_keeps_the_rest(settings: KafkaSettings) -> None:
+    bootstrap = settings.bootstrap_servers or ""
+    create_topic(bootstrap, settings.topic)
+    produce_one_per_batch(bootstrap, settings.topic, 5)
+
+    assert delete_records_before(settings, settings.topic, {0: 3}) == {0: 3}
+    admin = TopicAdmin(settings)
+    assert admin.log_start_offsets(settings.topic, [0]) == {0: 3}
+    msgs = consume_all(bootstrap, settings.topic, 2)
+    assert [(m.offset(), m.value()) for m in msgs] == [(3, b"record-3"), (4, b"record-4")]
 
 
 def test_delete_records_with_nothing_before_the_log_start_sends_nothing(

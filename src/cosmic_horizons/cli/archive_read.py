@@ -59,6 +59,11 @@ P = ParamSpec("P")
 EXIT_EMPTY = 1  # no archive files there (or problems found by verify)
 EXIT_STORAGE = 3  # the storage could not be reached, or refused
 
+#: Replay promises record-time order per partition: an idempotent producer keeps it when a
+#: batch is retried (without it a retried batch lands after the ones sent behind it, e.g.
+#: when a new topic's leader is not ready for the first batch, as with Kafka).
+REPLAY_PRODUCER: dict[str, str | int | float | bool] = {"enable.idempotence": True, "acks": "all"}
+
 TIME_HELP = (
     "ISO 8601 date (2026-11-27 = 00:00 UTC) or date-time (2026-11-27T12:00:00Z; no zone = UTC), "
     "or now / now-2h / -7d."
@@ -322,7 +327,7 @@ def replay(
         except BrokenPipeError:
             raise typer.Exit(0) from None
     else:
-        publisher = Publisher(settings, topic=destination)
+        publisher = Publisher(settings, topic=destination, extra_config=REPLAY_PRODUCER)
         try:
             with _stop_on_signals(stop):
                 report = replay_to_publisher(

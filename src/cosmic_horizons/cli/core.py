@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 import signal
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any, BinaryIO, NoReturn
 
@@ -34,6 +36,7 @@ from ..errors import (
     note_client_error,
     recent_security_error,
 )
+from ..kafka_local import LocalKafkaCluster, run_foreground
 from ..packet import decode_packet, encode_packet, json_schema
 from ..publisher import DeliveryReport, Publisher, TopicMissingError
 from ..simulator import ArraySimulator, stream
@@ -66,14 +69,41 @@ def schema() -> None:
     sys.stdout.write("\n")
 
 
+class Engine(enum.StrEnum):
+    tansu = "tansu"
+    kafka = "kafka"
+
+
+EngineOpt = Annotated[
+    Engine,
+    typer.Option(
+        "--engine",
+        help="tansu: the embedded in-memory broker (no JVM); kafka: a local Apache Kafka "
+        "(KRaft) cluster on disk, from tools/kafka/fetch (needs Java 17+).",
+    ),
+]
+NodesOpt = Annotated[int, typer.Option("--nodes", min=1, help="Kafka engine: number of nodes.")]
+DataOpt = Annotated[
+    Path,
+    typer.Option(
+        "--data", help="Kafka engine: data folder (the same folder brings the same cluster back)."
+    ),
+]
+
+
 def broker(
-    port: Annotated[int, typer.Option("--port", help="TCP port to listen on.")] = 9092,
+    port: Annotated[int, typer.Option("--port", help="TCP port to listen on (Tansu).")] = 9092,
     host: Annotated[
         str, typer.Option("--host", help="Address to listen on and advertise.")
     ] = "127.0.0.1",
+    engine: EngineOpt = Engine.tansu,
+    nodes: NodesOpt = 1,
+    data: DataOpt = Path("data/kafka"),
 ) -> None:
-    """Run the embedded Kafka-compatible broker (Tansu, in memory) until Ctrl-C or SIGTERM."""
+    """Run a broker until Ctrl-C or SIGTERM: embedded Tansu (in memory) or local Kafka."""
     sigterm_as_interrupt()
+    if engine is Engine.kafka:
+        raise typer.Exit(run_foreground(data, nodes, err_console.print))
     embedded = EmbeddedBroker(port, host=host)
     embedded.start()
     err_console.print(
@@ -635,13 +665,25 @@ def up(
     topic: TopicOpt = None,
     profile: ProfileOpt = None,
     partitioner: PartitionerOpt = None,
+    engine: EngineOpt = Engine.tansu,
+    nodes: NodesOpt = 1,
+    data: DataOpt = Path("data/kafka"),
 ) -> None:
     """The main job: broker (embedded unless Kafka is configured), topic, simulated array, API."""
     sigterm_as_interrupt()
     settings = load_settings(bootstrap, topic, profile).with_overrides(partitioner=partitioner)
     status_s = parse_status_interval(status_interval)
     with contextlib.ExitStack() as cleanup:
-        if settings.bootstrap_servers is None:
+        if settings.bootstrap_servers is None and engine is Engine.kafka:
+            local = LocalKafkaCluster(data, nodes).start()
+            cleanup.callback(err_console.print, "Kafka cluster stopped")
+            cleanup.callback(local.stop)
+            settings = settings.with_overrides(bootstrap=local.bootstrap)
+            err_console.print(
+                f"no Kafka configured: local Apache Kafka ({nodes} node(s), data in {data}) on "
+                f"[bold]{local.bootstrap}[/]"
+            )
+        elif settings.bootstrap_servers is None:
             embedded = EmbeddedBroker(port).start()
             cleanup.callback(err_console.print, "embedded broker stopped")
             cleanup.callback(embedded.stop)
