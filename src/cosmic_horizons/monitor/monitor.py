@@ -24,7 +24,7 @@ from confluent_kafka.admin._config import ConfigResource
 from confluent_kafka.admin._listoffsets import OffsetSpec
 from confluent_kafka.admin._resource import ResourceType
 
-from ..cluster import BrokerInfo, make_admin
+from ..cluster import BrokerInfo, is_kraft, make_admin
 from ..config import KafkaSettings
 from ..errors import BrokerUnavailableError, HorizonsError, from_kafka_error
 from .burrow import OffsetSample, WatermarkHistory, evaluate_window, group_status, lag_seconds
@@ -89,6 +89,7 @@ class Monitor:
         self._lock = threading.Lock()
         self._windows: dict[tuple[str, str, int], deque[OffsetSample]] = {}
         self._history: dict[_TP, WatermarkHistory] = {}
+        self._kraft: bool | None = None  # KRaft names a random broker as controller: hide it
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -153,7 +154,7 @@ class Monitor:
             latency_ms=latency_ms,
             topic=self.topic,
             brokers=brokers,
-            controller_id=metadata.controller_id if metadata.controller_id >= 0 else None,
+            controller_id=self._controller(admin, metadata.controller_id),
             cluster_id=metadata.cluster_id,
             polled_at=polled_at,
         )
@@ -206,6 +207,14 @@ class Monitor:
             retention_bytes=retention_bytes,
             error="; ".join(errors) or None,
         )
+
+    def _controller(self, admin: AdminClient, reported: int) -> int | None:
+        """Metadata's controller id, or None on KRaft (asked once per monitor)."""
+        if reported < 0:
+            return None
+        if self._kraft is None:
+            self._kraft = is_kraft(admin, reported, self.timeout)
+        return None if self._kraft else reported
 
     # -- groups and lag --------------------------------------------------------------------
 
