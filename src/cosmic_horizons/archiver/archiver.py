@@ -817,11 +817,14 @@ class Archiver:
         positions = []
         for tp in committed:
             start = tp.offset
+            low = 0
             if start < 0 or start == OFFSET_INVALID:
+                # A fresh group archives from offset 0: what retention already deleted below
+                # the log start (and the archive lacks) is counted as lost.
                 low, _high = consumer.get_watermark_offsets(
                     TopicPartition(self.topic, tp.partition), timeout=30, cached=False
                 )
-                start = max(low, 0)
+                start = 0
             ranges = [(f.start_offset, f.end_offset) for f in archived.get(tp.partition, [])]
             position, last = _position_after_archive(start, ranges)
             if position != start:
@@ -832,15 +835,17 @@ class Archiver:
                     position - 1,
                     position,
                 )
-            self._parts[tp.partition] = _PartitionState(
+            state = self._parts[tp.partition] = _PartitionState(
                 partition=tp.partition,
                 next_offset=position,
                 fences=[r for r in ranges if r[0] >= position],
                 last_archived=last,
             )
-            positions.append(TopicPartition(self.topic, tp.partition, position))
-            if position != start or tp.offset < 0:
-                self._pending_commits[tp.partition] = position
+            if position < low:  # deleted before this archive ever read them
+                self._on_loss(consumer, state, position, low - 1)
+            positions.append(TopicPartition(self.topic, tp.partition, state.next_offset))
+            if state.next_offset != start or tp.offset < 0:
+                self._pending_commits[tp.partition] = state.next_offset
         consumer.assign(positions)
         log.info("assigned %s partitions %s", self.topic, [tp.partition for tp in positions])
 
