@@ -24,7 +24,9 @@ from typer.testing import CliRunner
 
 from cosmic_horizons.archiver.storage import ArchiveStorage
 from cosmic_horizons.cli.main import app
+from cosmic_horizons.config import KafkaSettings
 from cosmic_horizons.packet import encode_packet, packet_headers
+from cosmic_horizons.topics import TopicAdmin, desired_topic
 from tests.cluster import kafka_tools as kt
 from tests.helpers import make_packet, wait_for
 
@@ -301,3 +303,22 @@ def test_topics_alter_retention_is_what_kafka_configs_describes(
     assert kt.topic_configs(cluster_bootstrap, topic_name)["retention.ms"] == "1209600000"
     described = kt.topics_describe(cluster_bootstrap, topic_name)
     assert described.configs["retention.ms"] == "1209600000"
+
+
+# -- a topic just created, seen from another broker -------------------------------------------
+
+
+def test_ensure_creates_and_describes_topics_while_brokers_learn_of_them(
+    cluster_bootstrap: str, topic_name: str
+) -> None:
+    """Right after CreateTopics, a broker that has not seen the topic yet answers
+    DescribeConfigs with UNKNOWN_TOPIC_OR_PART: ensure (and the archiver's dead-letter topic)
+    must wait for it, not fail."""
+    settings = KafkaSettings(bootstrap_servers=cluster_bootstrap, topic=topic_name)
+    admin = TopicAdmin(settings)
+    for n in range(8):
+        spec = desired_topic("prod", f"{topic_name}.{n}")
+        result = admin.ensure(spec)
+        assert result.created and result.in_sync, result.after.problems()
+        assert result.actual is not None
+        assert result.actual.configs["min.insync.replicas"] == "2"
