@@ -10,6 +10,7 @@ value, with the ``--json`` output of the ``horizons`` command that replaces it.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -106,7 +107,9 @@ def test_lag_reports_what_kafka_consumer_groups_prints(
         consumer.assign([TopicPartition(topic_name, p, 0) for p in (0, 1, 2)])
         want = {0: 5, 1: 7, 2: 0}
         got = {p: 0 for p in want}
+        deadline = time.monotonic() + 60
         while any(got[p] < n for p, n in want.items()):
+            assert time.monotonic() < deadline, f"read {got} of {want} within 60 s"
             msg = consumer.poll(1.0)
             if msg is None or msg.error():
                 continue
