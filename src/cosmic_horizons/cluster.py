@@ -8,6 +8,10 @@ import msgspec
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
+# confluent_kafka.admin re-exports these without __all__; their own modules satisfy mypy.
+from confluent_kafka.admin._config import ConfigResource
+from confluent_kafka.admin._resource import ResourceType
+
 from .config import KafkaSettings
 from .errors import (
     AuthenticationError,
@@ -18,7 +22,7 @@ from .errors import (
     recent_security_error,
 )
 
-__all__ = ["BrokerCheck", "BrokerInfo", "check_broker", "failure_kind", "make_admin"]
+__all__ = ["BrokerCheck", "BrokerInfo", "check_broker", "failure_kind", "is_kraft", "make_admin"]
 
 
 class BrokerInfo(msgspec.Struct, frozen=True):
@@ -28,7 +32,11 @@ class BrokerInfo(msgspec.Struct, frozen=True):
 
 
 class BrokerCheck(msgspec.Struct, frozen=True, kw_only=True):
-    """Whether the cluster answered, who it is, and how fast."""
+    """Whether the cluster answered, who it is, and how fast.
+
+    ``controller_id`` is None on a KRaft cluster: its brokers answer Metadata with a random
+    live broker as "controller" (clients cannot reach the quorum), not the active controller.
+    """
 
     bootstrap: str
     reachable: bool
@@ -83,6 +91,9 @@ def check_broker(
             bootstrap=bootstrap, reachable=False, error=str(err), failure=failure_kind(err)
         )
     latency = (time.perf_counter() - started) * 1000
+    controller = metadata.controller_id if metadata.controller_id >= 0 else None
+    if controller is not None and is_kraft(client, controller, timeout):
+        controller = None
     brokers = sorted(
         (BrokerInfo(b.id, b.host or "", b.port) for b in metadata.brokers.values()),
         key=lambda b: b.id,
@@ -92,10 +103,26 @@ def check_broker(
         reachable=True,
         latency_ms=round(latency, 2),
         cluster_id=metadata.cluster_id,
-        controller_id=metadata.controller_id if metadata.controller_id >= 0 else None,
+        controller_id=controller,
         brokers=brokers,
         topics=len([t for t in metadata.topics if not t.startswith("__")]),
     )
+
+
+def is_kraft(client: AdminClient, broker_id: int, timeout: float) -> bool | None:
+    """Whether ``broker_id`` runs in KRaft mode (its ``process.roles`` is set).
+
+    False when it answers without that config (ZooKeeper mode, the embedded broker); None
+    when it gives no answer (unknown).
+    """
+    resource = ConfigResource(ResourceType.BROKER, str(broker_id))
+    try:
+        future = client.describe_configs([resource], request_timeout=timeout)[resource]
+        entries = future.result(timeout=timeout + 1)
+    except Exception:  # no answer or no DescribeConfigs: unknown
+        return None
+    entry = entries.get("process.roles")
+    return bool(entry is not None and entry.value)
 
 
 def require_reachable(settings: KafkaSettings, *, timeout: float = 5.0) -> BrokerCheck:

@@ -198,11 +198,14 @@ class Archiver:
         positions = []
         for tp in committed:
             start = tp.offset
+            low = 0
             if start < 0 or start == OFFSET_INVALID:
+                # A fresh group archives from offset 0: what retention already deleted below
+                # the log start (and the archive lacks) is counted as lost.
                 low, _high = consumer.get_watermark_offsets(
                     TopicPartition(self.topic, tp.partition), timeout=30, cached=False
                 )
-                start = max(low, 0)
+                start = 0
             part = PartitionRanges(
                 self.topic, tp.partition, self.roll, start, topic_id=self._topic_id
             )
@@ -217,6 +220,9 @@ class Archiver:
                     position,
                 )
             self._parts[tp.partition] = part
+            if position < low:  # deleted before this archive ever read them
+                self._act(consumer, part, part.lose(position, low - 1))
+                position = part.next_offset
             positions.append(TopicPartition(self.topic, tp.partition, position))
             if position != start or tp.offset < 0:
                 self._pending_commits[tp.partition] = position

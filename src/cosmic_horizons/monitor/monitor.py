@@ -40,7 +40,7 @@ from confluent_kafka.admin._listoffsets import OffsetSpec
 from confluent_kafka.admin._resource import ResourceType
 
 from ..broker import is_embedded_cluster_id
-from ..cluster import BrokerInfo
+from ..cluster import BrokerInfo, is_kraft
 from ..config import KafkaSettings
 from ..errors import (
     BrokerUnavailableError,
@@ -171,6 +171,7 @@ class Monitor:
         self.embedded = False
         self._end_reader: Consumer | None = None
         self._true_ends: dict[_TP, tuple[int, int]] = {}  # reported watermark -> true end
+        self._kraft: bool | None = None  # KRaft names a random broker as controller: hide it
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -359,7 +360,7 @@ class Monitor:
             latency_ms=latency_ms,
             topic=self.topic,
             brokers=brokers,
-            controller_id=metadata.controller_id if metadata.controller_id >= 0 else None,
+            controller_id=self._controller(admin, metadata.controller_id),
             cluster_id=metadata.cluster_id,
             polled_at=polled_at,
         )
@@ -412,6 +413,14 @@ class Monitor:
             retention_bytes=retention_bytes,
             error="; ".join(errors) or None,
         )
+
+    def _controller(self, admin: AdminClient, reported: int) -> int | None:
+        """Metadata's controller id, or None on KRaft (asked once per monitor)."""
+        if reported < 0:
+            return None
+        if self._kraft is None:
+            self._kraft = is_kraft(admin, reported, self.timeout)
+        return None if self._kraft else reported
 
     # -- groups and lag --------------------------------------------------------------------
 

@@ -378,7 +378,13 @@ class TopicAdmin:
             )
             for p in sorted(desc.partitions, key=lambda p: p.id)
         )
-        return TopicState(name=name, partitions=partitions, configs=self._configs(name))
+        try:
+            configs = self._configs(name)
+        except TopicError as exc:
+            if exc.code == "UNKNOWN_TOPIC_OR_PART":
+                return None  # just created: the broker asked has not seen it yet
+            raise
+        return TopicState(name=name, partitions=partitions, configs=configs)
 
     def _configs(self, name: str) -> dict[str, str]:
         resource = ConfigResource(ResourceType.TOPIC, name)
