@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from cosmic_horizons.config import KafkaSettings
@@ -68,7 +68,7 @@ def create_topic(
     replication: int = 3,
     config: Mapping[str, str] | None = None,
 ) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
     topic = NewTopic(name, partitions, replication, config=dict(config or {}))
     admin.create_topics([topic], operation_timeout=20)[name].result(30)
 
@@ -216,7 +216,7 @@ def assert_each_once(records: list[tuple[int, int, int]], published: list[int]) 
 
 def isr_of(bootstrap: str, topic: str) -> dict[int, tuple[int | None, list[int], list[int]]]:
     """{partition: (leader, replicas, isr)} from the cluster's own metadata."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 5000})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 5000, "log_level": 0})
     meta = admin.list_topics(topic, timeout=10).topics[topic]
     return {
         p: (
@@ -248,7 +248,26 @@ def start_nodes(cluster: LocalKafkaCluster, node_ids: list[int], timeout: float 
     for node_id in node_ids:
         cluster._spawn(node_id)
     cluster.wait_ready(node_ids, timeout=timeout)
-    return time.monotonic() - begin
+    took = time.monotonic() - begin
+    for node_id in node_ids:  # ready means serving, not a registration left by the dead JVM
+        assert answers_alone(cluster, node_id), f"node {node_id} 'ready' but not answering"
+    return took
+
+
+def answers_alone(cluster: LocalKafkaCluster, node_id: int) -> bool:
+    """A client that knows only this node's address gets metadata from it within 2 s."""
+    admin = AdminClient(
+        {
+            "bootstrap.servers": f"{cluster.host}:{cluster.spec(node_id).port}",
+            "socket.timeout.ms": 2000,
+            "log_level": 0,
+        }
+    )
+    try:
+        admin.list_topics(timeout=2.0)
+    except KafkaException:
+        return False
+    return True
 
 
 FIGURES = (
