@@ -282,3 +282,27 @@ def note(test: str, **figures: Any) -> None:
     with FIGURES.open("a") as out:
         out.write(json.dumps({"test": test, **rounded}) + "\n")
     print(test, rounded)
+
+
+def group_coordinated_by(bootstrap: str, node_id: int, topic: str) -> str:
+    """A consumer group whose coordinator is ``node_id``, with an offset committed on
+    ``topic`` [0] (so lag polls ask that coordinator for it)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    for _ in range(30):
+        name = f"faults-coordinated-{uuid.uuid4().hex[:8]}"
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": name, "log_level": 0})
+        try:
+            for attempt in range(100):  # a fresh cluster is still loading __consumer_offsets
+                try:
+                    consumer.commit(offsets=[TopicPartition(topic, 0, 0)], asynchronous=False)
+                    break
+                except KafkaException:
+                    if attempt == 99:
+                        raise
+                    time.sleep(0.3)
+        finally:
+            consumer.close()
+        [future] = admin.describe_consumer_groups([name], request_timeout=10).values()
+        if int(future.result(15).coordinator.id) == node_id:
+            return name
+    raise AssertionError(f"no group name found coordinated by node {node_id}")

@@ -15,6 +15,8 @@ from cosmic_horizons.kafka_local import LocalKafkaCluster
 from cosmic_horizons.publisher import Publisher
 from tests.cluster.faults import (
     create_topic,
+    group_coordinated_by,
+    horizons,
     horizons_json,
     isr_of,
     note,
@@ -63,6 +65,9 @@ def test_killed_node_degrades_leaderless_partition_is_unhealthy_then_all_recover
     victim = cluster.leader_of(single, 0)  # the only replica of `single`
     assert victim is not None
     assert monitor(bootstrap, topic)[0] == 0
+    # A group the killed node coordinates: the API's lag polls keep asking for it while the
+    # node is down (librdkafka aborted the whole process on such a poll: see Monitor).
+    group = group_coordinated_by(bootstrap, victim, topic)
 
     api = start_api(prod_settings(bootstrap, topic), port=0, poll_interval=0.5)
     try:
@@ -106,6 +111,12 @@ def test_killed_node_degrades_leaderless_partition_is_unhealthy_then_all_recover
             code, lone = monitor(bootstrap, single)
             assert code == 2 and lone["partitionDetails"][0]["leader"] is None, lone
 
+            # The API survives the coordinator's death and still answers for the group.
+            lag = client.get("/api/messaging/lag")
+            assert lag.status_code in (200, 503), lag.text
+            lag_code = horizons("lag", "-b", bootstrap, "--samples", "1", "--timeout", "3")
+            assert lag_code.returncode in (0, 1, 2), lag_code.stderr[-2000:]  # not a crash
+
             restart = start_nodes(cluster, [victim])
             healed = time_until(lambda: monitor(bootstrap, topic)[0] == 0, 60)
             assert healed is not None, monitor(bootstrap, topic)
@@ -116,6 +127,8 @@ def test_killed_node_degrades_leaderless_partition_is_unhealthy_then_all_recover
             api_healed = time_until(lambda: api_view(client, topic)[0] == 0, 20)
             assert api_healed is not None, api_view(client, topic)
             assert api_view(client, topic)[1]["underReplicatedPartitions"] == 0
+            recovered = time_until(lambda: group in client.get("/api/messaging/lag").text, 30)
+            assert recovered is not None, client.get("/api/messaging/lag").text
     finally:
         api.close()
     note(
