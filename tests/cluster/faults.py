@@ -54,6 +54,7 @@ def horizons_json(*args: str, timeout: float = 60.0) -> tuple[int, Any]:
     """``horizons ARGS --json``: the exit code and the decoded stdout."""
     proc = horizons(*args, "--json", timeout=timeout)
     assert proc.stdout.strip(), f"no JSON from horizons {' '.join(args)}: {proc.stderr[-2000:]}"
+    assert proc.returncode >= 0, f"horizons {' '.join(args)} died: {proc.stderr[-3000:]}"
     return proc.returncode, json.loads(proc.stdout)
 
 
@@ -67,9 +68,15 @@ def create_topic(
     partitions: int = 3,
     replication: int = 3,
     config: Mapping[str, str] | None = None,
+    *,
+    on: list[int] | None = None,
 ) -> None:
+    """A topic; ``on`` puts its only partition's replicas on those nodes."""
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
-    topic = NewTopic(name, partitions, replication, config=dict(config or {}))
+    if on is not None:
+        topic = NewTopic(name, 1, replica_assignment=[on], config=dict(config or {}))
+    else:
+        topic = NewTopic(name, partitions, replication, config=dict(config or {}))
     admin.create_topics([topic], operation_timeout=20)[name].result(30)
 
 
@@ -284,25 +291,22 @@ def note(test: str, **figures: Any) -> None:
     print(test, rounded)
 
 
-def group_coordinated_by(bootstrap: str, node_id: int, topic: str) -> str:
-    """A consumer group whose coordinator is ``node_id``, with an offset committed on
-    ``topic`` [0] (so lag polls ask that coordinator for it)."""
+def coordinated_group(bootstrap: str, topic: str) -> tuple[str, int]:
+    """A new consumer group with an offset committed on ``topic`` [0] (so lag polls ask its
+    coordinator for it), and the node coordinating it."""
+    name = f"faults-coordinated-{uuid.uuid4().hex[:8]}"
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": name, "log_level": 0})
+    try:
+        for attempt in range(100):  # a fresh cluster is still loading __consumer_offsets
+            try:
+                consumer.commit(offsets=[TopicPartition(topic, 0, 0)], asynchronous=False)
+                break
+            except KafkaException:
+                if attempt == 99:
+                    raise
+                time.sleep(0.3)
+    finally:
+        consumer.close()
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
-    for _ in range(30):
-        name = f"faults-coordinated-{uuid.uuid4().hex[:8]}"
-        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": name, "log_level": 0})
-        try:
-            for attempt in range(100):  # a fresh cluster is still loading __consumer_offsets
-                try:
-                    consumer.commit(offsets=[TopicPartition(topic, 0, 0)], asynchronous=False)
-                    break
-                except KafkaException:
-                    if attempt == 99:
-                        raise
-                    time.sleep(0.3)
-        finally:
-            consumer.close()
-        [future] = admin.describe_consumer_groups([name], request_timeout=10).values()
-        if int(future.result(15).coordinator.id) == node_id:
-            return name
-    raise AssertionError(f"no group name found coordinated by node {node_id}")
+    [future] = admin.describe_consumer_groups([name], request_timeout=10).values()
+    return name, int(future.result(15).coordinator.id)

@@ -14,8 +14,8 @@ from cosmic_horizons.api import start_api
 from cosmic_horizons.kafka_local import LocalKafkaCluster
 from cosmic_horizons.publisher import Publisher
 from tests.cluster.faults import (
+    coordinated_group,
     create_topic,
-    group_coordinated_by,
     horizons,
     horizons_json,
     isr_of,
@@ -60,14 +60,13 @@ def test_killed_node_degrades_leaderless_partition_is_unhealthy_then_all_recover
     cluster, bootstrap = all_nodes_up, all_nodes_up.bootstrap
     topic, single = unique_name("monitor"), unique_name("monitor-rf1")
     prod_topic(bootstrap, topic)
-    create_topic(bootstrap, single, partitions=1, replication=1)
-    assert time_until(lambda: cluster.leader_of(single, 0), 20) is not None
-    victim = cluster.leader_of(single, 0)  # the only replica of `single`
-    assert victim is not None
+    # The victim coordinates a group with committed offsets: the API's lag polls keep asking
+    # for it while the node is down (librdkafka aborted the whole process on such a poll:
+    # see Monitor._group_client). It also holds the only replica of `single`.
+    group, victim = coordinated_group(bootstrap, topic)
+    create_topic(bootstrap, single, on=[victim])
+    assert time_until(lambda: cluster.leader_of(single, 0) == victim, 20) is not None
     assert monitor(bootstrap, topic)[0] == 0
-    # A group the killed node coordinates: the API's lag polls keep asking for it while the
-    # node is down (librdkafka aborted the whole process on such a poll: see Monitor).
-    group = group_coordinated_by(bootstrap, victim, topic)
 
     api = start_api(prod_settings(bootstrap, topic), port=0, poll_interval=0.5)
     try:
