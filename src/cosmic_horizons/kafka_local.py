@@ -384,6 +384,23 @@ class LocalKafkaCluster:
             return set()
         return {int(node.id) for node in result.nodes}
 
+    def _answers(self, node_id: int, timeout: float = 2.0) -> bool:
+        """The node serves requests itself: a client knowing only its address gets metadata."""
+        ms = int(timeout * 1000)
+        client = AdminClient(
+            {
+                "bootstrap.servers": f"{self.host}:{self.spec(node_id).port}",
+                "socket.timeout.ms": ms,
+                "socket.connection.setup.timeout.ms": ms,
+                "log_level": 0,
+            }
+        )
+        try:
+            client.list_topics(timeout=timeout)
+        except KafkaException:
+            return False
+        return True
+
     def wait_ready(self, node_ids: list[int] | None = None, *, timeout: float = 90.0) -> None:
         """Wait until every node of ``node_ids`` (default: all) is registered as a broker.
 
@@ -400,7 +417,10 @@ class LocalKafkaCluster:
             if dead:
                 codes = ", ".join(f"{n}: exit {self._procs[n].returncode}" for n in dead)
                 raise self._failure(f"Kafka node(s) exited while starting ({codes})", dead)
-            missing = wanted - self.registered(timeout=2.0, admin=admin)
+            registered = self.registered(timeout=2.0, admin=admin)
+            # A node SIGKILLed moments ago stays registered until its session times out:
+            # it counts only once it answers itself.
+            missing = {n for n in wanted if n not in registered or not self._answers(n)}
             if not missing:
                 return
             if time.monotonic() > deadline:

@@ -8,6 +8,7 @@ instead of dropping packets or growing without bound.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -19,6 +20,11 @@ from typing import Any, Final
 import msgspec
 from confluent_kafka import KafkaError as RdKafkaError
 from confluent_kafka import KafkaException, Message, Producer
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    ConfigResource,
+    ResourceType,
+)
 
 from .config import KafkaSettings, mask_config
 from .errors import (
@@ -60,6 +66,9 @@ METADATA_REFRESH_S: Final = 30.0
 PARTITION_CACHE_MAX: Final = 100_000
 #: Errors reported while a broker is still starting (the spec ignores "Metadata" errors).
 STARTUP_GRACE_S: Final = 30.0
+#: Packets in flight and none delivered for this long: a stall, reported once (librdkafka
+#: retries NOT_ENOUGH_REPLICAS and timeouts silently until message.timeout.ms).
+STALL_REPORT_S: Final = 5.0
 _TRANSIENT_CODES: Final = frozenset(
     {
         RdKafkaError._TRANSPORT,
@@ -194,6 +203,10 @@ class Publisher:
         self._started = time.monotonic()
         self._backpressure_waits = 0
         self._metadata_timeout = metadata_timeout
+        self.stalls = 0
+        """Times deliveries stopped for STALL_REPORT_S with packets waiting (each reported)."""
+        self._stalled_since: float | None = None
+        self._acks_all = str(conf.get("acks")) in ("all", "-1")
         try:
             self._producer = Producer(conf)
         except KafkaException as exc:
@@ -471,11 +484,69 @@ class Publisher:
 
     def _poll_loop(self) -> None:
         next_sample = time.monotonic()
+        progress = (time.monotonic(), -1)  # when the delivered count last changed, and to what
         while not self._closed.is_set():
             self._producer.poll(0.1)
-            if time.monotonic() >= next_sample:
+            now = time.monotonic()
+            if now >= next_sample:
                 self.stats.sample()
                 next_sample += 0.5
+                progress = self._watch_stall(now, progress)
+
+    def _watch_stall(self, now: float, progress: tuple[float, int]) -> tuple[float, int]:
+        """Report, in one line and in the stats, deliveries stopped with packets waiting."""
+        delivered, waiting = self.stats.delivered(), self.queued()
+        if delivered != progress[1] or waiting == 0:
+            if self._stalled_since is not None:
+                log.warning("deliveries resumed after %.1f s stalled", now - self._stalled_since)
+                self._stalled_since = None
+            return now, delivered
+        stalled_for = now - progress[0]
+        if self._stalled_since is None and stalled_for >= STALL_REPORT_S:
+            why = self._why_stalled()
+            if why is None and stalled_for < 3 * STALL_REPORT_S:
+                return progress  # metadata did not answer: ask again on the next tick
+            self._stalled_since = progress[0]
+            self.stalls += 1
+            reason = (
+                f"STALLED: no delivery to {self.topic} for {stalled_for:.0f} s, "
+                f"{waiting} packets waiting (librdkafka keeps retrying); "
+                f"{why or 'topic metadata unavailable'}"
+            )
+            self.stats.record_error(reason)
+            log.error("producer: %s", reason)
+        return progress
+
+    def _why_stalled(self) -> str | None:
+        """What the cluster says about a stall (leaderless partitions, too few in-sync
+        replicas for acks=all); None when it does not answer. A client of its own: the
+        producer's connections are busy retrying."""
+        admin = AdminClient({**self.settings.client_config(CLIENT_ID), "log_level": 0})
+        try:
+            topic = admin.list_topics(self.topic, timeout=3.0).topics[self.topic]
+        except (KafkaException, KeyError):
+            return None
+        min_isr = int(desired_topic(self.settings.profile).configs.get("min.insync.replicas", 1))
+        with contextlib.suppress(KafkaException, KeyError, ValueError, TimeoutError):
+            resource = ConfigResource(ResourceType.TOPIC, self.topic)
+            [future] = admin.describe_configs([resource], request_timeout=3.0).values()
+            min_isr = int(future.result(4.0)["min.insync.replicas"].value)
+        leaderless = sorted(p for p, m in topic.partitions.items() if m.leader < 0)
+        short = sorted(p for p, m in topic.partitions.items() if len(m.isrs) < min_isr)
+        parts = []
+        if leaderless:
+            parts.append(f"partitions {leaderless} have no leader")
+        if short and self._acks_all:
+            isr = {p: sorted(topic.partitions[p].isrs) for p in short}
+            parts.append(
+                f"partitions {short} have fewer in-sync replicas {isr} than "
+                f"min.insync.replicas={min_isr}: the brokers refuse acks=all writes "
+                "(NOT_ENOUGH_REPLICAS)"
+            )
+        return "; ".join(parts) or (
+            "every partition has a leader and enough in-sync replicas: waiting for "
+            f"acknowledgements or for the retry backoff (up to {MAX_RETRY_MS // 1000} s)"
+        )
 
     # -- shutdown --------------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ from confluent_kafka.admin._listoffsets import OffsetSpec
 from confluent_kafka.admin._resource import ResourceType
 
 from ..broker import is_embedded_cluster_id
-from ..cluster import BrokerInfo, is_kraft
+from ..cluster import BrokerInfo, is_kraft, make_admin
 from ..config import KafkaSettings
 from ..errors import (
     BrokerUnavailableError,
@@ -172,6 +172,7 @@ class Monitor:
         self._end_reader: Consumer | None = None
         self._true_ends: dict[_TP, tuple[int, int]] = {}  # reported watermark -> true end
         self._kraft: bool | None = None  # KRaft names a random broker as controller: hide it
+        self._group_admin: AdminClient | None = None
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -236,6 +237,20 @@ class Monitor:
         if self._admin is None:
             raise HorizonsError("the monitor is closed")
         return self._admin
+
+    def _group_client(self) -> AdminClient:
+        """The client of this call's group requests (ListGroups, DescribeGroups, OffsetFetch).
+
+        A new one per :meth:`lag` or :meth:`groups` call, dropped after it: on a long-lived
+        client, a group request that timed out against a coordinator that had died made
+        librdkafka abort the whole process later (``rd_kafka_enq_once_del_source_return:
+        Assertion `eonce->refcnt > 0'``, librdkafka issue #4605), seen with a node SIGKILLed
+        under ``horizons serve``.
+        """
+        self._client()  # raises when the monitor is closed
+        if self._group_admin is None:
+            self._group_admin = make_admin(self.settings, timeout_ms=int(self.timeout * 1000))
+        return self._group_admin
 
     def _wait(self, future: concurrent.futures.Future[Any]) -> Any:
         return future.result(timeout=self.timeout + 1.0)
@@ -427,7 +442,10 @@ class Monitor:
     def groups(self) -> list[str]:
         """Consumer group ids known to the cluster, sorted."""
         with self._lock:
-            return self._groups()
+            try:
+                return self._groups()
+            finally:
+                self._group_admin = None
 
     def _ensure_reachable(self) -> None:
         # With no broker known, ListGroups asks nobody and answers an empty list: ask first.
@@ -440,7 +458,9 @@ class Monitor:
     def _groups(self) -> list[str]:
         self._ensure_reachable()
         try:
-            result = self._wait(self._client().list_consumer_groups(request_timeout=self.timeout))
+            result = self._wait(
+                self._group_client().list_consumer_groups(request_timeout=self.timeout)
+            )
         except (KafkaException, TimeoutError) as exc:
             raise BrokerUnavailableError(_describe(exc, "ListGroups", self._bootstrap)) from exc
         return sorted(g.group_id for g in result.valid)
@@ -448,21 +468,24 @@ class Monitor:
     def lag(self, group: str | None = None) -> list[GroupLag]:
         """Lag of ``group`` (every group when None), judged over each group's sliding window."""
         with self._lock:
-            if group:
-                self._ensure_reachable()
-            names = [group] if group else self._groups()
-            if group is None:  # forget groups that are gone
-                alive = set(names)
-                for key in [k for k in self._windows if k[0] not in alive]:
-                    del self._windows[key]
-            return self._lag(names)
+            try:
+                if group:
+                    self._ensure_reachable()
+                names = [group] if group else self._groups()
+                if group is None:  # forget groups that are gone
+                    alive = set(names)
+                    for key in [k for k in self._windows if k[0] not in alive]:
+                        del self._windows[key]
+                return self._lag(names)
+            finally:
+                self._group_admin = None  # see _group_client
 
     def _describe_groups(self, names: list[str]) -> dict[str, tuple[str, int, set[_TP] | None]]:
         """State, member count and owned partitions of each group (None when unknown)."""
         out: dict[str, tuple[str, int, set[_TP] | None]] = {}
         if not names:
             return out
-        futures = self._client().describe_consumer_groups(names, request_timeout=self.timeout)
+        futures = self._group_client().describe_consumer_groups(names, request_timeout=self.timeout)
         for name, future in futures.items():
             try:
                 desc = self._wait(future)
@@ -484,7 +507,7 @@ class Monitor:
         return out
 
     def _committed(self, name: str) -> tuple[dict[_TP, int | None], dict[_TP, str]]:
-        future = self._client().list_consumer_group_offsets(
+        future = self._group_client().list_consumer_group_offsets(
             [ConsumerGroupTopicPartitions(name)], request_timeout=self.timeout
         )[name]
         try:

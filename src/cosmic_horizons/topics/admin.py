@@ -468,7 +468,14 @@ class TopicAdmin:
         """
         deadline = time.monotonic() + self.timeout
         while True:
-            state = self._state(name)
+            try:
+                state = self._state(name)
+            except TopicError as exc:
+                # On a cluster, the broker asked for the configs may not know the new topic
+                # yet while the one asked for its metadata does.
+                if exc.code != "UNKNOWN_TOPIC_OR_PART" or time.monotonic() >= deadline:
+                    raise
+                state = None
             if state is not None and (until is None or until(state)):
                 return state
             if time.monotonic() >= deadline:
