@@ -159,6 +159,15 @@ def page() -> Iterator[Page]:
         assert not violations, f"content-security-policy violations: {violations}"
 
 
+def wait_until(page: Page, expression: str, timeout: float = TIMEOUT_MS) -> None:
+    """Wait until ``expression`` is truthy in the page.
+
+    Given as a function: Playwright would eval() a bare expression inside the page, which the
+    page's content-security policy (rightly) refuses.
+    """
+    page.wait_for_function(f"() => ({expression})", timeout=timeout)
+
+
 def tile_health(page: Page, element: str) -> str | None:
     result: str | None = page.evaluate(
         "id => { const t = [...document.querySelectorAll('.tile')]"
@@ -180,8 +189,8 @@ def test_dashboard_shows_the_array_live(
     assert "script-src 'self'" in response.headers["content-security-policy"]
     assert response.headers["x-content-type-options"] == "nosniff"
     expected_tiles = len(array.elements)
-    page.wait_for_function(
-        f"document.querySelectorAll('.tile').length >= {expected_tiles}", timeout=TIMEOUT_MS
+    wait_until(
+        page, f"document.querySelectorAll('.tile').length >= {expected_tiles}", timeout=TIMEOUT_MS
     )
     page.evaluate("window.__marker = 'same page'")
 
@@ -198,7 +207,8 @@ def test_dashboard_shows_the_array_live(
     assert layout["site-1"][:3] == ["element-1-1", "element-1-2", "element-1-3"]
 
     # Health colours from the metrics.
-    page.wait_for_function(
+    wait_until(
+        page,
         "[...document.querySelectorAll('.tile')].some(t => t.dataset.health === 'alarm')",
         timeout=TIMEOUT_MS,
     )
@@ -233,23 +243,26 @@ def test_dashboard_shows_the_array_live(
     assert page.evaluate("window.__xss") is None
 
     # The data-plane panel: broker up, partitions listed, the lagging group judged.
-    page.wait_for_function(
+    wait_until(
+        page,
         "document.getElementById('broker-status').textContent === 'connected'",
         timeout=TIMEOUT_MS,
     )
-    page.wait_for_function(
+    wait_until(
+        page,
         "document.querySelectorAll('#partitions tbody tr:not(.empty)').length === 2",
         timeout=TIMEOUT_MS,
     )
-    page.wait_for_function(
+    wait_until(
+        page,
         "[...document.querySelectorAll('#groups tbody td')]"
         ".some(td => td.textContent === 'archiver-stopped')",
         timeout=TIMEOUT_MS,
     )
     assert page.locator("#groups .badge").count() >= 1
     # Stream up and broker answering: the badge is live (green).
-    page.wait_for_function(
-        "document.getElementById('stream-status').textContent === 'live'", timeout=TIMEOUT_MS
+    wait_until(
+        page, "document.getElementById('stream-status').textContent === 'live'", timeout=TIMEOUT_MS
     )
     assert page.get_attribute("#stream-status", "data-state") == "live"
     # The tile's number is labelled: legend, tooltip of the number and the tile's aria-label.
@@ -265,7 +278,8 @@ def test_dashboard_shows_the_array_live(
     # Live updates without reload: a changed packet recolours its tile, counters climb.
     records_before = int(page.text_content("#kpi-records").replace(",", ""))  # type: ignore[union-attr]
     array.overrides["element-2-1"] = -48.0
-    page.wait_for_function(
+    wait_until(
+        page,
         "[...document.querySelectorAll('.tile')].find(t => t.dataset.elementId === "
         "'element-2-1').dataset.health === 'alarm'",
         timeout=TIMEOUT_MS,
@@ -278,12 +292,14 @@ def test_dashboard_shows_the_array_live(
     records_after = int(page.text_content("#kpi-records").replace(",", ""))  # type: ignore[union-attr]
     assert records_after > records_before
     array.elements["element-5-1"] = "site-5"  # a new site comes online
-    page.wait_for_function(
+    wait_until(
+        page,
         "[...document.querySelectorAll('.site')].some(s => s.dataset.siteId === 'site-5')",
         timeout=TIMEOUT_MS,
     )
     # The element that stopped sending turns stale.
-    page.wait_for_function(
+    wait_until(
+        page,
         f"[...document.querySelectorAll('.tile')].find(t => t.dataset.elementId === "
         f"'{QUIET_ID}').dataset.health === 'stale'",
         timeout=TIMEOUT_MS,
@@ -314,12 +330,14 @@ def test_dashboard_with_the_broker_unreachable_says_so_once(page: Page, output_d
     server = ApiServer(create_app(state), port=0).start()
     try:
         page.goto(server.url + "/")
-        page.wait_for_function(
+        wait_until(
+            page,
             "document.getElementById('broker-status').textContent === 'unreachable'",
             timeout=TIMEOUT_MS,
         )
         # The stream is up but no data is live: the badge is not a green LIVE.
-        page.wait_for_function(
+        wait_until(
+            page,
             "document.getElementById('stream-status').textContent === 'broker down'",
             timeout=TIMEOUT_MS,
         )
@@ -352,7 +370,8 @@ def test_dashboard_with_a_token_opens_once_with_it_then_streams(page: Page) -> N
         page.goto(server.url + "/?token=" + token)
         assert page.url == server.url + "/"  # the token left the address bar
         # The EventSource carries the session cookie: the stream is up (the broker is not).
-        page.wait_for_function(
+        wait_until(
+            page,
             "document.getElementById('stream-status').textContent === 'broker down'",
             timeout=TIMEOUT_MS,
         )

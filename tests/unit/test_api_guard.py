@@ -6,9 +6,11 @@ No broker is needed (the app polls a dead address), so these run the same on eve
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import ssl
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -208,3 +210,16 @@ def test_guard_repr_hides_the_token() -> None:
     assert TOKEN not in repr(ApiGuard(token=TOKEN))
     with pytest.raises(ConfigError, match="--max-streams 0"):
         ApiGuard(max_streams=0)
+
+
+def test_serve_refuses_a_public_host_without_a_token_in_one_line() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "HORIZONS_API_TOKEN"}
+    result = subprocess.run(
+        [sys.executable, "-m", "cosmic_horizons.cli.main", "serve", "--host", "0.0.0.0",
+         "--bootstrap", "127.0.0.1:1", "--port", "0"],
+        capture_output=True, text=True, env={**env, "COLUMNS": "300"}, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "--host 0.0.0.0: refusing" in line and "HORIZONS_API_TOKEN" in line
+    assert "--insecure" in line
