@@ -191,6 +191,12 @@ def test_tls_options_must_come_together(tmp_path: Path) -> None:
             create_app(make_state()), port=0, tls_cert=tmp_path / "c.pem",
             tls_key=tmp_path / "missing.pem",
         )  # fmt: skip
+    (tmp_path / "k.pem").write_text("not a key")
+    with pytest.raises(ConfigError, match=r"--tls-cert .*c\.pem / --tls-key .*not a usable PEM"):
+        ApiServer(
+            create_app(make_state()), port=0, tls_cert=tmp_path / "c.pem",
+            tls_key=tmp_path / "k.pem",
+        )  # fmt: skip
 
 
 def test_a_non_loopback_host_needs_a_token_or_insecure() -> None:

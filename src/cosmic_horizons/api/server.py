@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from pathlib import Path
@@ -45,6 +46,16 @@ class ApiServer:
         for option, path in (("--tls-cert", tls_cert), ("--tls-key", tls_key)):
             if path is not None and not Path(path).is_file():
                 raise ConfigError(f"{option} {path}: no such file")
+        if tls_cert is not None and tls_key is not None:
+            try:  # here, not in the server's thread, so a bad pair is one clear error
+                ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+                    tls_cert, tls_key
+                )
+            except (ssl.SSLError, OSError) as exc:
+                raise ConfigError(
+                    f"--tls-cert {tls_cert} / --tls-key {tls_key}: not a usable PEM certificate "
+                    f"and key ({exc.strerror or exc})"
+                ) from exc
         guard = getattr(app.state, "api_guard", None)  # None: an app not made by create_app
         require_safe_exposure(host, guard.token if guard is not None else None, insecure)
         self.app = app
