@@ -60,3 +60,36 @@ def test_serve_prints_its_address_and_stops_on_sigterm(settings: KafkaSettings) 
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_serve_with_a_token_guards_every_route_but_health(settings: KafkaSettings) -> None:
+    create_topic(settings.bootstrap_servers or "", settings.topic, 1)
+    token = "cli-serve-test-token-0042"
+    env = {**os.environ, "COLUMNS": "300", "NO_COLOR": "1", "HORIZONS_API_TOKEN": token}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cosmic_horizons.cli.main", "serve",
+         "--bootstrap", settings.bootstrap_servers or "", "--topic", settings.topic,
+         "--port", "0", "--max-streams", "1"],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        banner = proc.stderr.readline() + proc.stderr.readline()
+        assert "token required (HORIZONS_API_TOKEN)" in banner and token not in banner
+        match = re.search(r"dashboard (http://127\.0\.0\.1:\d+)/", banner)
+        assert match, banner
+        with httpx.Client(base_url=match.group(1), timeout=10.0) as client:
+            assert client.get("/api/health").status_code == 200
+            assert client.get("/api/topics").status_code == 401
+            bearer = {"Authorization": f"Bearer {token}"}
+            assert client.get("/api/topics", headers=bearer).status_code == 200
+            with client.stream("GET", "/api/stream", headers=bearer) as first:
+                assert first.status_code == 200
+                second = client.get("/api/stream", headers=bearer)
+                assert second.status_code == 503 and "allows 1 at once" in second.text
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -36,6 +36,14 @@ CHROMIUM_ARGS = [
 SITES = 4
 PER_SITE = 12
 XSS_ID = "<img src=x onerror=window.__xss=1>"
+XSS_SITE = "<img src=x onerror=window.__xss=2>"
+XSS_SITE_ELEMENT = "element-xss-site"
+# Records every content-security-policy violation the page reports (an init script is not
+# subject to the page's policy).
+CSP_WATCH = (
+    "window.__csp = []; document.addEventListener('securitypolicyviolation', "
+    "e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+)
 QUIET_ID = "element-4-12"  # sends once, then goes stale
 TIMEOUT_MS = 60_000
 
@@ -71,6 +79,7 @@ class Array:
             for n in range(1, PER_SITE + 1):
                 self.elements[f"element-{s}-{n}"] = f"site-{s}"
         self.elements[XSS_ID] = "site-2"
+        self.elements[XSS_SITE_ELEMENT] = XSS_SITE  # a site id made of HTML
         self.elements["element-1-5"] = "site-1"
         self.overrides["element-1-5"] = -72.0  # an RFI warning from the start
         self.overrides["element-3-7"] = -51.0  # an RFI alarm from the start
@@ -135,12 +144,28 @@ def page() -> Iterator[Page]:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1600, "height": 1000})
+        context.add_init_script(CSP_WATCH)
         page = context.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on(
+            "console",
+            lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
+        )
         yield page
+        violations = page.evaluate("window.__csp") if not page.is_closed() else []
         browser.close()
         assert not errors, f"JavaScript errors on the page: {errors}"
+        assert not violations, f"content-security-policy violations: {violations}"
+
+
+def wait_until(page: Page, expression: str, timeout: float = TIMEOUT_MS) -> None:
+    """Wait until ``expression`` is truthy in the page.
+
+    Given as a function: Playwright would eval() a bare expression inside the page, which the
+    page's content-security policy (rightly) refuses.
+    """
+    page.wait_for_function(f"() => ({expression})", timeout=timeout)
 
 
 def tile_health(page: Page, element: str) -> str | None:
@@ -158,10 +183,14 @@ def test_dashboard_shows_the_array_live(
     url, array = live_array
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
-    page.goto(url + "/")
+    response = page.goto(url + "/")
+    # The page works under a policy that forbids inline script (the fixture checks violations).
+    assert response is not None
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
     expected_tiles = len(array.elements)
-    page.wait_for_function(
-        f"document.querySelectorAll('.tile').length >= {expected_tiles}", timeout=TIMEOUT_MS
+    wait_until(
+        page, f"document.querySelectorAll('.tile').length >= {expected_tiles}", timeout=TIMEOUT_MS
     )
     page.evaluate("window.__marker = 'same page'")
 
@@ -172,13 +201,14 @@ def test_dashboard_shows_the_array_live(
             "[s.dataset.siteId, [...s.querySelectorAll('.tile')].map(t => t.dataset.elementId)])"
         )
     )
-    assert sorted(layout) == [f"site-{s}" for s in range(1, SITES + 1)]
+    assert sorted(layout) == sorted([f"site-{s}" for s in range(1, SITES + 1)] + [XSS_SITE])
     for element, site in array.elements.items():
         assert element in layout[site], f"{element} not under {site}"
     assert layout["site-1"][:3] == ["element-1-1", "element-1-2", "element-1-3"]
 
     # Health colours from the metrics.
-    page.wait_for_function(
+    wait_until(
+        page,
         "[...document.querySelectorAll('.tile')].some(t => t.dataset.health === 'alarm')",
         timeout=TIMEOUT_MS,
     )
@@ -201,25 +231,38 @@ def test_dashboard_shows_the_array_live(
         XSS_ID,
     )
     assert page.text_content("#detail-title") == XSS_ID
+    # A site id made of HTML: its heading and its filter option are text, no element made.
+    site_texts = page.evaluate(
+        "id => [[...document.querySelectorAll('.site')].find(s => s.dataset.siteId === id)"
+        ".querySelector('.site-name').textContent,"
+        " [...document.querySelectorAll('#site-filter option')].map(o => o.textContent)]",
+        XSS_SITE,
+    )
+    assert site_texts[0] == XSS_SITE and XSS_SITE in site_texts[1]
+    assert page.evaluate("document.querySelectorAll('img').length") == 0
+    assert page.evaluate("window.__xss") is None
 
     # The data-plane panel: broker up, partitions listed, the lagging group judged.
-    page.wait_for_function(
+    wait_until(
+        page,
         "document.getElementById('broker-status').textContent === 'connected'",
         timeout=TIMEOUT_MS,
     )
-    page.wait_for_function(
+    wait_until(
+        page,
         "document.querySelectorAll('#partitions tbody tr:not(.empty)').length === 2",
         timeout=TIMEOUT_MS,
     )
-    page.wait_for_function(
+    wait_until(
+        page,
         "[...document.querySelectorAll('#groups tbody td')]"
         ".some(td => td.textContent === 'archiver-stopped')",
         timeout=TIMEOUT_MS,
     )
     assert page.locator("#groups .badge").count() >= 1
     # Stream up and broker answering: the badge is live (green).
-    page.wait_for_function(
-        "document.getElementById('stream-status').textContent === 'live'", timeout=TIMEOUT_MS
+    wait_until(
+        page, "document.getElementById('stream-status').textContent === 'live'", timeout=TIMEOUT_MS
     )
     assert page.get_attribute("#stream-status", "data-state") == "live"
     # The tile's number is labelled: legend, tooltip of the number and the tile's aria-label.
@@ -235,7 +278,8 @@ def test_dashboard_shows_the_array_live(
     # Live updates without reload: a changed packet recolours its tile, counters climb.
     records_before = int(page.text_content("#kpi-records").replace(",", ""))  # type: ignore[union-attr]
     array.overrides["element-2-1"] = -48.0
-    page.wait_for_function(
+    wait_until(
+        page,
         "[...document.querySelectorAll('.tile')].find(t => t.dataset.elementId === "
         "'element-2-1').dataset.health === 'alarm'",
         timeout=TIMEOUT_MS,
@@ -248,12 +292,14 @@ def test_dashboard_shows_the_array_live(
     records_after = int(page.text_content("#kpi-records").replace(",", ""))  # type: ignore[union-attr]
     assert records_after > records_before
     array.elements["element-5-1"] = "site-5"  # a new site comes online
-    page.wait_for_function(
+    wait_until(
+        page,
         "[...document.querySelectorAll('.site')].some(s => s.dataset.siteId === 'site-5')",
         timeout=TIMEOUT_MS,
     )
     # The element that stopped sending turns stale.
-    page.wait_for_function(
+    wait_until(
+        page,
         f"[...document.querySelectorAll('.tile')].find(t => t.dataset.elementId === "
         f"'{QUIET_ID}').dataset.health === 'stale'",
         timeout=TIMEOUT_MS,
@@ -284,12 +330,14 @@ def test_dashboard_with_the_broker_unreachable_says_so_once(page: Page, output_d
     server = ApiServer(create_app(state), port=0).start()
     try:
         page.goto(server.url + "/")
-        page.wait_for_function(
+        wait_until(
+            page,
             "document.getElementById('broker-status').textContent === 'unreachable'",
             timeout=TIMEOUT_MS,
         )
         # The stream is up but no data is live: the badge is not a green LIVE.
-        page.wait_for_function(
+        wait_until(
+            page,
             "document.getElementById('stream-status').textContent === 'broker down'",
             timeout=TIMEOUT_MS,
         )
@@ -303,6 +351,34 @@ def test_dashboard_with_the_broker_unreachable_says_so_once(page: Page, output_d
         assert page.is_hidden("#lag-error")
         assert page.text_content("#topics tbody tr.empty td") == "no data"
         page.screenshot(path=str(output_dir / "dashboard-unreachable.png"), full_page=True)
+    finally:
+        server.stop()
+        state.monitor.close()
+
+
+def test_dashboard_with_a_token_opens_once_with_it_then_streams(page: Page) -> None:
+    from cosmic_horizons.api.guard import ApiGuard
+    from cosmic_horizons.broker import find_free_port
+
+    token = "browser-test-token-4711"
+    dead = KafkaSettings(bootstrap_servers=f"127.0.0.1:{find_free_port()}")
+    state = ApiState(settings=dead, monitor=Monitor(dead, timeout=1.0), poll_interval=0.5)
+    server = ApiServer(create_app(state, ApiGuard(token=token)), port=0).start()
+    try:
+        refused = page.goto(server.url + "/")
+        assert refused is not None and refused.status == 401
+        page.goto(server.url + "/?token=" + token)
+        assert page.url == server.url + "/"  # the token left the address bar
+        # The EventSource carries the session cookie: the stream is up (the broker is not).
+        wait_until(
+            page,
+            "document.getElementById('stream-status').textContent === 'broker down'",
+            timeout=TIMEOUT_MS,
+        )
+        cookies = page.context.cookies()
+        assert [c["httpOnly"] for c in cookies] == [True]
+        assert [c["sameSite"] for c in cookies] == ["Strict"]
+        assert token not in page.content()
     finally:
         server.stop()
         state.monitor.close()

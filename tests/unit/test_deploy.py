@@ -130,7 +130,10 @@ def test_compose_listeners_reach_containers_and_host() -> None:
     listeners = dict(item.split("://") for item in props["listeners"].split(","))
     advertised = dict(item.split("://") for item in props["advertised.listeners"].split(","))
     assert props["controller.listener.names"] not in advertised
-    published = {int(p.split(":")[1]): int(p.split(":")[0]) for p in kafka["ports"]}
+    binds = [_without_interpolation(p).split(":") for p in kafka["ports"]]
+    # Published on the host's loopback only: the dev broker has no authentication.
+    assert [b[0] for b in binds] == ["127.0.0.1"] * len(binds)
+    published = {int(b[2]): int(b[1]) for b in binds}
     # The listener behind the published port advertises localhost and that port.
     for name, bind in listeners.items():
         container_port = int(bind.rsplit(":", 1)[1])
@@ -166,8 +169,10 @@ def test_compose_services_read_the_dev_settings() -> None:
 def test_compose_api_and_archiver() -> None:
     services = _compose()["services"]
     api = services["api"]
-    assert api["command"] == ["serve", "--host", "0.0.0.0", "--port", "8000"]
-    assert api["ports"] == ["8000:8000"]
+    # Every interface inside the container, loopback only on the host unless asked otherwise.
+    assert api["command"] == ["serve", "--host", "0.0.0.0", "--port", "8000", "--insecure"]
+    assert [_without_interpolation(p) for p in api["ports"]] == ["127.0.0.1:8000:8000"]
+    assert api["environment"]["HORIZONS_API_TOKEN"] == "${HORIZONS_API_TOKEN:-}"
     probe = " ".join(api["healthcheck"]["test"])
     path = re.search(r"http://127\.0\.0\.1:8000(/[^'\" ]*)", probe)
     assert path is not None and path.group(1) in _api_paths()
@@ -303,7 +308,10 @@ def test_api_probes_and_scrape_annotations_point_at_real_endpoints() -> None:
     deployment = _k8s("Deployment", "horizons-api")
     (container,) = _containers(deployment)
     port = container["ports"][0]
-    assert container["args"] == ["serve", "--host", "0.0.0.0", "--port", str(port["containerPort"])]
+    assert container["args"] == [
+        *("serve", "--host", "0.0.0.0", "--port", str(port["containerPort"])),
+        "--insecure",  # the Service is cluster-internal; a token is for exposing it further
+    ]
     assert container["readinessProbe"]["httpGet"]["path"] == "/api/ready"
     assert container["livenessProbe"]["httpGet"]["path"] == "/api/health"
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]

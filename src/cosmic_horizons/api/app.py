@@ -19,6 +19,7 @@ from fastapi.openapi.utils import get_openapi
 
 from .. import __version__
 from .dependencies import attach, state_of
+from .guard import ApiGuard, GuardMiddleware
 from .models import API_MODELS
 from .routes import ROUTERS
 from .state import ApiState
@@ -26,8 +27,12 @@ from .state import ApiState
 __all__ = ["create_app"]
 
 
-def create_app(state: ApiState) -> FastAPI:
-    """The API and dashboard over ``state``; its lifespan runs the poller and the array view."""
+def create_app(state: ApiState, guard: ApiGuard | None = None) -> FastAPI:
+    """The API and dashboard over ``state``; its lifespan runs the poller and the array view.
+
+    ``guard`` holds the optional token and the cap on event streams (default: no token, the
+    default cap); the security headers are sent in either case.
+    """
     app = FastAPI(
         title="Cosmic Horizons data plane",
         version=__version__,
@@ -40,7 +45,9 @@ def create_app(state: ApiState) -> FastAPI:
         docs_url=None,  # FastAPI's Swagger page loads from a CDN; /docs is a local page
         redoc_url=None,
     )
-    attach(app, state)
+    guard = guard if guard is not None else ApiGuard()
+    attach(app, state, guard)
+    app.add_middleware(GuardMiddleware, guard=guard)
     for router in ROUTERS:
         app.include_router(router)
     app.openapi = functools.partial(_openapi, app)  # type: ignore[method-assign]  # documented override

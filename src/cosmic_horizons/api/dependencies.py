@@ -13,16 +13,34 @@ from fastapi import Depends, Request
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 
+from .guard import ApiGuard
 from .metrics import make_registry
 from .state import ApiState
 
-__all__ = ["Registry", "State", "api_state", "attach", "metrics_registry", "state_of"]
+__all__ = [
+    "Guard",
+    "Registry",
+    "State",
+    "api_guard",
+    "api_state",
+    "attach",
+    "guard_of",
+    "metrics_registry",
+    "state_of",
+]
 
 
-def attach(app: Starlette, state: ApiState) -> None:
+def attach(app: Starlette, state: ApiState, guard: ApiGuard | None = None) -> None:
     """Make ``state`` (and a metrics registry over it) what the routes of ``app`` serve."""
     app.state.horizons = state
+    app.state.api_guard = guard if guard is not None else ApiGuard()
     app.state.metrics_registry = make_registry(state)
+
+
+def guard_of(app: Starlette) -> ApiGuard:
+    """The :class:`ApiGuard` (token, stream cap) of ``app``."""
+    guard: ApiGuard = app.state.api_guard
+    return guard
 
 
 def state_of(app: Starlette) -> ApiState:
@@ -36,6 +54,11 @@ async def api_state(request: Request) -> ApiState:
     return state_of(request.app)
 
 
+async def api_guard(request: Request) -> ApiGuard:
+    """The token and the stream cap of this app."""
+    return guard_of(request.app)
+
+
 async def metrics_registry(request: Request) -> CollectorRegistry:
     """The Prometheus registry whose collector reads :func:`api_state`."""
     registry: CollectorRegistry = request.app.state.metrics_registry
@@ -44,5 +67,7 @@ async def metrics_registry(request: Request) -> CollectorRegistry:
 
 #: A route parameter receiving the app's :class:`ApiState`.
 State = Annotated[ApiState, Depends(api_state)]
+#: A route parameter receiving the app's :class:`ApiGuard`.
+Guard = Annotated[ApiGuard, Depends(api_guard)]
 #: A route parameter receiving the app's Prometheus registry.
 Registry = Annotated[CollectorRegistry, Depends(metrics_registry)]

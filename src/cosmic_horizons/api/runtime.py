@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from types import TracebackType
 
 from ..array_view import ArrayView, HealthThresholds
@@ -10,6 +11,7 @@ from ..config import KafkaSettings
 from ..monitor import Monitor
 from ..publisher import Publisher
 from .app import create_app
+from .guard import DEFAULT_MAX_STREAMS, ApiGuard, require_safe_exposure, token_from_env
 from .server import ApiServer
 from .state import ApiState, StatsProvider
 
@@ -55,12 +57,24 @@ def start_api(
     from_beginning: bool = False,
     thresholds: HealthThresholds | None = None,
     poll_interval: float = 2.0,
+    token: str | None = None,
+    max_streams: int = DEFAULT_MAX_STREAMS,
+    tls_cert: str | Path | None = None,
+    tls_key: str | Path | None = None,
+    insecure: bool = False,
 ) -> RunningApi:
     """Start a monitor, an array view and the API server on ``host:port`` (0 = a free port).
 
-    The publisher (if any) stays the caller's: closing the API does not close it.
+    ``token`` (default: ``HORIZONS_API_TOKEN``) is then needed on every route but
+    /api/health; a non-loopback ``host`` without one is refused unless ``insecure``.
+    ``tls_cert``/``tls_key`` serve HTTPS. The publisher (if any) stays the caller's: closing
+    the API does not close it.
     """
     settings.require_bootstrap()
+    guard = ApiGuard(
+        token=token if token is not None else token_from_env(), max_streams=max_streams
+    )
+    require_safe_exposure(host, guard.token, insecure)
     monitor = Monitor(settings)
     array = ArrayView(settings, from_beginning=from_beginning, thresholds=thresholds)
     state = ApiState(
@@ -71,8 +85,15 @@ def start_api(
         extra_stats=dict(extra_stats or {}),
         poll_interval=poll_interval,
     )
-    server = ApiServer(create_app(state), host=host, port=port)
     try:
+        server = ApiServer(
+            create_app(state, guard),
+            host=host,
+            port=port,
+            tls_cert=tls_cert,
+            tls_key=tls_key,
+            insecure=insecure,
+        )
         server.start()
     except BaseException:
         array.close()

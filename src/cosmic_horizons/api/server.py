@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
+from pathlib import Path
 from types import TracebackType
 
 import uvicorn
 from fastapi import FastAPI
 
 from ..errors import ConfigError, HorizonsError
+from .guard import require_safe_exposure
 
 __all__ = ["ApiServer"]
 
@@ -19,7 +22,9 @@ class ApiServer:
     """uvicorn serving ``app`` on ``host:port`` from a daemon thread.
 
     ``port=0`` picks a free port; :attr:`url` is the address actually bound. The socket is bound
-    in :meth:`start`, so a port in use fails there with a clear error.
+    in :meth:`start`, so a port in use fails there with a clear error. A non-loopback ``host``
+    is refused unless the app has a token or ``insecure`` is set. ``tls_cert`` and ``tls_key``
+    (PEM files) make it serve HTTPS.
     """
 
     def __init__(
@@ -30,12 +35,33 @@ class ApiServer:
         *,
         log_level: str = "warning",
         access_log: bool = False,
+        tls_cert: str | Path | None = None,
+        tls_key: str | Path | None = None,
+        insecure: bool = False,
     ) -> None:
         if not 0 <= port < 65536:
             raise ConfigError(f"--port {port}: not a TCP port")
+        if (tls_cert is None) != (tls_key is None):
+            raise ConfigError("--tls-cert and --tls-key go together: give both or neither")
+        for option, path in (("--tls-cert", tls_cert), ("--tls-key", tls_key)):
+            if path is not None and not Path(path).is_file():
+                raise ConfigError(f"{option} {path}: no such file")
+        if tls_cert is not None and tls_key is not None:
+            try:  # here, not in the server's thread, so a bad pair is one clear error
+                ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+                    tls_cert, tls_key
+                )
+            except (ssl.SSLError, OSError) as exc:
+                raise ConfigError(
+                    f"--tls-cert {tls_cert} / --tls-key {tls_key}: not a usable PEM certificate "
+                    f"and key ({exc.strerror or exc})"
+                ) from exc
+        guard = getattr(app.state, "api_guard", None)  # None: an app not made by create_app
+        require_safe_exposure(host, guard.token if guard is not None else None, insecure)
         self.app = app
         self.host = host
         self.port = port
+        self.tls = tls_cert is not None
         self._config = uvicorn.Config(
             app,
             host=host,
@@ -45,6 +71,8 @@ class ApiServer:
             lifespan="on",
             timeout_graceful_shutdown=3,
             ws="none",
+            ssl_certfile=str(tls_cert) if tls_cert is not None else None,
+            ssl_keyfile=str(tls_key) if tls_key is not None else None,
         )
         self._server = uvicorn.Server(self._config)
         self._thread: threading.Thread | None = None
@@ -52,9 +80,9 @@ class ApiServer:
 
     @property
     def url(self) -> str:
-        """``http://host:port`` of the running server (IPv6 hosts in brackets)."""
+        """``http(s)://host:port`` of the running server (IPv6 hosts in brackets)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -65,8 +93,12 @@ class ApiServer:
         if self._thread is not None:
             return self
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
+        # and accepted sockets inherit the listener's. Without it every keep-alive answer
+        # waits for Nagle and the client's delayed ACK (~40 ms a request).
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             sock.bind((self.host, self.port))
         except OSError as exc:
@@ -107,6 +139,17 @@ class ApiServer:
                 self._thread.join(timeout)
             self._thread = None
         self._close_socket()
+
+    def connection_sockets(self) -> list[socket.socket]:
+        """The sockets of the connections open now (for diagnostics and tests)."""
+        found: list[socket.socket] = []
+        state = getattr(self._server, "server_state", None)
+        for protocol in list(getattr(state, "connections", ())):
+            transport = getattr(protocol, "transport", None)
+            sock = transport.get_extra_info("socket") if transport is not None else None
+            if sock is not None:
+                found.append(sock)
+        return found
 
     def _close_socket(self) -> None:
         if self._socket is not None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ..api import start_api
+from ..api.guard import DEFAULT_MAX_STREAMS, require_safe_exposure, token_from_env
 from ..cluster import check_broker
 from .common import (
     EXIT_SECURITY,
@@ -25,7 +27,11 @@ def serve(
     topic: TopicOpt = None,
     host: Annotated[
         str,
-        typer.Option("--host", help="Address to listen on; 0.0.0.0 exposes it to the network."),
+        typer.Option(
+            "--host",
+            help="Address to listen on; 0.0.0.0 exposes it to the network (needs "
+            "HORIZONS_API_TOKEN, or --insecure).",
+        ),
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port; 0 picks a free one.")] = 8000,
     from_beginning: Annotated[
@@ -35,9 +41,32 @@ def serve(
     poll_interval: Annotated[
         float, typer.Option("--poll-interval", help="Seconds between broker polls.", min=0.5)
     ] = 2.0,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option(
+            "--tls-cert", envvar="HORIZONS_API_TLS_CERT", help="PEM certificate: serve HTTPS."
+        ),
+    ] = None,
+    tls_key: Annotated[
+        Path | None,
+        typer.Option("--tls-key", envvar="HORIZONS_API_TLS_KEY", help="PEM key of --tls-cert."),
+    ] = None,
+    max_streams: Annotated[
+        int,
+        typer.Option("--max-streams", help="Concurrent /api/stream clients at most.", min=1),
+    ] = DEFAULT_MAX_STREAMS,
+    insecure: Annotated[
+        bool,
+        typer.Option("--insecure", help="Serve a non-loopback --host without HORIZONS_API_TOKEN."),
+    ] = False,
 ) -> None:
-    """Serve the monitoring API, /metrics and the dashboard until Ctrl-C or SIGTERM."""
+    """Serve the monitoring API, /metrics and the dashboard until Ctrl-C or SIGTERM.
+
+    Read-only. With HORIZONS_API_TOKEN set, every route but /api/health needs it.
+    """
     sigterm_as_interrupt()
+    token = token_from_env()
+    require_safe_exposure(host, token, insecure)
     settings = load_settings(bootstrap, topic)
     # A broker that is down may come back, and the API says so meanwhile; credentials or
     # certificates the broker refuses will not fix themselves: stop at once.
@@ -50,12 +79,18 @@ def serve(
         port=port,
         from_beginning=from_beginning,
         poll_interval=poll_interval,
+        token=token,
+        max_streams=max_streams,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        insecure=insecure,
     )
     url = api.url
     err_console.print(
         f"dashboard [bold]{url}/[/]   API {url}/api/...   metrics {url}/metrics   "
         f"OpenAPI {url}/openapi.json (reference {url}/docs)\n"
-        f"watching topic {settings.topic} on {settings.bootstrap_servers}; Ctrl-C stops",
+        f"watching topic {settings.topic} on {settings.bootstrap_servers}; "
+        f"{'token required (HORIZONS_API_TOKEN)' if token else 'no token'}; Ctrl-C stops",
         soft_wrap=True,
     )
     try:

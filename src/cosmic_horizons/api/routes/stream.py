@@ -6,11 +6,14 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
-from ..dependencies import State
-from ..responses import StructRoute, encode
+from ..dependencies import Guard, State
+from ..guard import ApiGuard
+from ..models import ErrorBody
+from ..responses import StructRoute, answer, encode
 from ..state import ApiState
 
 __all__ = ["ARRAY_EVENT_INTERVAL", "KEEPALIVE_S", "router"]
@@ -51,16 +54,50 @@ _DESCRIPTION = (
                     },
                 }
             },
-        }
+        },
+        503: answer(ErrorBody, "This process already serves its maximum of event streams."),
     },
 )
-async def stream(state: State, request: Request) -> StreamingResponse:
-    """One event stream per client, until it disconnects or the server stops."""
-    return StreamingResponse(
+async def stream(state: State, guard: Guard, request: Request) -> StreamingResponse:
+    """One event stream per client, until it disconnects or the server stops.
+
+    At most ``max_streams`` (``horizons serve --max-streams``) are open at once per process;
+    one more is answered 503 with the reason, so stray dashboards cannot exhaust the server.
+    """
+    if not guard.acquire_stream():
+        raise HTTPException(
+            503,
+            f"too many event streams: this server allows {guard.max_streams} at once "
+            "(--max-streams); close a dashboard tab or raise the limit",
+        )
+    return _CountedStream(
+        guard,
         _events(state, request),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
+
+
+class _CountedStream(StreamingResponse):
+    """A stream that gives its slot back when it ends, however it ends (done, gone, stopped)."""
+
+    def __init__(self, guard: ApiGuard, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._guard: ApiGuard | None = guard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._guard is not None:
+            self._guard.release_stream()
+            self._guard = None
+
+    def __del__(self) -> None:  # a response that was never sent gives its slot back too
+        self._release()
 
 
 def _sse(event: str, data: bytes) -> bytes:
