@@ -17,6 +17,7 @@ from confluent_kafka.admin import AdminClient
 
 from cosmic_horizons._certs import issue_ca
 from cosmic_horizons.cli.common import EXIT_SECURITY
+from cosmic_horizons.kafka_local import secure_instructions
 from tests.security.conftest import Run, SecureKafka, TcpForward
 
 pytestmark = pytest.mark.timeout(120)
@@ -167,6 +168,19 @@ def test_principal_without_acl_is_not_authorized(secure_kafka: SecureKafka) -> N
         "topics", "ensure", env=secure_kafka.env("guest", HORIZONS_TOPIC=_topic())
     )
     _one_clear_line(ensure, "not authorized")
+
+
+def test_broker_secure_prints_the_ca_and_exports_without_the_password(
+    secure_kafka: SecureKafka,
+) -> None:
+    text = secure_instructions(secure_kafka.cluster)
+    secure_kafka.runs.append(Run(["horizons", "broker", "--secure", "(instructions)"], 0, text, ""))
+    assert f"CA certificate: {secure_kafka.ca}" in text
+    assert f"export KAFKA_BOOTSTRAP_SERVERS={secure_kafka.cluster.bootstrap}" in text
+    assert "export KAFKA_SECURITY_PROTOCOL=SASL_SSL" in text
+    assert 'KAFKA_SASL_PASSWORD="$(cat ' in text
+    assert f"export KAFKA_SSL_CA_LOCATION={secure_kafka.ca}" in text
+    assert f"export KAFKA_BOOTSTRAP_SERVERS={secure_kafka.cluster.mtls_bootstrap}" in text
 
 
 def test_help_does_not_show_secrets(secure_kafka: SecureKafka) -> None:

@@ -118,3 +118,29 @@ def test_certificates_name_loopback_and_keep_keys_private(certs: CertPaths) -> N
     for key in (certs.ca_key, certs.broker_key, certs.client_key):
         assert key.stat().st_mode & 0o077 == 0
     assert b"ENCRYPTED" in certs.client_key.read_bytes()
+
+
+def test_secure_and_plaintext_data_folders_are_not_mixed(tmp_path: Path) -> None:
+    from cosmic_horizons.kafka_local import LocalKafkaCluster
+
+    LocalKafkaCluster(tmp_path / "plain", 1)._save_state()
+    with pytest.raises(ConfigError, match="plaintext Kafka cluster: drop --secure"):
+        LocalKafkaCluster(tmp_path / "plain", 1, secure=True)
+    LocalKafkaCluster(tmp_path / "sec", 1, secure=True)._save_state()
+    with pytest.raises(ConfigError, match="secured Kafka cluster: add --secure"):
+        LocalKafkaCluster(tmp_path / "sec", 1)
+
+
+def test_broker_secure_needs_the_kafka_engine() -> None:
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-m", "cosmic_horizons", "broker", "--secure"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 2
+    assert "--secure needs --engine kafka" in run.stderr
