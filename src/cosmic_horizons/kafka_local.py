@@ -151,13 +151,15 @@ def _tail(path: Path, lines: int = 15) -> str:
 class NodeSpec:
     """One combined broker+controller node: its id and its ports.
 
-    ``ssl_port`` is the mTLS listener of a secured cluster (0 when the cluster is not secured).
+    ``ssl_port`` is the mTLS listener of a secured cluster and ``oauth_port`` its SASL_SSL
+    OAUTHBEARER listener (both 0 when the cluster is not secured).
     """
 
     node_id: int
     port: int
     controller_port: int
     ssl_port: int = 0
+    oauth_port: int = 0
 
 
 #: The SASL/SCRAM users a secured cluster is formatted with: ``admin`` is a super user,
@@ -302,6 +304,7 @@ class LocalKafkaCluster:
                     find_free_port(host),
                     find_free_port(host),
                     find_free_port(host) if secure else 0,
+                    find_free_port(host) if secure else 0,
                 )
                 for i in range(1, nodes + 1)
             ]
@@ -319,6 +322,14 @@ class LocalKafkaCluster:
         if not self.secure:
             raise HorizonsError("this Kafka cluster is not secured: it has no mTLS listener")
         return ",".join(f"{self.host}:{n.ssl_port}" for n in self.nodes)
+
+    @property
+    def oauth_bootstrap(self) -> str:
+        """A secured cluster's SASL_SSL OAUTHBEARER addresses (Kafka's unsecured-JWS validator:
+        for tests of the OAUTHBEARER client path, not for real tokens)."""
+        if not self.secure:
+            raise HorizonsError("this Kafka cluster is not secured: it has no OAUTHBEARER listener")
+        return ",".join(f"{self.host}:{n.oauth_port}" for n in self.nodes)
 
     def client_settings(self, user: str = "admin") -> KafkaSettings:
         """Settings for a client of this cluster (``user`` over SASL_SSL when secured)."""
@@ -355,6 +366,7 @@ class LocalKafkaCluster:
                     int(n["port"]),
                     int(n["controller_port"]),
                     int(n.get("ssl_port", 0)),
+                    int(n.get("oauth_port", 0)),
                 )
                 for n in raw["nodes"]
             ]
@@ -373,6 +385,7 @@ class LocalKafkaCluster:
                     "port": n.port,
                     "controller_port": n.controller_port,
                     **({"ssl_port": n.ssl_port} if n.ssl_port else {}),
+                    **({"oauth_port": n.oauth_port} if n.oauth_port else {}),
                 }
                 for n in self.nodes
             ],
@@ -418,9 +431,12 @@ class LocalKafkaCluster:
         sec = self.security
         return {
             "listeners": f"SASL_SSL://{h}:{node.port},SSL://{h}:{node.ssl_port},"
-            f"CONTROLLER://{h}:{node.controller_port}",
-            "advertised.listeners": f"SASL_SSL://{h}:{node.port},SSL://{h}:{node.ssl_port}",
-            "listener.security.protocol.map": "SASL_SSL:SASL_SSL,SSL:SSL,CONTROLLER:SSL",
+            f"OAUTH://{h}:{node.oauth_port},CONTROLLER://{h}:{node.controller_port}",
+            "advertised.listeners": f"SASL_SSL://{h}:{node.port},SSL://{h}:{node.ssl_port},"
+            f"OAUTH://{h}:{node.oauth_port}",
+            "listener.security.protocol.map": (
+                "SASL_SSL:SASL_SSL,SSL:SSL,OAUTH:SASL_SSL,CONTROLLER:SSL"
+            ),
             "inter.broker.listener.name": "SSL",
             "ssl.keystore.type": "PEM",
             "ssl.keystore.location": str(sec.keystore),
@@ -430,8 +446,15 @@ class LocalKafkaCluster:
             "listener.name.ssl.ssl.client.auth": "required",
             "listener.name.controller.ssl.client.auth": "required",
             "ssl.principal.mapping.rules": "RULE:^CN=([^,]+)$/$1/,DEFAULT",
-            "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+            "sasl.enabled.mechanisms": f"{SCRAM_MECHANISM},OAUTHBEARER",
             "listener.name.sasl_ssl.sasl.enabled.mechanisms": SCRAM_MECHANISM,
+            # OAUTHBEARER with Kafka's default (unsecured JWS) validator: the token's ``sub``
+            # is the principal. Enough to exercise the client side (OIDC client credentials).
+            "listener.name.oauth.sasl.enabled.mechanisms": "OAUTHBEARER",
+            "listener.name.oauth.oauthbearer.sasl.jaas.config": (
+                "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required "
+                'unsecuredLoginStringClaim_sub="admin";'
+            ),
             f"listener.name.sasl_ssl.{SCRAM_MECHANISM.lower()}.sasl.jaas.config": (
                 "org.apache.kafka.common.security.scram.ScramLoginModule required;"
             ),
@@ -775,6 +798,8 @@ def secure_instructions(cluster: LocalKafkaCluster) -> str:
             f"  export KAFKA_SSL_KEY_LOCATION={sec.certs.client_key}",
             "  export KAFKA_SSL_KEY_PASSWORD="
             f'"$(cat {shlex.quote(str(sec.client_key_password_file))})"',
+            f"OAUTHBEARER (unsecured-JWS validator, token 'sub' is the principal; for tests): "
+            f"{cluster.oauth_bootstrap}",
             "the user 'guest' has no ACLs (everything it asks is refused: not authorized).",
         ]
     )

@@ -8,7 +8,9 @@ super user), a throwaway CA, and the StandardAuthorizer with
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -18,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -169,3 +172,49 @@ class TcpForward:
     def close(self) -> None:
         self._stop = True
         self.server.close()
+
+
+class TokenEndpoint:
+    """An OIDC token endpoint on loopback for the client-credentials grant: it checks the
+    client id and secret (HTTP basic auth, as librdkafka sends them) and hands out an
+    unsigned JWS whose ``sub`` is ``subject`` (Kafka's unsecured validator accepts it)."""
+
+    def __init__(self, client_id: str, client_secret: str, subject: str = "admin") -> None:
+        expected = "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+        owner = self
+        self.requests = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                owner.requests += 1
+                if self.headers.get("Authorization") != expected:
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                now = int(time.time())
+                claims = {"sub": subject, "iat": now, "exp": now + 3600}
+                token = f"{_b64({'alg': 'none'})}.{_b64(claims)}."
+                body = json.dumps(
+                    {"access_token": token, "token_type": "bearer", "expires_in": 3600}
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/token"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _b64(data: dict[str, object]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")

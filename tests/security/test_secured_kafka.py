@@ -18,11 +18,12 @@ from confluent_kafka.admin import AdminClient
 from cosmic_horizons._certs import issue_ca
 from cosmic_horizons.cli.common import EXIT_SECURITY
 from cosmic_horizons.kafka_local import secure_instructions
-from tests.security.conftest import Run, SecureKafka, TcpForward
+from tests.security.conftest import Run, SecureKafka, TcpForward, TokenEndpoint
 
 pytestmark = pytest.mark.timeout(120)
 
 WRONG_PASSWORD = "not-the-password-" + uuid.uuid4().hex
+OAUTH_SECRET = "oauth-client-secret-" + uuid.uuid4().hex
 
 
 def _topic() -> str:
@@ -183,6 +184,32 @@ def test_broker_secure_prints_the_ca_and_exports_without_the_password(
     assert f"export KAFKA_BOOTSTRAP_SERVERS={secure_kafka.cluster.mtls_bootstrap}" in text
 
 
+def test_oauthbearer_oidc_client_credentials(secure_kafka: SecureKafka) -> None:
+    # librdkafka's OIDC method fetches a token from the endpoint; Kafka's unsecured-JWS
+    # validator takes its ``sub`` (admin) as the principal.
+    endpoint = TokenEndpoint("horizons", OAUTH_SECRET)
+    topic = _topic()
+    try:
+        env = {
+            "KAFKA_BOOTSTRAP_SERVERS": secure_kafka.cluster.oauth_bootstrap,
+            "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+            "KAFKA_SASL_MECHANISM": "OAUTHBEARER",
+            "KAFKA_SSL_CA_LOCATION": str(secure_kafka.ca),
+            "KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL": endpoint.url,
+            "KAFKA_SASL_OAUTHBEARER_CLIENT_ID": "horizons",
+            "KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET": OAUTH_SECRET,
+            "HORIZONS_TOPIC": topic,
+        }
+        simulate = secure_kafka.horizons(
+            "simulate", "--count", "5", "--elements", "2", "--sites", "1", env=env
+        )
+        assert simulate.code == 0, simulate.output
+        assert _record_count(secure_kafka, topic) == 5
+        assert endpoint.requests >= 1
+    finally:
+        endpoint.close()
+
+
 def test_help_does_not_show_secrets(secure_kafka: SecureKafka) -> None:
     for args in (["--help"], ["broker", "--help"], ["check", "--help"], ["simulate", "--help"]):
         run = secure_kafka.horizons(*args, env=secure_kafka.env("admin"), debug=False)
@@ -198,6 +225,7 @@ def test_zz_no_secret_in_any_output(secure_kafka: SecureKafka) -> None:
         secure_kafka.password("guest"),
         secure_kafka.cluster.security.client_key_password().reveal(),
         WRONG_PASSWORD,
+        OAUTH_SECRET,
     ]
     debug_lines = 0
     for run in secure_kafka.runs:
