@@ -13,15 +13,15 @@ Environment variables (all optional):
 ``KAFKA_SASL_USERNAME``        SASL user name
 ``KAFKA_SASL_PASSWORD``        SASL password (never printed)
 ``KAFKA_SSL_CA_LOCATION``      CA bundle used to verify the brokers
-``KAFKA_SSL_CERTIFICATE_LOCATION``  client certificate (PEM) for mTLS
-``KAFKA_SSL_KEY_LOCATION``     the client certificate's private key (PEM)
-``KAFKA_SSL_KEY_PASSWORD``     the password of that key (never printed)
+``KAFKA_SSL_KEY_PASSWORD``     the password of the client key (never printed)
 ``KAFKA_SSL_VERIFY_HOSTNAME``  ``true`` (default): the broker's certificate must name the host
-``KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL``  OAUTHBEARER: the OIDC token endpoint
-``KAFKA_SASL_OAUTHBEARER_CLIENT_ID``      OAUTHBEARER: client-credentials client id
-``KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET``  OAUTHBEARER: its secret (never printed)
-``KAFKA_SASL_OAUTHBEARER_SCOPE``          OAUTHBEARER: scope to ask for (optional)
 =============================  ==============================================================
+
+Also ``KAFKA_SSL_CERTIFICATE_LOCATION`` and ``KAFKA_SSL_KEY_LOCATION`` (a client certificate
+and its private key, PEM, for mTLS), and for ``OAUTHBEARER`` (librdkafka's OIDC
+client-credentials method) ``KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL``,
+``KAFKA_SASL_OAUTHBEARER_CLIENT_ID``, ``KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET`` (never
+printed) and the optional ``KAFKA_SASL_OAUTHBEARER_SCOPE``.
 """
 
 from __future__ import annotations
