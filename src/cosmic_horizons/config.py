@@ -9,11 +9,19 @@ Environment variables (all optional):
 ``HORIZONS_TOPIC``             topic name, default ``element.raw_data``
 ``HORIZONS_PARTITIONER``       ``java`` (default), ``kafkajs-legacy`` or ``consistent_random``
 ``KAFKA_SECURITY_PROTOCOL``    ``PLAINTEXT`` (default), ``SSL``, ``SASL_PLAINTEXT``, ``SASL_SSL``
-``KAFKA_SASL_MECHANISM``       ``PLAIN``, ``SCRAM-SHA-256``, ``SCRAM-SHA-512``
+``KAFKA_SASL_MECHANISM``       ``PLAIN``, ``SCRAM-SHA-256``, ``SCRAM-SHA-512``, ``OAUTHBEARER``
 ``KAFKA_SASL_USERNAME``        SASL user name
 ``KAFKA_SASL_PASSWORD``        SASL password (never printed)
 ``KAFKA_SSL_CA_LOCATION``      CA bundle used to verify the brokers
+``KAFKA_SSL_KEY_PASSWORD``     the password of the client key (never printed)
+``KAFKA_SSL_VERIFY_HOSTNAME``  ``true`` (default): the broker's certificate must name the host
 =============================  ==============================================================
+
+Also ``KAFKA_SSL_CERTIFICATE_LOCATION`` and ``KAFKA_SSL_KEY_LOCATION`` (a client certificate
+and its private key, PEM, for mTLS), and for ``OAUTHBEARER`` (librdkafka's OIDC
+client-credentials method) ``KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL``,
+``KAFKA_SASL_OAUTHBEARER_CLIENT_ID``, ``KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET`` (never
+printed) and the optional ``KAFKA_SASL_OAUTHBEARER_SCOPE``.
 """
 
 from __future__ import annotations
@@ -40,7 +48,9 @@ DEFAULT_TOPIC = "element.raw_data"
 Profile = Literal["dev", "prod"]
 PROFILES: tuple[Profile, ...] = ("dev", "prod")
 _SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 _SECRET_KEYS = frozenset({"sasl.password", "ssl.key.password", "sasl.oauthbearer.client.secret"})
 
 
@@ -123,6 +133,14 @@ class KafkaSettings:
     ssl_ca_location: str | None = None
     partitioner: PartitionerName = DEFAULT_PARTITIONER
     """How the publisher places keys: as the topic's other producers do (see ``partitioner``)."""
+    ssl_certificate_location: str | None = None
+    ssl_key_location: str | None = None
+    ssl_key_password: Secret | None = None
+    ssl_verify_hostname: bool = True
+    oauthbearer_token_endpoint_url: str | None = None
+    oauthbearer_client_id: str | None = None
+    oauthbearer_client_secret: Secret | None = None
+    oauthbearer_scope: str | None = None
 
     def __post_init__(self) -> None:
         # Kafka's names are upper case; `scram-sha-256` means the same mechanism.
@@ -140,7 +158,23 @@ class KafkaSettings:
                 + ", ".join(_SASL_MECHANISMS)
             )
         sasl = self.security_protocol.startswith("SASL")
-        if sasl and not (self.sasl_username and self.sasl_password):
+        oauth = self.sasl_mechanism == "OAUTHBEARER"
+        if sasl and oauth:
+            missing = [
+                name
+                for name, value in (
+                    (
+                        "KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL",
+                        self.oauthbearer_token_endpoint_url,
+                    ),
+                    ("KAFKA_SASL_OAUTHBEARER_CLIENT_ID", self.oauthbearer_client_id),
+                    ("KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET", self.oauthbearer_client_secret),
+                )
+                if not value
+            ]
+            if missing:
+                raise ConfigError(f"KAFKA_SASL_MECHANISM=OAUTHBEARER needs {', '.join(missing)}")
+        elif sasl and not (self.sasl_username and self.sasl_password):
             raise ConfigError(
                 f"KAFKA_SECURITY_PROTOCOL={self.security_protocol} needs KAFKA_SASL_USERNAME "
                 "and KAFKA_SASL_PASSWORD"
@@ -165,6 +199,23 @@ class KafkaSettings:
                 f"KAFKA_SSL_CA_LOCATION={self.ssl_ca_location!r}: no such file "
                 "(a PEM bundle of the CAs that signed the brokers' certificates)"
             )
+        for name, value in (
+            ("KAFKA_SSL_CERTIFICATE_LOCATION", self.ssl_certificate_location),
+            ("KAFKA_SSL_KEY_LOCATION", self.ssl_key_location),
+        ):
+            if value is not None and not Path(value).is_file():
+                raise ConfigError(f"{name}={value!r}: no such file (a PEM file)")
+        if bool(self.ssl_certificate_location) != bool(self.ssl_key_location):
+            raise ConfigError(
+                "KAFKA_SSL_CERTIFICATE_LOCATION and KAFKA_SSL_KEY_LOCATION go together "
+                "(a client certificate and its private key); set both or neither"
+            )
+        tls = self.security_protocol in ("SSL", "SASL_SSL")
+        if self.ssl_certificate_location and not tls:
+            raise ConfigError(
+                f"KAFKA_SSL_CERTIFICATE_LOCATION set but KAFKA_SECURITY_PROTOCOL="
+                f"{self.security_protocol} does not use TLS; set SSL or SASL_SSL"
+            )
         if not self.topic:
             raise ConfigError("HORIZONS_TOPIC: empty topic name")
 
@@ -173,6 +224,12 @@ class KafkaSettings:
         """Read the settings from ``env`` (default: the process environment)."""
         e = os.environ if env is None else env
         password = e.get("KAFKA_SASL_PASSWORD")
+        key_password = e.get("KAFKA_SSL_KEY_PASSWORD")
+        client_secret = e.get("KAFKA_SASL_OAUTHBEARER_CLIENT_SECRET")
+
+        def opt(name: str) -> str | None:
+            return e.get(name, "").strip() or None
+
         return cls(
             bootstrap_servers=_bootstrap_from_env(e),
             profile=parse_profile(e.get("HORIZONS_PROFILE", "dev"), source="HORIZONS_PROFILE"),
@@ -186,6 +243,16 @@ class KafkaSettings:
                 e.get("HORIZONS_PARTITIONER") or DEFAULT_PARTITIONER,
                 source="HORIZONS_PARTITIONER",
             ),
+            ssl_certificate_location=opt("KAFKA_SSL_CERTIFICATE_LOCATION"),
+            ssl_key_location=opt("KAFKA_SSL_KEY_LOCATION"),
+            ssl_key_password=Secret(key_password) if key_password else None,
+            ssl_verify_hostname=_parse_bool(
+                e.get("KAFKA_SSL_VERIFY_HOSTNAME", "true"), "KAFKA_SSL_VERIFY_HOSTNAME"
+            ),
+            oauthbearer_token_endpoint_url=opt("KAFKA_SASL_OAUTHBEARER_TOKEN_ENDPOINT_URL"),
+            oauthbearer_client_id=opt("KAFKA_SASL_OAUTHBEARER_CLIENT_ID"),
+            oauthbearer_client_secret=Secret(client_secret) if client_secret else None,
+            oauthbearer_scope=opt("KAFKA_SASL_OAUTHBEARER_SCOPE"),
         )
 
     def with_overrides(
@@ -239,7 +306,36 @@ class KafkaSettings:
             conf["sasl.password"] = self.sasl_password.reveal()
         if self.ssl_ca_location:
             conf["ssl.ca.location"] = self.ssl_ca_location
+        if self.ssl_certificate_location:
+            conf["ssl.certificate.location"] = self.ssl_certificate_location
+        if self.ssl_key_location:
+            conf["ssl.key.location"] = self.ssl_key_location
+        if self.ssl_key_password:
+            conf["ssl.key.password"] = self.ssl_key_password.reveal()
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            conf["ssl.endpoint.identification.algorithm"] = (
+                "https" if self.ssl_verify_hostname else "none"
+            )
+        if self.sasl_mechanism == "OAUTHBEARER":
+            conf["sasl.oauthbearer.method"] = "oidc"
+            if self.oauthbearer_token_endpoint_url:
+                conf["sasl.oauthbearer.token.endpoint.url"] = self.oauthbearer_token_endpoint_url
+            if self.oauthbearer_client_id:
+                conf["sasl.oauthbearer.client.id"] = self.oauthbearer_client_id
+            if self.oauthbearer_client_secret:
+                conf["sasl.oauthbearer.client.secret"] = self.oauthbearer_client_secret.reveal()
+            if self.oauthbearer_scope:
+                conf["sasl.oauthbearer.scope"] = self.oauthbearer_scope
         return conf
+
+
+def _parse_bool(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(f"{name}={value!r}: expected true or false")
 
 
 def mask_config(conf: Mapping[str, object]) -> dict[str, object]:

@@ -10,6 +10,7 @@ Every error this package raises derives from :class:`HorizonsError`::
     │   ├── UnsupportedByBrokerError           the broker does not implement an operation
     │   ├── SecurityError                      the connection's security failed (not retriable)
     │   │   ├── AuthenticationError            SASL handshake or authentication refused
+    │   │   ├── AuthorizationError             authenticated, but no ACL allows the operation
     │   │   └── TLSError                       the TLS handshake failed
     │   │       └── CertificateError           the broker's certificate was not verified
     │   └── TopicError                         a topic operation failed
@@ -44,6 +45,7 @@ from confluent_kafka import KafkaException as _RdKafkaException
 __all__ = [
     "ArchiveError",
     "AuthenticationError",
+    "AuthorizationError",
     "BrokerUnavailableError",
     "CertificateError",
     "ConfigError",
@@ -151,14 +153,50 @@ class AuthenticationError(SecurityError):
     )
 
 
+class AuthorizationError(SecurityError):
+    """The principal authenticated, but no ACL allows it the operation on ``resource``.
+
+    ``resource`` is what was refused: ``topic``, ``consumer group`` or ``cluster``.
+    """
+
+    what = "authorization"
+
+    def __init__(
+        self, detail: str, *, code: str | None = None, where: str = "", resource: str = ""
+    ) -> None:
+        self.detail = detail
+        self.resource = resource or _RESOURCE_OF.get(code or "", "resource")
+        prefix = f"{where}: " if where else ""
+        KafkaError.__init__(
+            self,
+            f"{prefix}not authorized: the principal has no ACL allowing this on the "
+            f"{self.resource} ({detail}); check the ACLs of the principal "
+            "(KAFKA_SASL_USERNAME, or the CN of KAFKA_SSL_CERTIFICATE_LOCATION) with "
+            "kafka-acls --list",
+            code=code,
+        )
+
+    def at(self, where: str) -> AuthorizationError:
+        return type(self)(self.detail, code=self.code, where=where, resource=self.resource)
+
+
+_RESOURCE_OF = {
+    "TOPIC_AUTHORIZATION_FAILED": "topic",
+    "GROUP_AUTHORIZATION_FAILED": "consumer group",
+    "CLUSTER_AUTHORIZATION_FAILED": "cluster",
+    "TRANSACTIONAL_ID_AUTHORIZATION_FAILED": "transactional id",
+}
+
+
 class TLSError(SecurityError):
     """TLS: the handshake failed, or the broker's certificate could not be verified."""
 
     what = "TLS handshake"
     hint = (
         "check that this listener speaks TLS (KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL), the CA "
-        "file (KAFKA_SSL_CA_LOCATION) and that the broker's certificate names the host in "
-        "--bootstrap"
+        "file (KAFKA_SSL_CA_LOCATION), that the broker's certificate names the host in "
+        "--bootstrap, and the client certificate a listener may require "
+        "(KAFKA_SSL_CERTIFICATE_LOCATION, KAFKA_SSL_KEY_LOCATION)"
     )
 
 
@@ -229,6 +267,14 @@ _AUTH_CODES = frozenset(
         _RdKafkaError.ILLEGAL_SASL_STATE,
     }
 )
+_AUTHORIZATION_CODES = frozenset(
+    {
+        _RdKafkaError.TOPIC_AUTHORIZATION_FAILED,
+        _RdKafkaError.GROUP_AUTHORIZATION_FAILED,
+        _RdKafkaError.CLUSTER_AUTHORIZATION_FAILED,
+        _RdKafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+    }
+)
 _CERTIFICATE_TEXT = re.compile(
     r"certificate verify failed|unable to get (local )?issuer certificate|self[- ]signed "
     r"certificate|certificate has expired|hostname mismatch|ssl\.ca\.location|"
@@ -237,7 +283,8 @@ _CERTIFICATE_TEXT = re.compile(
 )
 _TLS_TEXT = re.compile(
     r"SSL handshake failed|in state SSL_HANDSHAKE|SSL transport error|"
-    r"wrong version number|tlsv1 alert|sslv3 alert|packet length too long|record layer failure",
+    r"wrong version number|tlsv1 alert|sslv3 alert|ssl/tls alert|tlsv13 alert|"
+    r"packet length too long|record layer failure",
     re.IGNORECASE,
 )
 _AUTH_TEXT = re.compile(
@@ -253,9 +300,11 @@ def classify_security(code: int | None, text: str) -> SecurityError | None:
 
     ``code`` is a librdkafka error code (None for a log line). The codes ``_AUTHENTICATION``,
     ``SASL_AUTHENTICATION_FAILED``, ``UNSUPPORTED_SASL_MECHANISM``, ``ILLEGAL_SASL_STATE`` and
-    ``_SSL`` are security failures whatever the text; a transport error or a log line is one
-    when its text says so ("SASL authentication error", "SSL handshake failed", "certificate
-    verify failed", a connection that failed in state ``SSL_HANDSHAKE`` or ``AUTH_*``).
+    ``_SSL`` are security failures whatever the text, and ``TOPIC_``/``GROUP_``/
+    ``CLUSTER_``/``TRANSACTIONAL_ID_AUTHORIZATION_FAILED`` are :class:`AuthorizationError`;
+    a transport error or a log line is one when its text says so ("SASL authentication
+    error", "SSL handshake failed", "certificate verify failed", a connection that failed in
+    state ``SSL_HANDSHAKE`` or ``AUTH_*``).
     """
     name = None
     if code is not None:
@@ -264,6 +313,8 @@ def classify_security(code: int | None, text: str) -> SecurityError | None:
         except (TypeError, ValueError):  # an unknown code
             name = str(code)
     detail = _AFTER.sub("", text.strip()) or text.strip()
+    if code in _AUTHORIZATION_CODES:
+        return AuthorizationError(detail, code=name)
     if _CERTIFICATE_TEXT.search(text):
         return CertificateError(detail, code=name or "_SSL")
     if code in _AUTH_CODES:
@@ -284,7 +335,8 @@ class _SecurityWatch:
 
     def note(self, bootstrap: str, code: int | None, text: str) -> None:
         found = classify_security(code, text)
-        if found is not None:
+        # a refused ACL does not explain a later transport error: only SASL/TLS failures
+        if found is not None and not isinstance(found, AuthorizationError):
             with self._lock:
                 self._last[bootstrap] = (time.monotonic(), found)
 

@@ -20,6 +20,7 @@ import contextlib
 import ctypes
 import json
 import os
+import secrets
 import shlex
 import shutil
 import signal
@@ -31,13 +32,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
+from ._certs import CertPaths, issue_certificates
 from .broker import find_free_port
-from .config import Profile
+from .config import KafkaSettings, Profile, Secret
 from .errors import BrokerUnavailableError, ConfigError, HorizonsError
 from .tuning import recommended_settings
 
@@ -46,6 +48,7 @@ __all__ = [
     "LOCAL_SETTINGS",
     "LocalKafkaCluster",
     "NodeSpec",
+    "SecureSetup",
     "kafka_home",
     "kafka_libs",
 ]
@@ -146,11 +149,108 @@ def _tail(path: Path, lines: int = 15) -> str:
 
 @dataclass(frozen=True, slots=True)
 class NodeSpec:
-    """One combined broker+controller node: its id and its two ports."""
+    """One combined broker+controller node: its id and its ports.
+
+    ``ssl_port`` is the mTLS listener of a secured cluster and ``oauth_port`` its SASL_SSL
+    OAUTHBEARER listener (both 0 when the cluster is not secured).
+    """
 
     node_id: int
     port: int
     controller_port: int
+    ssl_port: int = 0
+    oauth_port: int = 0
+
+
+#: The SASL/SCRAM users a secured cluster is formatted with: ``admin`` is a super user,
+#: ``guest`` has no ACLs at all (so everything it asks for is "not authorized").
+SECURE_USERS = ("admin", "guest")
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+#: The principals of the brokers' own certificate (controller and inter-broker listeners) and
+#: of the client certificate (mTLS listener): both super users, as is ``User:admin``.
+BROKER_PRINCIPAL = "User:broker"
+CLIENT_PRINCIPAL = "User:horizons"
+
+
+@dataclass(frozen=True, slots=True)
+class SecureSetup:
+    """The secrets and certificates of a secured local cluster, all under ``folder``.
+
+    ``password_file(user)`` holds that user's SCRAM password (``0600``); the CA is ``ca``.
+    """
+
+    folder: Path
+
+    @property
+    def certs(self) -> CertPaths:
+        return CertPaths.under(self.folder)
+
+    @property
+    def ca(self) -> Path:
+        return self.certs.ca
+
+    @property
+    def keystore(self) -> Path:
+        return self.folder / "broker-keystore.pem"
+
+    def password_file(self, user: str) -> Path:
+        return self.folder / f"{user}.password"
+
+    @property
+    def client_key_password_file(self) -> Path:
+        return self.folder / "client-key.password"
+
+    def password(self, user: str) -> Secret:
+        return Secret(self.password_file(user).read_text().strip())
+
+    def client_key_password(self) -> Secret:
+        return Secret(self.client_key_password_file.read_text().strip())
+
+    def ensure(self, hosts: tuple[str, ...]) -> None:
+        """Create the CA, certificates and passwords unless they exist already."""
+        if self.certs.exist() and all(self.password_file(u).is_file() for u in SECURE_USERS):
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.folder, 0o700)
+        for name in (*SECURE_USERS, "client-key"):
+            _write_secret(self.folder / f"{name}.password", secrets.token_hex(16))
+        paths = issue_certificates(
+            self.folder,
+            hosts=hosts,
+            client_key_password=self.client_key_password().reveal(),
+        )
+        _write_secret(
+            self.keystore,
+            paths.broker_key.read_text() + paths.broker_cert.read_text(),
+        )
+
+    def settings(self, bootstrap: str, user: str = "admin") -> KafkaSettings:
+        """Client settings for ``user`` over SASL_SSL."""
+        return KafkaSettings(
+            bootstrap_servers=bootstrap,
+            security_protocol="SASL_SSL",
+            sasl_mechanism=SCRAM_MECHANISM,
+            sasl_username=user,
+            sasl_password=self.password(user),
+            ssl_ca_location=str(self.ca),
+        )
+
+    def mtls_settings(self, bootstrap: str) -> KafkaSettings:
+        """Client settings for the mTLS listener with the client certificate."""
+        return KafkaSettings(
+            bootstrap_servers=bootstrap,
+            security_protocol="SSL",
+            ssl_ca_location=str(self.ca),
+            ssl_certificate_location=str(self.certs.client_cert),
+            ssl_key_location=str(self.certs.client_key),
+            ssl_key_password=self.client_key_password(),
+        )
+
+
+def _write_secret(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text + ("" if text.endswith("\n") else "\n"))
 
 
 class LocalKafkaCluster:
@@ -169,6 +269,7 @@ class LocalKafkaCluster:
         profile: Profile = "dev",
         overrides: Mapping[str, str] | None = None,
         host: str = "127.0.0.1",
+        secure: bool = False,
     ) -> None:
         if nodes < 1:
             raise ConfigError(f"a Kafka cluster needs at least one node, not {nodes}")
@@ -176,11 +277,20 @@ class LocalKafkaCluster:
         self.host = host
         self.profile: Profile = profile
         self.overrides = dict(overrides or {})
+        self.secure = secure
+        self.security = SecureSetup(self.data_dir / "secure")
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
         self._logs: dict[int, IO[bytes]] = {}
         state = self._load_state()
         if state is not None:
             self.cluster_id, self.nodes = state
+            was_secure = all(n.ssl_port for n in self.nodes)
+            if was_secure != secure:
+                raise ConfigError(
+                    f"{self.data_dir} holds a {'secured' if was_secure else 'plaintext'} Kafka "
+                    f"cluster: {'add' if was_secure else 'drop'} --secure or use another "
+                    "data folder"
+                )
             if len(self.nodes) != nodes:
                 raise ConfigError(
                     f"{self.data_dir} holds a {len(self.nodes)}-node Kafka cluster, "
@@ -189,15 +299,43 @@ class LocalKafkaCluster:
         else:
             self.cluster_id = _new_cluster_id()
             self.nodes = [
-                NodeSpec(i, find_free_port(host), find_free_port(host)) for i in range(1, nodes + 1)
+                NodeSpec(
+                    i,
+                    find_free_port(host),
+                    find_free_port(host),
+                    find_free_port(host) if secure else 0,
+                    find_free_port(host) if secure else 0,
+                )
+                for i in range(1, nodes + 1)
             ]
 
     # -- layout ----------------------------------------------------------------------------
 
     @property
     def bootstrap(self) -> str:
-        """Every node's client address, comma-separated."""
+        """Every node's client address, comma-separated (SASL_SSL when secured)."""
         return ",".join(f"{self.host}:{n.port}" for n in self.nodes)
+
+    @property
+    def mtls_bootstrap(self) -> str:
+        """A secured cluster's mTLS (SSL, client certificate required) addresses."""
+        if not self.secure:
+            raise HorizonsError("this Kafka cluster is not secured: it has no mTLS listener")
+        return ",".join(f"{self.host}:{n.ssl_port}" for n in self.nodes)
+
+    @property
+    def oauth_bootstrap(self) -> str:
+        """A secured cluster's SASL_SSL OAUTHBEARER addresses (Kafka's unsecured-JWS validator:
+        for tests of the OAUTHBEARER client path, not for real tokens)."""
+        if not self.secure:
+            raise HorizonsError("this Kafka cluster is not secured: it has no OAUTHBEARER listener")
+        return ",".join(f"{self.host}:{n.oauth_port}" for n in self.nodes)
+
+    def client_settings(self, user: str = "admin") -> KafkaSettings:
+        """Settings for a client of this cluster (``user`` over SASL_SSL when secured)."""
+        if self.secure:
+            return self.security.settings(self.bootstrap, user)
+        return KafkaSettings(bootstrap_servers=self.bootstrap)
 
     def node_dir(self, node_id: int) -> Path:
         return self.data_dir / f"node-{node_id}"
@@ -223,7 +361,13 @@ class LocalKafkaCluster:
         try:
             raw = json.loads(path.read_text())
             nodes = [
-                NodeSpec(int(n["id"]), int(n["port"]), int(n["controller_port"]))
+                NodeSpec(
+                    int(n["id"]),
+                    int(n["port"]),
+                    int(n["controller_port"]),
+                    int(n.get("ssl_port", 0)),
+                    int(n.get("oauth_port", 0)),
+                )
                 for n in raw["nodes"]
             ]
             return str(raw["cluster_id"]), nodes
@@ -236,7 +380,13 @@ class LocalKafkaCluster:
             "kafka_version": KAFKA_VERSION,
             "cluster_id": self.cluster_id,
             "nodes": [
-                {"id": n.node_id, "port": n.port, "controller_port": n.controller_port}
+                {
+                    "id": n.node_id,
+                    "port": n.port,
+                    "controller_port": n.controller_port,
+                    **({"ssl_port": n.ssl_port} if n.ssl_port else {}),
+                    **({"oauth_port": n.oauth_port} if n.oauth_port else {}),
+                }
                 for n in self.nodes
             ],
         }
@@ -266,10 +416,52 @@ class LocalKafkaCluster:
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             "log.dirs": str(self.node_dir(node.node_id) / "data"),
         }
+        if self.secure:
+            own.update(self._secure_properties(node))
         lines = [f"# written by cosmic_horizons.kafka_local ({self.profile} profile)"]
         lines += [f"{k}={v}" for k, v in own.items()]
         lines += [f"{k}={v}" for k, v in self.broker_settings().items()]
         return "\n".join(lines) + "\n"
+
+    def _secure_properties(self, node: NodeSpec) -> dict[str, str]:
+        """SASL_SSL for clients, mTLS (SSL) for clients with a certificate and between
+        brokers, TLS with the brokers' certificate on the controller listener; the
+        StandardAuthorizer denies whatever no ACL allows."""
+        h = self.host
+        sec = self.security
+        return {
+            "listeners": f"SASL_SSL://{h}:{node.port},SSL://{h}:{node.ssl_port},"
+            f"OAUTH://{h}:{node.oauth_port},CONTROLLER://{h}:{node.controller_port}",
+            "advertised.listeners": f"SASL_SSL://{h}:{node.port},SSL://{h}:{node.ssl_port},"
+            f"OAUTH://{h}:{node.oauth_port}",
+            "listener.security.protocol.map": (
+                "SASL_SSL:SASL_SSL,SSL:SSL,OAUTH:SASL_SSL,CONTROLLER:SSL"
+            ),
+            "inter.broker.listener.name": "SSL",
+            "ssl.keystore.type": "PEM",
+            "ssl.keystore.location": str(sec.keystore),
+            "ssl.truststore.type": "PEM",
+            "ssl.truststore.location": str(sec.ca),
+            "ssl.endpoint.identification.algorithm": "https",
+            "listener.name.ssl.ssl.client.auth": "required",
+            "listener.name.controller.ssl.client.auth": "required",
+            "ssl.principal.mapping.rules": "RULE:^CN=([^,]+)$/$1/,DEFAULT",
+            "sasl.enabled.mechanisms": f"{SCRAM_MECHANISM},OAUTHBEARER",
+            "listener.name.sasl_ssl.sasl.enabled.mechanisms": SCRAM_MECHANISM,
+            # OAUTHBEARER with Kafka's default (unsecured JWS) validator: the token's ``sub``
+            # is the principal. Enough to exercise the client side (OIDC client credentials).
+            "listener.name.oauth.sasl.enabled.mechanisms": "OAUTHBEARER",
+            "listener.name.oauth.oauthbearer.sasl.jaas.config": (
+                "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required "
+                'unsecuredLoginStringClaim_sub="admin";'
+            ),
+            f"listener.name.sasl_ssl.{SCRAM_MECHANISM.lower()}.sasl.jaas.config": (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            ),
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "super.users": f"User:admin;{BROKER_PRINCIPAL};{CLIENT_PRINCIPAL}",
+            "allow.everyone.if.no.acl.found": "false",
+        }
 
     # -- processes -------------------------------------------------------------------------
 
@@ -283,7 +475,13 @@ class LocalKafkaCluster:
         return cmd
 
     def _format(self) -> None:
-        """Write each node's properties; format the storage of nodes not formatted yet."""
+        """Write each node's properties; format the storage of nodes not formatted yet.
+
+        A secured cluster gets its certificates and SCRAM users first (the users are written
+        into the metadata at format time, so they exist before any broker starts)."""
+        if self.secure:
+            hosts = tuple(dict.fromkeys((self.host, "127.0.0.1", "localhost")))
+            self.security.ensure(hosts)
         self._save_state()
         pending: list[tuple[NodeSpec, subprocess.Popen[bytes], IO[bytes]]] = []
         for node in self.nodes:
@@ -300,6 +498,7 @@ class LocalKafkaCluster:
                 f"--cluster-id={self.cluster_id}",
                 "--config",
                 str(props),
+                *self._scram_args(),
             )
             proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=_die_with_parent
@@ -321,6 +520,15 @@ class LocalKafkaCluster:
             raise BrokerUnavailableError(
                 "formatting the Kafka storage failed for " + "\n".join(failed)
             )
+
+    def _scram_args(self) -> list[str]:
+        if not self.secure:
+            return []
+        args: list[str] = []
+        for user in SECURE_USERS:
+            password = self.security.password(user).reveal()
+            args += ["--add-scram", f"{SCRAM_MECHANISM}=[name={user},password={password}]"]
+        return args
 
     def _spawn(self, node_id: int) -> None:
         proc = self._procs.get(node_id)
@@ -365,15 +573,19 @@ class LocalKafkaCluster:
     def admin(self, timeout: float = 5.0) -> AdminClient:
         """An admin client on this cluster with bounded timeouts."""
         ms = int(timeout * 1000)
-        return AdminClient(
+        conf: dict[str, Any] = {"bootstrap.servers": self.bootstrap}
+        if self.secure:
+            conf = self.client_settings("admin").client_config("kafka-local-admin")
+            conf.pop("logger", None)
+        conf.update(
             {
-                "bootstrap.servers": self.bootstrap,
                 "socket.timeout.ms": ms,
                 "socket.connection.setup.timeout.ms": ms,
                 "reconnect.backoff.max.ms": 500,
                 "log_level": 0,
             }
         )
+        return AdminClient(conf)
 
     def registered(self, timeout: float = 5.0, *, admin: AdminClient | None = None) -> set[int]:
         """Ids of the brokers the cluster reports now (empty when nobody answers)."""
@@ -547,17 +759,21 @@ def run_foreground(
     say: Callable[[str], None],
     *,
     profile: Profile = "dev",
+    secure: bool = False,
 ) -> int:
     """``horizons broker --engine kafka``: start the cluster, print its bootstrap, run until
     Ctrl-C/SIGTERM (as KeyboardInterrupt) or a node exits, stop it; the exit code.
 
-    The bootstrap list goes to stdout alone (for scripts); progress goes to ``say``.
+    The bootstrap list goes to stdout alone (for scripts); progress goes to ``say``. A
+    ``secure`` cluster also prints, to ``say``, the CA path and the settings to export (the
+    password as a ``$(cat FILE)``: it is never printed).
     """
-    cluster = LocalKafkaCluster(data_dir, nodes, profile=profile)
+    cluster = LocalKafkaCluster(data_dir, nodes, profile=profile, secure=secure)
     again = (Path(data_dir) / _STATE_FILE).is_file()
     say(
         f"{'restarting' if again else 'starting'} Apache Kafka {KAFKA_VERSION} "
-        f"({nodes} KRaft node{'s' if nodes > 1 else ''}, {profile} profile) in {data_dir}"
+        f"({nodes} KRaft node{'s' if nodes > 1 else ''}, {profile} profile"
+        f"{', secured' if secure else ''}) in {data_dir}"
     )
     code = 0
     try:
@@ -567,6 +783,8 @@ def run_foreground(
             f"Kafka cluster {cluster.cluster_id} up in {time.monotonic() - started:.1f} s; "
             f"clients use --bootstrap {cluster.bootstrap}. Ctrl-C stops it."
         )
+        if secure:
+            say(secure_instructions(cluster))
         print(cluster.bootstrap, flush=True)
         code = cluster.wait()
         if code:
@@ -577,3 +795,31 @@ def run_foreground(
         cluster.stop()
     say("Kafka cluster stopped")
     return code
+
+
+def secure_instructions(cluster: LocalKafkaCluster) -> str:
+    """What a client of a secured local cluster exports (the password stays in its file)."""
+    sec = cluster.security
+    return "\n".join(
+        [
+            f"CA certificate: {sec.ca}",
+            "SASL_SSL (SCRAM-SHA-512) as the super user 'admin':",
+            f"  export KAFKA_BOOTSTRAP_SERVERS={cluster.bootstrap}",
+            "  export KAFKA_SECURITY_PROTOCOL=SASL_SSL",
+            f"  export KAFKA_SASL_MECHANISM={SCRAM_MECHANISM}",
+            "  export KAFKA_SASL_USERNAME=admin",
+            f'  export KAFKA_SASL_PASSWORD="$(cat {shlex.quote(str(sec.password_file("admin")))})"',
+            f"  export KAFKA_SSL_CA_LOCATION={sec.ca}",
+            "mTLS (client certificate, principal User:horizons):",
+            f"  export KAFKA_BOOTSTRAP_SERVERS={cluster.mtls_bootstrap}",
+            "  export KAFKA_SECURITY_PROTOCOL=SSL",
+            f"  export KAFKA_SSL_CA_LOCATION={sec.ca}",
+            f"  export KAFKA_SSL_CERTIFICATE_LOCATION={sec.certs.client_cert}",
+            f"  export KAFKA_SSL_KEY_LOCATION={sec.certs.client_key}",
+            "  export KAFKA_SSL_KEY_PASSWORD="
+            f'"$(cat {shlex.quote(str(sec.client_key_password_file))})"',
+            f"OAUTHBEARER (unsecured-JWS validator, token 'sub' is the principal; for tests): "
+            f"{cluster.oauth_bootstrap}",
+            "the user 'guest' has no ACLs (everything it asks is refused: not authorized).",
+        ]
+    )

@@ -28,10 +28,12 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 
 from .config import KafkaSettings, mask_config
 from .errors import (
+    AuthorizationError,
     ConfigError,
     KafkaError,
     PublishError,
     TopicError,
+    classify_security,
     from_kafka_error,
     note_client_error,
 )
@@ -249,6 +251,23 @@ class Publisher:
                 exc, operation="reading topic metadata", target=self.settings.require_bootstrap()
             ) from exc
         found = metadata.topics.get(self.topic)
+        if found is None and self.settings.security_protocol != "PLAINTEXT":
+            # A secured cluster leaves out of the full list the topics this principal may not
+            # describe: ask for this one by name (auto-creation is off) to tell them apart.
+            with contextlib.suppress(KafkaException):
+                found = self._producer.list_topics(
+                    self.topic, timeout=self._metadata_timeout
+                ).topics.get(self.topic)
+            refused = (
+                None
+                if found is None
+                else classify_security(
+                    found.error.code() if found.error is not None else None,
+                    found.error.str() if found.error is not None else "",
+                )
+            )
+            if isinstance(refused, AuthorizationError):
+                raise refused.at(f"publishing to {self.topic}")
         if found is None or found.error is not None or not found.partitions:
             raise TopicMissingError(self.topic, self.settings.require_bootstrap())
         return len(found.partitions)

@@ -28,6 +28,7 @@ from ..broker import EmbeddedBroker, port_is_free
 from ..cluster import BrokerCheck, check_broker, make_admin, require_reachable
 from ..config import KafkaSettings
 from ..errors import (
+    ConfigError,
     HorizonsError,
     PacketError,
     SecurityError,
@@ -99,11 +100,21 @@ def broker(
     engine: EngineOpt = Engine.tansu,
     nodes: NodesOpt = 1,
     data: DataOpt = Path("data/kafka"),
+    secure: Annotated[
+        bool,
+        typer.Option(
+            "--secure",
+            help="Kafka engine: SASL_SSL (SCRAM-SHA-512) and mTLS listeners, a throwaway CA, "
+            "ACLs enforced; prints the client settings to export.",
+        ),
+    ] = False,
 ) -> None:
     """Run a broker until Ctrl-C or SIGTERM: embedded Tansu (in memory) or local Kafka."""
     sigterm_as_interrupt()
+    if secure and engine is not Engine.kafka:
+        raise ConfigError("--secure needs --engine kafka (Tansu has no TLS or SASL)")
     if engine is Engine.kafka:
-        raise typer.Exit(run_foreground(data, nodes, err_console.print))
+        raise typer.Exit(run_foreground(data, nodes, err_console.print, secure=secure))
     embedded = EmbeddedBroker(port, host=host)
     embedded.start()
     err_console.print(

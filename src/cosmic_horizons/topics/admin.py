@@ -345,8 +345,23 @@ class TopicAdmin:
         return self.settings.bootstrap_servers or ""
 
     def _result(self, future: Future[T]) -> T:
+        started = time.monotonic()
+        deadline = started + self.timeout + 5
         try:
-            return future.result(timeout=self.timeout + 5)
+            # In slices: a SASL/TLS failure reported meanwhile ends the wait at once (it will
+            # not heal by waiting), instead of after the whole timeout.
+            while True:
+                try:
+                    return future.result(timeout=min(0.5, max(0.0, deadline - time.monotonic())))
+                except concurrent.futures.TimeoutError:
+                    if time.monotonic() >= deadline:
+                        raise
+                with contextlib.suppress(Exception):
+                    self._admin.poll(0)
+                seen = recent_security_error(self._bootstrap, time.monotonic() - started)
+                if seen is not None:
+                    future.cancel()
+                    raise seen.at(f"request to {self._bootstrap}")
         except concurrent.futures.TimeoutError as exc:
             with contextlib.suppress(Exception):
                 self._admin.poll(0)  # serve queued error callbacks: a SASL/TLS failure?
