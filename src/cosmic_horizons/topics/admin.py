@@ -43,7 +43,7 @@ from ..errors import (
     rdkafka_error_of,
     recent_security_error,
 )
-from .diff import PartitionState, TopicDiff, TopicState, configs_equal, diff_topic
+from .diff import PartitionPlacement, TopicDiff, TopicState, configs_equal, diff_topic
 from .models import TopicSpec
 
 __all__ = [
@@ -126,7 +126,7 @@ class TopicAdmin:
             if name.startswith("__") and not internal:
                 continue
             parts = [
-                PartitionState(
+                PartitionPlacement(
                     id=p.id,
                     leader=p.leader if p.leader >= 0 else None,
                     replicas=tuple(p.replicas),
@@ -370,7 +370,7 @@ class TopicAdmin:
                 return None
             raise self._translate(exc, operation="Metadata", target=name) from exc
         partitions = tuple(
-            PartitionState(
+            PartitionPlacement(
                 id=p.id,
                 leader=p.leader.id if p.leader is not None and p.leader.id >= 0 else None,
                 replicas=tuple(n.id for n in p.replicas),
