@@ -36,6 +36,7 @@ from ..cluster import make_admin
 from ..config import KafkaSettings
 from ..errors import (
     BrokerUnavailableError,
+    HorizonsError,
     KafkaError,
     TopicError,
     UnsupportedByBrokerError,
@@ -111,7 +112,28 @@ class TopicAdmin:
     ) -> None:
         self.settings = settings
         self.timeout = timeout
-        self._admin = admin or make_admin(settings, timeout_ms=int(timeout * 1000))
+        self._client: AdminClient | None = admin or make_admin(
+            settings, timeout_ms=int(timeout * 1000)
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def _admin(self) -> AdminClient:
+        if self._client is None:
+            raise HorizonsError("the topic admin is closed")
+        return self._client
+
+    def close(self) -> None:
+        """Release the admin client (librdkafka frees it with its last reference); later
+        operations raise :class:`~cosmic_horizons.errors.HorizonsError`. Idempotent."""
+        self._client = None
+
+    def __enter__(self) -> TopicAdmin:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- reading -------------------------------------------------------------------------
 
