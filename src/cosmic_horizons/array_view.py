@@ -40,8 +40,8 @@ from .packet import KafkaPayload, decode_packet
 __all__ = [
     "ArraySnapshot",
     "ArrayView",
+    "ElementHealth",
     "ElementState",
-    "Health",
     "HealthThresholds",
     "RatePoint",
     "SiteSummary",
@@ -50,8 +50,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Health = Literal["ok", "warn", "alarm", "stale"]
-HEALTH_ORDER: Final[tuple[Health, ...]] = ("ok", "warn", "alarm", "stale")
+ElementHealth = Literal["ok", "warn", "alarm", "stale"]
+"""How healthy one array element is (not the data plane: see ``monitor.health``)."""
+HEALTH_ORDER: Final[tuple[ElementHealth, ...]] = ("ok", "warn", "alarm", "stale")
 #: Seconds of per-second message counts kept for the rate chart.
 RATE_HISTORY_S: Final = 300
 #: Most elements tracked: packets from further element ids are counted, not kept (a producer
@@ -84,7 +85,7 @@ class HealthThresholds(msgspec.Struct, frozen=True, kw_only=True):
 
 def classify(
     rfi_level: float, noise_floor: float, age_s: float, limits: HealthThresholds
-) -> tuple[Health, list[str]]:
+) -> tuple[ElementHealth, list[str]]:
     """The health of one element and the reasons for it (empty when ok)."""
     if age_s > limits.stale_after_s:
         return "stale", [f"no packet for {age_s:.0f} s (stale after {limits.stale_after_s:g} s)"]
@@ -129,7 +130,7 @@ class ElementState(msgspec.Struct, frozen=True, kw_only=True):
     age_s: float = msgspec.field(name="ageS")
     partition: int
     offset: int
-    health: Health
+    health: ElementHealth
     reasons: list[str]
 
 
@@ -146,7 +147,7 @@ class SiteSummary(msgspec.Struct, frozen=True, kw_only=True):
     max_rfi: float | None = msgspec.field(name="maxRfi")
     mean_noise_floor: float | None = msgspec.field(name="meanNoiseFloor")
     last_seen: float | None = msgspec.field(name="lastSeen")
-    health: Health
+    health: ElementHealth
     """The site's worst element among those not stale; ``stale`` when all are."""
 
 
@@ -454,7 +455,7 @@ def summarize_sites(elements: list[ElementState]) -> list[SiteSummary]:
         rfi = [e.rfi_level for e in live]
         noise = [e.noise_floor for e in live]
         if not live:
-            health: Health = "stale"
+            health: ElementHealth = "stale"
         elif counts["alarm"]:
             health = "alarm"
         elif counts["warn"]:

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -444,11 +444,3 @@ class EmbeddedBroker:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-
-@contextlib.contextmanager
-def embedded_broker(port: int | None = None, host: str = "127.0.0.1") -> Iterator[EmbeddedBroker]:
-    """Context manager form of :class:`EmbeddedBroker`."""
-    broker = EmbeddedBroker(port, host=host)
-    with broker:
-        yield broker

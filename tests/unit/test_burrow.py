@@ -14,7 +14,7 @@ from cosmic_horizons.monitor.burrow import (
     lag_seconds,
     worst_status,
 )
-from cosmic_horizons.monitor.health import Health, lag_health
+from cosmic_horizons.monitor.health import ServiceHealth, lag_health
 from cosmic_horizons.monitor.models import GroupLag, LagStatus, PartitionLag
 
 
@@ -249,23 +249,25 @@ def _group(status: LagStatus) -> GroupLag:
 @pytest.mark.parametrize(
     ("status", "health"),
     [
-        ("OK", Health.HEALTHY),
-        ("UNKNOWN", Health.UNKNOWN),
-        ("WARN", Health.DEGRADED),
-        ("STALL", Health.UNHEALTHY),
-        ("STOP", Health.UNHEALTHY),
-        ("REWIND", Health.UNHEALTHY),
-        ("ERR", Health.UNHEALTHY),
+        ("OK", ServiceHealth.HEALTHY),
+        ("UNKNOWN", ServiceHealth.UNKNOWN),
+        ("WARN", ServiceHealth.DEGRADED),
+        ("STALL", ServiceHealth.UNHEALTHY),
+        ("STOP", ServiceHealth.UNHEALTHY),
+        ("REWIND", ServiceHealth.UNHEALTHY),
+        ("ERR", ServiceHealth.UNHEALTHY),
     ],
 )
-def test_lag_health_maps_burrow_status_to_exit_codes(status: LagStatus, health: Health) -> None:
+def test_lag_health_maps_burrow_status_to_exit_codes(
+    status: LagStatus, health: ServiceHealth
+) -> None:
     assert lag_health([_group("OK"), _group(status)])[0] is health
 
 
 def test_unknown_exit_code_is_distinct_from_every_other() -> None:
-    assert int(Health.UNKNOWN) == 3
-    assert lag_health([_group("UNKNOWN"), _group("WARN")])[0] is Health.DEGRADED
-    assert lag_health([_group("UNKNOWN"), _group("STOP")])[0] is Health.UNHEALTHY
+    assert int(ServiceHealth.UNKNOWN) == 3
+    assert lag_health([_group("UNKNOWN"), _group("WARN")])[0] is ServiceHealth.DEGRADED
+    assert lag_health([_group("UNKNOWN"), _group("STOP")])[0] is ServiceHealth.UNHEALTHY
 
 
 # -- group totals --------------------------------------------------------------------------
@@ -512,7 +514,7 @@ def _fixture_group(name: str, samples: list[OffsetSample], now: float) -> GroupL
 def test_burrow_storage_fixture_testgroup_is_ok_with_total_lag_2421() -> None:
     g = _fixture_group("testgroup", _fixture(10), now=100.0)
     assert (g.status, g.total_lag, len(g.partitions)) == ("OK", 2421, 1)
-    assert lag_health([g])[0] is Health.HEALTHY
+    assert lag_health([g])[0] is ServiceHealth.HEALTHY
 
 
 def test_burrow_storage_fixture_testgroup2() -> None:
@@ -527,7 +529,7 @@ def test_burrow_storage_fixture_testgroup2() -> None:
     more = samples + [OffsetSample(10.0 * i, 1400, _FIXTURE_HW) for i in range(11, 15)]
     g = _fixture_group("testgroup2", more[-10:], now=140.0)
     assert (g.status, g.total_lag) == ("STOP", 2921)
-    assert lag_health([g])[0] is Health.UNHEALTHY
+    assert lag_health([g])[0] is ServiceHealth.UNHEALTHY
 
 
 def test_embedded_cluster_id_is_the_embedded_brokers_default() -> None:

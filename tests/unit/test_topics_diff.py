@@ -8,7 +8,7 @@ import pytest
 
 from cosmic_horizons.topics import (
     ConfigDrift,
-    PartitionState,
+    PartitionPlacement,
     TopicState,
     desired_topic,
     diff_topic,
@@ -29,7 +29,7 @@ def state(
     return TopicState(
         name="element.raw_data",
         partitions=tuple(
-            PartitionState(id=i, leader=replicas[0], replicas=replicas, isr=isr or replicas)
+            PartitionPlacement(id=i, leader=replicas[0], replicas=replicas, isr=isr or replicas)
             for i in range(partitions)
         ),
         configs=dict(DEV.configs) if configs is None else configs,
@@ -162,8 +162,8 @@ def test_weakest_partition_sets_the_replication_factor() -> None:
     weak = TopicState(
         name="t",
         partitions=(
-            PartitionState(id=0, leader=1, replicas=(1, 2, 3), isr=(1, 2, 3)),
-            PartitionState(id=1, leader=2, replicas=(2, 3), isr=(2,)),
+            PartitionPlacement(id=0, leader=1, replicas=(1, 2, 3), isr=(1, 2, 3)),
+            PartitionPlacement(id=1, leader=2, replicas=(2, 3), isr=(2,)),
         ),
     )
     assert weak.replication_factor == 2

@@ -84,15 +84,6 @@ class DataPlaneCache:
             self._thread.join(timeout)
             self._thread = None
 
-    def wait_for_poll(self, after_version: int = 0, timeout: float = 30.0) -> bool:
-        """Block until a poll newer than ``after_version`` completed (for callers and tests)."""
-        deadline = time.monotonic() + timeout
-        while self._cached.version <= after_version:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.05)
-        return True
-
     # -- reading ---------------------------------------------------------------------------
 
     @property

@@ -121,18 +121,59 @@ class Archiver:
         self.counters = ArchiverCounters(self.topic, group, storage.url)
         self._topic_id: str | None = None
         """The live topic's Kafka id, read at each assignment (None: the broker has none)."""
+        #: Set by :meth:`stop` (from any thread); :meth:`run` checks it with its own event.
+        self._stop = threading.Event()
+        #: Held while :meth:`run` is in progress; :meth:`close` waits for it.
+        self._running = threading.Lock()
+        self._run_thread: int | None = None
 
     def stats(self) -> ArchiverStats:
         """The counters now (safe to call from another thread)."""
         parts = sorted(dict(self._parts).values(), key=lambda p: p.partition)
         return self.counters.snapshot([p.stats() for p in parts])
 
-    def run(self, stop_event: threading.Event) -> ArchiverStats:
-        """Archive until ``stop_event`` is set (or the end, with ``stop_at_end``).
+    def run(self, stop_event: threading.Event | None = None) -> ArchiverStats:
+        """Archive until ``stop_event`` is set or :meth:`stop` is called (or the end, with
+        ``stop_at_end``); the final counters.
 
         Open ranges that were not stored when it stops are dropped, not committed: the
-        next run reads them again.
+        next run reads them again. A :meth:`stop` before ``run`` makes it return at once.
         """
+        stop_event = stop_event or threading.Event()
+        if not self._running.acquire(blocking=False):
+            raise RuntimeError("this archiver is already running")
+        self._run_thread = threading.get_ident()
+        try:
+            return self._run(stop_event)
+        finally:
+            self._run_thread = None
+            self._running.release()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to stop after the current batch (thread-safe, returns at once)."""
+        self._stop.set()
+
+    def close(self, timeout: float | None = 60.0) -> bool:
+        """Stop the archiver and wait up to ``timeout`` s for :meth:`run` to finish.
+
+        True when no run is in progress any more. Idempotent; called from the thread that
+        runs the archiver (a checkpoint callback, say) it only stops it.
+        """
+        self.stop()
+        if self._run_thread == threading.get_ident():
+            return False
+        if not self._running.acquire(timeout=-1 if timeout is None else timeout):
+            return False
+        self._running.release()
+        return True
+
+    def __enter__(self) -> Archiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _run(self, stop_event: threading.Event) -> ArchiverStats:
         log.debug("archiver consumer config: %s", mask_config(self._consumer_conf))
         self._dead.open()
         try:
@@ -151,7 +192,7 @@ class Archiver:
         last_lag = 0.0
         stopped = False
         try:
-            while not stop_event.is_set():
+            while not (stop_event.is_set() or self._stop.is_set()):
                 # while files are being encoded, look back often to store them
                 timeout = 0.01 if self._closing else 0.2
                 msgs = consumer.consume(num_messages=self.batch_size, timeout=timeout)

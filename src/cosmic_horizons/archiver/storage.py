@@ -133,7 +133,8 @@ class ArchiveStorage:
         elif kind == "gs":
             options = _gs_options(env)
         try:
-            self.fs, root = _filesystem(kind, raw, options)
+            self._fs: Any = None
+            self._fs, root = _filesystem(kind, raw, options)
             # what a failed call on this storage raises (gcsfs has errors of its own)
             self.errors: tuple[type[Exception], ...] = _store_errors(kind)
         except ImportError as exc:
@@ -152,6 +153,32 @@ class ArchiveStorage:
             return url
         return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
+    # -- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec filesystem the files live on."""
+        self._check_open()
+        return self._fs
+
+    def _check_open(self) -> None:
+        if self._fs is None:
+            raise StorageError(f"archive storage {self._url} is closed")
+
+    def close(self) -> None:
+        """Let go of the filesystem; later file operations raise StorageError. Idempotent.
+
+        The filesystem object itself is not closed: fsspec shares one instance between
+        every storage with the same URL options, and frees it when none is left.
+        """
+        self._fs = None
+
+    def __enter__(self) -> ArchiveStorage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @property
     def url(self) -> str:
         """The storage root URL (never with credentials)."""
@@ -164,6 +191,7 @@ class ArchiveStorage:
         return self._url
 
     def _full(self, relpath: str) -> str:
+        self._check_open()  # also before a local write, which does not go through fs
         rel = relpath.replace("\\", "/").lstrip("/")
         if not rel or any(p in ("", ".", "..") for p in rel.split("/")):
             raise ArchiveError(f"invalid archive path {relpath!r}")

@@ -23,7 +23,7 @@ from .._units import format_bytes, format_duration_ms, parse_duration
 from ..archiver.archiver import DEFAULT_GROUP as ARCHIVER_GROUP
 from ..errors import BrokerUnavailableError, SecurityError, recent_security_error
 from ..monitor import GroupLag, KafkaSnapshot, LagStatus, Monitor
-from ..monitor.health import Health, lag_health, snapshot_health
+from ..monitor.health import ServiceHealth, lag_health, snapshot_health
 from ..publisher import CLIENT_ID
 from .common import (
     EXIT_SECURITY,
@@ -51,10 +51,10 @@ _STATUS_STYLE: dict[LagStatus, str] = {
     "ERR": "bold red",
 }
 _HEALTH_STYLE = {
-    Health.HEALTHY: "green",
-    Health.DEGRADED: "yellow",
-    Health.UNHEALTHY: "bold red",
-    Health.UNKNOWN: "cyan",
+    ServiceHealth.HEALTHY: "green",
+    ServiceHealth.DEGRADED: "yellow",
+    ServiceHealth.UNHEALTHY: "bold red",
+    ServiceHealth.UNKNOWN: "cyan",
 }
 
 
@@ -289,7 +289,7 @@ def lag(
         except SecurityError as exc:  # SASL/TLS failed: the message says what to check
             fail(str(exc), EXIT_SECURITY)
         except BrokerUnavailableError as exc:
-            fail(str(exc), int(Health.UNHEALTHY))
+            fail(str(exc), int(ServiceHealth.UNHEALTHY))
     if group is not None and not any(g.partitions for g in groups):
         state = groups[0].state if groups else "unknown"
         hint = ""

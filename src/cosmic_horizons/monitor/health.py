@@ -8,11 +8,14 @@ from enum import IntEnum
 from .burrow import worst_status
 from .models import GroupLag, KafkaSnapshot
 
-__all__ = ["Health", "lag_health", "snapshot_health"]
+__all__ = ["ServiceHealth", "lag_health", "snapshot_health"]
 
 
-class Health(IntEnum):
-    """Also the exit code of ``horizons monitor`` and ``horizons lag``."""
+class ServiceHealth(IntEnum):
+    """How healthy the data plane's service is (broker, topic, consumer lag).
+
+    Also the exit code of ``horizons monitor`` and ``horizons lag``.
+    """
 
     HEALTHY = 0
     DEGRADED = 1
@@ -21,28 +24,28 @@ class Health(IntEnum):
     UNKNOWN = 3
 
 
-def snapshot_health(snapshot: KafkaSnapshot) -> tuple[Health, list[str]]:
+def snapshot_health(snapshot: KafkaSnapshot) -> tuple[ServiceHealth, list[str]]:
     """The snapshot's health and the reasons for anything less than healthy.
 
     Unhealthy: broker unreachable, topic missing, a partition without a leader.
     Degraded: under-replicated partitions, or offsets/configs that could not be read.
     """
     if not snapshot.connected:
-        return Health.UNHEALTHY, [snapshot.error or "broker unreachable"]
+        return ServiceHealth.UNHEALTHY, [snapshot.error or "broker unreachable"]
     if snapshot.partition_details is None:
-        return Health.UNHEALTHY, [snapshot.error or f"topic {snapshot.topic!r} unavailable"]
+        return ServiceHealth.UNHEALTHY, [snapshot.error or f"topic {snapshot.topic!r} unavailable"]
     offline = [p.partition for p in snapshot.partition_details if p.leader is None]
     if offline:
-        return Health.UNHEALTHY, [f"partitions without a leader: {offline}"]
+        return ServiceHealth.UNHEALTHY, [f"partitions without a leader: {offline}"]
     reasons: list[str] = []
     if snapshot.under_replicated_partitions:
         reasons.append(f"{snapshot.under_replicated_partitions} under-replicated partition(s)")
     if snapshot.error:
         reasons.append(snapshot.error)
-    return (Health.DEGRADED if reasons else Health.HEALTHY), reasons
+    return (ServiceHealth.DEGRADED if reasons else ServiceHealth.HEALTHY), reasons
 
 
-def lag_health(groups: Sequence[GroupLag]) -> tuple[Health, list[str]]:
+def lag_health(groups: Sequence[GroupLag]) -> tuple[ServiceHealth, list[str]]:
     """Burrow's verdict as health: OK healthy, WARN degraded, STOP/STALL/REWIND/ERR unhealthy.
 
     UNKNOWN (lag seen once, no trend yet) is its own answer when it is the worst status, so a
@@ -51,9 +54,9 @@ def lag_health(groups: Sequence[GroupLag]) -> tuple[Health, list[str]]:
     status = worst_status(g.status for g in groups)
     reasons = [f"{g.group}: {g.status} ({g.rule})" for g in groups if g.status != "OK"]
     if status == "OK":
-        return Health.HEALTHY, reasons
+        return ServiceHealth.HEALTHY, reasons
     if status == "UNKNOWN":
-        return Health.UNKNOWN, reasons
+        return ServiceHealth.UNKNOWN, reasons
     if status == "WARN":
-        return Health.DEGRADED, reasons
-    return Health.UNHEALTHY, reasons
+        return ServiceHealth.DEGRADED, reasons
+    return ServiceHealth.UNHEALTHY, reasons

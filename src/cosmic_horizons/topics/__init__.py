@@ -1,14 +1,14 @@
 """Topics as "desired vs actual": specs per profile, diffing, and the admin operations."""
 
 from .admin import ConfigChange, EnsureResult, TopicAdmin, TopicSummary, delete_records_before
-from .diff import ConfigDrift, PartitionState, TopicDiff, TopicState, diff_topic
+from .diff import ConfigDrift, PartitionPlacement, TopicDiff, TopicState, diff_topic
 from .models import TopicSpec, desired_topic, dlq_topic_name
 
 __all__ = [
     "ConfigChange",
     "ConfigDrift",
     "EnsureResult",
-    "PartitionState",
+    "PartitionPlacement",
     "TopicAdmin",
     "TopicDiff",
     "TopicSpec",

@@ -36,6 +36,7 @@ from ..cluster import make_admin
 from ..config import KafkaSettings
 from ..errors import (
     BrokerUnavailableError,
+    HorizonsError,
     KafkaError,
     TopicError,
     UnsupportedByBrokerError,
@@ -43,7 +44,7 @@ from ..errors import (
     rdkafka_error_of,
     recent_security_error,
 )
-from .diff import PartitionState, TopicDiff, TopicState, configs_equal, diff_topic
+from .diff import PartitionPlacement, TopicDiff, TopicState, configs_equal, diff_topic
 from .models import TopicSpec
 
 __all__ = [
@@ -111,7 +112,28 @@ class TopicAdmin:
     ) -> None:
         self.settings = settings
         self.timeout = timeout
-        self._admin = admin or make_admin(settings, timeout_ms=int(timeout * 1000))
+        self._client: AdminClient | None = admin or make_admin(
+            settings, timeout_ms=int(timeout * 1000)
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def _admin(self) -> AdminClient:
+        if self._client is None:
+            raise HorizonsError("the topic admin is closed")
+        return self._client
+
+    def close(self) -> None:
+        """Release the admin client (librdkafka frees it with its last reference); later
+        operations raise :class:`~cosmic_horizons.errors.HorizonsError`. Idempotent."""
+        self._client = None
+
+    def __enter__(self) -> TopicAdmin:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- reading -------------------------------------------------------------------------
 
@@ -126,7 +148,7 @@ class TopicAdmin:
             if name.startswith("__") and not internal:
                 continue
             parts = [
-                PartitionState(
+                PartitionPlacement(
                     id=p.id,
                     leader=p.leader if p.leader >= 0 else None,
                     replicas=tuple(p.replicas),
@@ -385,7 +407,7 @@ class TopicAdmin:
                 return None
             raise self._translate(exc, operation="Metadata", target=name) from exc
         partitions = tuple(
-            PartitionState(
+            PartitionPlacement(
                 id=p.id,
                 leader=p.leader.id if p.leader is not None and p.leader.id >= 0 else None,
                 replicas=tuple(n.id for n in p.replicas),

@@ -14,7 +14,7 @@ from .models import TopicSpec
 
 __all__ = [
     "ConfigDrift",
-    "PartitionState",
+    "PartitionPlacement",
     "TopicDiff",
     "TopicState",
     "configs_equal",
@@ -29,8 +29,8 @@ _NAME_KEYS = frozenset(
 )
 
 
-class PartitionState(msgspec.Struct, frozen=True, kw_only=True):
-    """One partition as the cluster reports it (broker ids)."""
+class PartitionPlacement(msgspec.Struct, frozen=True, kw_only=True):
+    """Where one partition lives, as the cluster reports it: leader, replicas, ISR (broker ids)."""
 
     id: int
     leader: int | None
@@ -51,7 +51,7 @@ class TopicState(msgspec.Struct, frozen=True, kw_only=True):
     """A topic as it exists on the cluster: partitions and the config values it reports."""
 
     name: str
-    partitions: tuple[PartitionState, ...]
+    partitions: tuple[PartitionPlacement, ...]
     configs: dict[str, str] = {}
 
     @property
