@@ -542,7 +542,8 @@ class Publisher:
         producer's connections are busy retrying."""
         admin = AdminClient({**self.settings.client_config(CLIENT_ID), "log_level": 0})
         try:
-            topic = admin.list_topics(self.topic, timeout=3.0).topics[self.topic]
+            # Every topic, none named: a Metadata request naming a missing topic creates it.
+            topic = admin.list_topics(timeout=3.0).topics[self.topic]
         except (KafkaException, KeyError):
             return None
         min_isr = int(desired_topic(self.settings.profile).configs.get("min.insync.replicas", 1))
