@@ -9,15 +9,9 @@ import typer
 
 from ..api import start_api
 from ..cluster import check_broker
-from .common import (
-    EXIT_SECURITY,
-    BootstrapOpt,
-    TopicOpt,
-    err_console,
-    fail,
-    load_settings,
-    sigterm_as_interrupt,
-)
+from ..config import KafkaSettings
+from .common import BootstrapOpt, TopicOpt, err_console, fail, load_settings
+from .exits import Exit, stop_on_signals
 
 
 def serve(
@@ -37,13 +31,23 @@ def serve(
     ] = 2.0,
 ) -> None:
     """Serve the monitoring API, /metrics and the dashboard until Ctrl-C or SIGTERM."""
-    sigterm_as_interrupt()
-    settings = load_settings(bootstrap, topic)
+    with stop_on_signals() as stop:
+        _serve(stop, load_settings(bootstrap, topic), host, port, from_beginning, poll_interval)
+
+
+def _serve(
+    stop: threading.Event,
+    settings: KafkaSettings,
+    host: str,
+    port: int,
+    from_beginning: bool,
+    poll_interval: float,
+) -> None:
     # A broker that is down may come back, and the API says so meanwhile; credentials or
     # certificates the broker refuses will not fix themselves: stop at once.
     probe = check_broker(settings, timeout=3.0)
     if probe.failure in ("authentication", "tls"):
-        fail(probe.error or "SASL/TLS failed", EXIT_SECURITY)
+        fail(probe.error or "SASL/TLS failed", Exit.SECURITY)
     api = start_api(
         settings,
         host=host,
@@ -59,9 +63,7 @@ def serve(
         soft_wrap=True,
     )
     try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
+        stop.wait()
     finally:
         api.close()
     err_console.print("API stopped")
