@@ -121,7 +121,7 @@ def test_check_reachable_and_unreachable(bootstrap: str) -> None:
     report = json.loads(ok.stdout)
     assert report["reachable"] is True and report["brokers"] and report["latency_ms"] >= 0
     bad = horizons("check", "-b", "127.0.0.1:1", "--timeout", "2")
-    assert bad.returncode == 1
+    assert bad.returncode == 3
     assert "unreachable" in bad.stderr.decode() and "hint:" in bad.stderr.decode()
 
 
