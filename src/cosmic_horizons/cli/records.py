@@ -4,6 +4,7 @@ and consumer), and ``schema`` (the packet they carry)."""
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import sys
 import threading
@@ -109,10 +110,20 @@ def _lines(stream_in: BinaryIO, stop: threading.Event) -> Iterator[bytes]:
     """
     chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=64)
 
+    # Read the descriptor itself: a read blocked in a buffered reader holds its lock, and the
+    # interpreter's shutdown then stops with a fatal error instead of exiting.
+    try:
+        fd: int | None = stream_in.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = None  # an in-memory stream, which never blocks
+    read1 = getattr(stream_in, "read1", stream_in.read)
+
     def read() -> None:
         try:
-            while chunk := stream_in.read1(1 << 16):  # type: ignore[attr-defined]
+            while chunk := os.read(fd, 1 << 16) if fd is not None else read1(1 << 16):
                 chunks.put(chunk)
+        except (OSError, ValueError):
+            pass  # closed under us after a stop
         finally:
             chunks.put(None)
 
