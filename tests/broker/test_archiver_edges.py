@@ -255,7 +255,7 @@ def test_recreated_topic_stops_the_archiver_and_trim(
     trim = ["topics", "trim", topic_name, "--archived", "--storage", storage.url, "-b", bootstrap]
     for extra in (["--dry-run", "--json"], []):
         result = runner.invoke(app, [*trim, *extra])
-        assert result.exit_code == 3, result.output
+        assert result.exit_code == 5, result.output
         assert "another incarnation" in result.output and "nothing was trimmed" in result.output
         assert old_id in result.output and new_id in result.output
         with pytest.raises(json.JSONDecodeError):

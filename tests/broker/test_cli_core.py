@@ -121,7 +121,7 @@ def test_check_reachable_and_unreachable(bootstrap: str) -> None:
     report = json.loads(ok.stdout)
     assert report["reachable"] is True and report["brokers"] and report["latency_ms"] >= 0
     bad = horizons("check", "-b", "127.0.0.1:1", "--timeout", "2")
-    assert bad.returncode == 1
+    assert bad.returncode == 3
     assert "unreachable" in bad.stderr.decode() and "hint:" in bad.stderr.decode()
 
 
@@ -473,10 +473,10 @@ def _one_error_line(stderr: bytes) -> str:
     return lines[0]
 
 
-def test_consume_missing_topic_is_exit_1(bootstrap: str, topic_name: str) -> None:
+def test_consume_missing_topic_is_exit_6(bootstrap: str, topic_name: str) -> None:
     result = _horizons_env("consume", "-b", bootstrap, "-t", topic_name)
-    assert result.returncode == 1
-    assert f"topic {topic_name} does not exist" in _one_error_line(result.stderr)
+    assert result.returncode == 6
+    assert f"topic {topic_name!r} does not exist" in _one_error_line(result.stderr)
 
 
 def test_consume_unreachable_broker_is_exit_3() -> None:

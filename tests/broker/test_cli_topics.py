@@ -9,7 +9,7 @@ import pytest
 from confluent_kafka import Producer
 from typer.testing import CliRunner
 
-from cosmic_horizons.cli import topics as topics_cli
+from cosmic_horizons.cli import topics_alter as topics_cli
 from cosmic_horizons.cli.main import app
 from tests.engines import only_kafka, only_tansu
 from tests.helpers import create_topic

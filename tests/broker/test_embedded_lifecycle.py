@@ -170,7 +170,7 @@ def test_up_names_the_orphaned_broker_holding_its_port(
         check=False,
     )
     err = result.stderr.decode()
-    assert result.returncode == 1, err
+    assert result.returncode == 3, err
     assert "orphaned embedded broker" in err and f"Tansu pid {pid}" in err, err
     assert f"kill {pid}" in err, err
     assert "streaming" not in err

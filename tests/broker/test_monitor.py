@@ -294,10 +294,10 @@ def test_cli_json_output_and_exit_codes(bootstrap: str, topic_name: str) -> None
     assert (lag["group"], lag["status"], lag["totalLag"]) == (group, "OK", 0)
     assert sum(p["committed"] for p in lag["partitions"]) == 11
 
-    # The group stopped with a backlog: one sample cannot judge it, and says so (not OK, exit 3).
+    # The group stopped with a backlog: one sample cannot judge it, and says so (not OK, exit 8).
     produce_exact(bootstrap, topic_name, 7, start=11)
     result = runner.invoke(app, ["lag", "--json", "-g", group, "-n", "1", "-b", bootstrap])
-    assert result.exit_code == 3, result.output
+    assert result.exit_code == 8, result.output
     (lag,) = msgspec.json.decode(result.stdout)
     assert (lag["status"], lag["totalLag"]) == ("UNKNOWN", 7)
     assert "unknown (one sample)" in lag["rule"]
@@ -305,14 +305,14 @@ def test_cli_json_output_and_exit_codes(bootstrap: str, topic_name: str) -> None
     assert lagging and all(p["status"] == "UNKNOWN" for p in lagging)
 
     result = runner.invoke(app, ["lag", "-g", "no-such-group", "-n", "1", "-b", bootstrap])
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "no-such-group" in result.output
 
     nobody = f"127.0.0.1:{find_free_port()}"
     result = runner.invoke(app, ["monitor", "--json", "--timeout", "1", "-b", nobody])
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     down = msgspec.json.decode(result.stdout)
     assert down["connected"] is False and down["latestOffset"] is None
     result = runner.invoke(app, ["lag", "-n", "1", "--timeout", "1", "-b", nobody])
-    assert result.exit_code == 2
+    assert result.exit_code == 3
     assert "unreachable" in result.output

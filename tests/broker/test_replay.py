@@ -268,7 +268,7 @@ def test_missing_topics_are_named(settings: KafkaSettings, tmp_path: Path) -> No
         "archive", "replay", "--from", "-1d", "--to", "now", "--topic", "nowhere.replayed",
         "--storage", url, "--bootstrap", bootstrap,
     )  # fmt: skip
-    assert result.exit_code == 1
+    assert result.exit_code == 6
     assert "'nowhere.replayed' does not exist" in result.output
     result = cli("topics", "trim", settings.topic, "--archived", "--storage", url, "-b", bootstrap)
     assert result.exit_code == 1

@@ -16,7 +16,7 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from cosmic_horizons._certs import issue_ca
-from cosmic_horizons.cli.common import EXIT_SECURITY
+from cosmic_horizons.cli.exits import Exit
 from cosmic_horizons.kafka_local import secure_instructions
 from tests.security.conftest import Run, SecureKafka, TcpForward, TokenEndpoint
 
@@ -51,7 +51,7 @@ def _record_count(secure_kafka: SecureKafka, topic: str) -> int | None:
 
 def _one_clear_line(run: Run, *needles: str) -> str:
     """The run failed with exit 4 and one ``error:`` line holding every needle; returned."""
-    assert run.code == EXIT_SECURITY, run.output
+    assert run.code == Exit.SECURITY, run.output
     assert "Traceback" not in run.output, run.output
     errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, run.stderr

@@ -25,12 +25,18 @@ from .reader import open_file
 from .storage import ArchiveStorage
 
 __all__ = [
+    "IncarnationError",
     "archived_topic_id",
     "check_incarnation",
     "incarnation_problem",
     "live_topic_id",
     "newest_files",
 ]
+
+
+class IncarnationError(ArchiveError):
+    """The archive holds files of another incarnation of the topic: refused, for safety."""
+
 
 log = logging.getLogger(__name__)
 
@@ -120,4 +126,4 @@ def check_incarnation(
             continue
         problem = incarnation_problem(topic, live_id, archived, file, storage.url)
         if problem is not None:
-            raise ArchiveError(problem)
+            raise IncarnationError(problem)

@@ -242,7 +242,7 @@ def check_same_topic(
     try:
         check_incarnation(storage, topic, live, files)
     except ArchiveError as exc:
-        raise ArchiveError(f"{exc}; nothing was trimmed") from exc
+        raise type(exc)(f"{exc}; nothing was trimmed") from exc  # IncarnationError: refused
     return live
 
 

@@ -1,14 +1,13 @@
-"""``horizons archive``: the archiver (``run``); archive readers register on the same app."""
+"""``horizons archive``: the archiver (``run``); the readers (:mod:`.archive_read`) are
+registered on the same app in :mod:`.main`."""
 
 from __future__ import annotations
 
 import logging
 import os
 import signal
-import sys
 import threading
 from collections.abc import Callable
-from types import FrameType
 from typing import Annotated, Final, get_args
 
 import msgspec
@@ -27,7 +26,6 @@ from ..cluster import check_broker
 from ..config import KafkaSettings
 from ..errors import ConfigError, HorizonsError
 from ..monitor import Monitor
-from . import archive_read
 from .common import (
     BootstrapOpt,
     JsonOpt,
@@ -38,6 +36,7 @@ from .common import (
     load_settings,
     print_json,
 )
+from .exits import stop_on_signals
 from .live import (
     DEFAULT_STATUS_INTERVAL,
     StatusIntervalOpt,
@@ -175,8 +174,33 @@ def run(
         workers=default_workers() if workers is None else workers,
         checkpoint=crash_hook(os.environ.get(CRASH_HOOK_ENV)),
     )
-    stop = threading.Event()
-    _stop_on_signals(stop)
+    with stop_on_signals() as stop:
+        _run(
+            settings,
+            archiver,
+            store,
+            stop,
+            group,
+            run_note,
+            serve_host,
+            serve_port,
+            status_s,
+            as_json,
+        )
+
+
+def _run(
+    settings: KafkaSettings,
+    archiver: Archiver,
+    store: ArchiveStorage,
+    stop: threading.Event,
+    group: str,
+    run_note: str | None,
+    serve_host: str,
+    serve_port: int | None,
+    status_s: float,
+    as_json: bool,
+) -> None:
     err_console.print(
         f"archiving {settings.topic} on {settings.bootstrap_servers} into {store.url} "
         f"(group {group}; dead letters to {archiver.dlq_topic}; "
@@ -327,19 +351,3 @@ def _run_with_progress(
         transient=False,
     ):
         return archiver.run(stop)
-
-
-def _stop_on_signals(stop: threading.Event) -> None:
-    """First Ctrl-C/SIGTERM: stop after the current batch; a second one: stop now."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-
-    signal.signal(signal.SIGINT, handler)
-    if sys.platform != "win32":
-        signal.signal(signal.SIGTERM, handler)
-
-
-archive_read.register(app)

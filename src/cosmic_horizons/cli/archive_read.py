@@ -5,14 +5,9 @@ Registered onto the ``archive`` sub-app with :func:`register`.
 
 from __future__ import annotations
 
-import functools
-import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from types import FrameType
-from typing import Annotated, ParamSpec
+from typing import Annotated
 
 import msgspec
 import typer
@@ -36,11 +31,9 @@ from ..archiver.replay import (
 )
 from ..archiver.storage import ArchiveStorage
 from ..archiver.verify import VerifyReport, verify_archive
-from ..errors import ConfigError, HorizonsError, SecurityError, StorageError
 from ..publisher import Publisher
 from ..topics.admin import TopicAdmin
 from .common import (
-    EXIT_SECURITY,
     BootstrapOpt,
     JsonOpt,
     ProfileOpt,
@@ -51,13 +44,9 @@ from .common import (
     out_console,
     print_json,
 )
+from .exits import Exit, stop_on_signals
 
 __all__ = ["register"]
-
-P = ParamSpec("P")
-
-EXIT_EMPTY = 1  # no archive files there (or problems found by verify)
-EXIT_STORAGE = 3  # the storage could not be reached, or refused
 
 #: Replay promises record-time order per partition: an idempotent producer keeps it when a
 #: batch is retried (without it a retried batch lands after the ones sent behind it, e.g.
@@ -108,12 +97,12 @@ def ls(
     if as_json:
         print_json({"storage": store.url, "window": window, "files": files, "totals": totals})
         if not files:
-            raise typer.Exit(EXIT_EMPTY)
+            raise typer.Exit(Exit.PROBLEM)
         return
     if not files:
         what = f" of topic {topic}" if topic else ""
         when = "" if window.is_open else " with records in that time window"
-        fail(f"no archive files{what}{when} in {store.url}", EXIT_EMPTY)
+        fail(f"no archive files{what}{when} in {store.url}", Exit.PROBLEM)
     _ls_table(store, files, window)
     out_console.print(
         f"{totals['files']:,} files  {totals['rows']:,} rows  "
@@ -181,7 +170,7 @@ def verify(
     else:
         _verify_text(report, topic)
     if not report.ok or report.files == 0:  # nothing archived there is nothing verified
-        raise typer.Exit(EXIT_EMPTY)
+        raise typer.Exit(Exit.PROBLEM)
 
 
 def _verify_text(report: VerifyReport, topic: str | None) -> None:
@@ -236,25 +225,6 @@ def _verify_text(report: VerifyReport, topic: str | None) -> None:
 # -- replay ------------------------------------------------------------------------------
 
 
-@contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """Ctrl-C and SIGTERM set ``stop`` (finish cleanly, report) while inside; restored after."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    names = [signal.SIGINT] + ([signal.SIGTERM] if sys.platform != "win32" else [])
-    previous = {sig: signal.signal(sig, handler) for sig in names}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
 def replay(
     start: Annotated[
         str, typer.Option("--from", help="Records timed at or after this. " + TIME_HELP)
@@ -301,7 +271,8 @@ def replay(
 
     Per partition in offset order; across partitions by record timestamp.
     Each record keeps its key and timestamp, plus a replay.source header.
-    Exit 1 when any packet was not delivered.
+    Exit 1 when any packet was not delivered (or Ctrl-C/SIGTERM stopped it early), 6 when the
+    destination topic does not exist.
     """
     window = TimeWindow.parse(start, end)
     settings = load_settings(bootstrap, source, profile)
@@ -313,7 +284,8 @@ def replay(
     if not to_stdout and not TopicAdmin(settings).exists(destination):
         fail(
             f"destination topic {destination!r} does not exist at "
-            f"{settings.require_bootstrap()}; create it first, then replay"
+            f"{settings.require_bootstrap()}; create it first, then replay",
+            Exit.TOPIC_MISSING,
         )
     stop = threading.Event()
     stats = ReadStats()
@@ -321,15 +293,15 @@ def replay(
     if to_stdout:
         out = sys.stdout.buffer
         try:
-            with _stop_on_signals(stop):
+            with stop_on_signals(stop):
                 report = write_json_lines(records, out.write, rate=rate, stop=stop)
             out.flush()
         except BrokenPipeError:
-            raise typer.Exit(0) from None
+            raise typer.Exit(Exit.OK) from None
     else:
         publisher = Publisher(settings, topic=destination, extra_config=REPLAY_PRODUCER)
         try:
-            with _stop_on_signals(stop):
+            with stop_on_signals(stop):
                 report = replay_to_publisher(
                     records,
                     publisher,
@@ -341,10 +313,8 @@ def replay(
         finally:
             publisher.close(timeout=30)
     _replay_summary(report, stats, source_topic, window, as_json=as_json and not to_stdout)
-    if report.interrupted:
-        raise typer.Exit(130)
-    if not report.complete:
-        raise typer.Exit(1)
+    if report.interrupted or not report.complete:  # stopped early: not all of the window
+        raise typer.Exit(Exit.PROBLEM)
 
 
 def _replay_summary(
@@ -383,31 +353,8 @@ def _replay_summary(
     err_console.print(f"[{style}]{line}[/]", soft_wrap=True)
 
 
-def _guarded(command: Callable[P, None]) -> Callable[P, None]:
-    """This package's errors as one line on stderr.
-
-    Exit 2 for bad input, 3 when the storage cannot be reached or refuses, 4 when Kafka's
-    SASL/TLS failed, 1 otherwise.
-    """
-
-    @functools.wraps(command)
-    def run(*args: P.args, **kwargs: P.kwargs) -> None:
-        try:
-            command(*args, **kwargs)
-        except ConfigError as exc:
-            fail(str(exc), 2)
-        except StorageError as exc:  # storage unreachable or refusing: not the archive's content
-            fail(str(exc), EXIT_STORAGE)
-        except SecurityError as exc:  # Kafka SASL or TLS (replay)
-            fail(str(exc), EXIT_SECURITY)
-        except HorizonsError as exc:
-            fail(str(exc), 1)
-
-    return run
-
-
 def register(app: typer.Typer) -> None:
     """Add ``ls``, ``verify`` and ``replay`` to the ``archive`` sub-app."""
-    app.command("ls")(_guarded(ls))
-    app.command("verify")(_guarded(verify))
-    app.command("replay")(_guarded(replay))
+    app.command("ls")(ls)
+    app.command("verify")(verify)
+    app.command("replay")(replay)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
-from types import FrameType
 from typing import Annotated, NoReturn
 
 import msgspec
@@ -14,11 +12,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..config import KafkaSettings
+from .exits import Exit
 
 __all__ = [
-    "EXIT_SECURITY",
     "BootstrapOpt",
     "JsonOpt",
+    "PartitionerOpt",
     "ProfileOpt",
     "StorageOpt",
     "TopicOpt",
@@ -27,7 +26,6 @@ __all__ = [
     "load_settings",
     "out_console",
     "print_json",
-    "sigterm_as_interrupt",
 ]
 
 BootstrapOpt = Annotated[
@@ -51,6 +49,17 @@ ProfileOpt = Annotated[
     typer.Option("--profile", "-p", help="dev or prod \\[default: HORIZONS_PROFILE or dev]."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+PartitionerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--partitioner",
+        help="Where keys go, as the topic's other producers put them: java (Java client, "
+        "KafkaJS DefaultPartitioner, librdkafka murmur2_random), kafkajs-legacy (KafkaJS "
+        "LegacyPartitioner), consistent_random (librdkafka's default) "
+        "\\[default: HORIZONS_PARTITIONER or java].",
+        show_default=False,
+    ),
+]
 StorageOpt = Annotated[
     str | None,
     typer.Option(
@@ -61,10 +70,6 @@ StorageOpt = Annotated[
         show_default=False,
     ),
 ]
-
-#: Every command that talks to Kafka exits with this when SASL authentication or TLS failed
-#: (the message says what to check); "unreachable" keeps each command's own code.
-EXIT_SECURITY = 4
 
 # Piped or captured output gets room for whole tables instead of rich's 80 columns.
 _PIPE_WIDTH = None if "COLUMNS" in os.environ else 160
@@ -91,17 +96,7 @@ def print_json(value: object) -> None:
     sys.stdout.flush()
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
+def fail(message: str, code: Exit = Exit.PROBLEM) -> NoReturn:
     """Print ``error: message`` on stderr and exit with ``code``."""
     err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
     raise typer.Exit(code)
-
-
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
-def sigterm_as_interrupt() -> None:
-    """Make SIGTERM stop a command the way Ctrl-C does (flush, report, exit)."""
-    if sys.platform != "win32":
-        signal.signal(signal.SIGTERM, _raise_interrupt)

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from .._units import format_bytes, parse_duration
+from ..publisher import DeliveryReport
 from ..stats import StatsSnapshot
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "parse_status_interval",
     "periodic_status",
     "publisher_line",
+    "report_delivery",
 ]
 
 DEFAULT_STATUS_INTERVAL = "30s"
@@ -89,3 +91,17 @@ def publisher_line(
     if snap.last_error:
         text.append(f"  last error: {snap.last_error}", style="yellow")
     return text
+
+
+def report_delivery(report: DeliveryReport, console: Console) -> None:
+    """One line on stderr: what was delivered and what was not."""
+    style = "green" if report.complete else "bold red"
+    console.print(
+        f"[{style}]delivered {report.delivered:,} of {report.sent:,}; failed {report.failed:,}"
+        + (
+            f" ({report.undelivered_at_close:,} still queued at shutdown)"
+            if report.undelivered_at_close
+            else ""
+        )
+        + "[/]"
+    )

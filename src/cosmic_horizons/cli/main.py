@@ -1,4 +1,13 @@
-"""Entry point of the ``horizons`` command."""
+"""Entry point of the ``horizons`` command: every command group is registered here, and every
+command runs under the one error-to-exit mapping (:func:`.exits.guarded`).
+
+Modules by what the commands act on: :mod:`.broker` (broker, check), :mod:`.tuning`
+(broker-config), :mod:`.records` (schema, produce, consume), :mod:`.simulate` (simulate, up),
+:mod:`.topics` (topics ensure, list, describe), :mod:`.topics_alter` (topics alter),
+:mod:`.topics_trim` (topics trim), :mod:`.monitor` (monitor, lag), :mod:`.serve` (serve),
+:mod:`.archive` (archive run), :mod:`.archive_read` (archive ls, verify, replay).
+Exit codes: :class:`.exits.Exit`, docs/exit-codes.md.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +17,14 @@ from typing import Annotated
 
 import typer
 from rich.logging import RichHandler
-from rich.markup import escape
 
-from ..errors import ConfigError, HorizonsError, SecurityError
-from ..publisher import TopicMissingError
-from . import archive, core, serve, topics
+from ..errors import HorizonsError
+from . import archive, archive_read, records, serve, simulate, topics, topics_alter, topics_trim
+from . import broker as broker_cli
 from . import monitor as monitor_cli
 from . import tuning as tuning_cli
-from .common import EXIT_SECURITY, err_console
+from .common import err_console
+from .exits import fail_with, guarded
 
 app = typer.Typer(
     name="horizons",
@@ -42,31 +51,39 @@ def _root(
     )
 
 
-core.register(app)
-app.add_typer(topics.app, name="topics")
+records.register(app)
+broker_cli.register(app)
+simulate.register(app)
 monitor_cli.register(app)
 serve.register(app)
 tuning_cli.register(app)
+topics_alter.register(topics.app)
+topics_trim.register(topics.app)
+app.add_typer(topics.app, name="topics")
+archive_read.register(archive.app)
 app.add_typer(archive.app, name="archive")
+
+
+def _guard_every_command(typer_app: typer.Typer) -> None:
+    """Wrap every command (of every group) in :func:`.exits.guarded`, once."""
+    for info in typer_app.registered_commands:
+        if info.callback is not None and not hasattr(info.callback, "__wrapped__"):
+            info.callback = guarded(info.callback)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _guard_every_command(group.typer_instance)
+
+
+_guard_every_command(app)
 
 
 def main() -> None:
     """Run ``horizons``; errors of this package become one clear line and a non-zero exit."""
     try:
         app()
-    except ConfigError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-        sys.exit(2)
-    except TopicMissingError as exc:  # publishers never create topics (simulate --no-ensure)
-        err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
-        sys.exit(core.EXIT_TOPIC_MISSING)
-    except SecurityError as exc:  # SASL or TLS failed: the message says what to check
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-        sys.exit(EXIT_SECURITY)
-    except HorizonsError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
+    except HorizonsError as exc:  # raised outside a command (the root callback)
+        sys.exit(fail_with(exc).exit_code)
+    except KeyboardInterrupt:  # a second Ctrl-C/SIGTERM: stop now
         sys.exit(130)
 
 

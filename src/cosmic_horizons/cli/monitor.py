@@ -1,13 +1,15 @@
 """``horizons monitor`` and ``horizons lag``: the topic snapshot and consumer-group lag.
 
-Exit codes (for scripts and probes): 0 healthy, 1 degraded (WARN, under-replicated partitions,
-offsets or configs unreadable), 2 unhealthy (broker unreachable, topic missing, partition
-without a leader, a group in STOP, STALL, REWIND or ERR, an unknown group), 3 (``lag`` only)
-not judged: the worst group is UNKNOWN, lag seen in one sample with no trend yet.
+Exit codes (for scripts and probes; :class:`.exits.Exit`, docs/exit-codes.md): 0 healthy,
+1 degraded (WARN, under-replicated partitions, offsets or configs unreadable) or no such group
+(``lag --group``), 3 broker unreachable, 4 SASL/TLS failed, 6 topic missing (``monitor``),
+7 unhealthy (a partition without a leader, a group in STOP, STALL, REWIND or ERR), 8 (``lag``
+only) not judged: the worst group is UNKNOWN, lag seen in one sample with no trend yet.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from typing import Annotated
@@ -21,12 +23,11 @@ from rich.text import Text
 
 from .._units import format_bytes, format_duration_ms, parse_duration
 from ..archiver.archiver import DEFAULT_GROUP as ARCHIVER_GROUP
-from ..errors import BrokerUnavailableError, SecurityError, recent_security_error
+from ..errors import recent_security_error
 from ..monitor import GroupLag, KafkaSnapshot, LagStatus, Monitor
 from ..monitor.health import ServiceHealth, lag_health, snapshot_health
 from ..publisher import CLIENT_ID
 from .common import (
-    EXIT_SECURITY,
     BootstrapOpt,
     JsonOpt,
     TopicOpt,
@@ -35,8 +36,8 @@ from .common import (
     load_settings,
     out_console,
     print_json,
-    sigterm_as_interrupt,
 )
+from .exits import Exit, stop_on_signals
 
 TimeoutOpt = Annotated[
     float, typer.Option("--timeout", help="Seconds to wait for each broker request.")
@@ -49,6 +50,13 @@ _STATUS_STYLE: dict[LagStatus, str] = {
     "STOP": "red",
     "REWIND": "magenta",
     "ERR": "bold red",
+}
+#: Health as an exit code (Health's own values are the probes' order, not exit codes).
+_HEALTH_EXIT = {
+    ServiceHealth.HEALTHY: Exit.OK,
+    ServiceHealth.DEGRADED: Exit.PROBLEM,
+    ServiceHealth.UNHEALTHY: Exit.UNHEALTHY,
+    ServiceHealth.UNKNOWN: Exit.UNKNOWN,
 }
 _HEALTH_STYLE = {
     ServiceHealth.HEALTHY: "green",
@@ -141,14 +149,13 @@ def monitor(
 ) -> None:
     """The topic snapshot: connected, latencyMs, latestOffset, partitions, ISR, retention.
 
-    Exit 0 healthy, 1 degraded (under-replicated, unreadable offsets), 2 unhealthy
-    (unreachable, topic missing, leaderless partition). With --watch and --json: JSON lines.
+    Exit 0 healthy, 1 degraded (under-replicated, unreadable offsets), 3 unreachable,
+    6 topic missing, 7 unhealthy (a leaderless partition). With --watch and --json: JSON lines.
     """
     every = parse_duration(interval, what="--interval")
     settings = load_settings(bootstrap, topic)
     bootstrap_servers = settings.require_bootstrap()
-    sigterm_as_interrupt()
-    with Monitor(settings, timeout=timeout) as mon:
+    with stop_on_signals() as stop, Monitor(settings, timeout=timeout) as mon:
         if not watch:
             snapshot = mon.poll()
             if as_json:
@@ -158,36 +165,45 @@ def monitor(
             security = None if snapshot.connected else recent_security_error(bootstrap_servers)
             if security is not None:  # SASL/TLS failed: the whole line says what to check
                 if as_json:
-                    raise typer.Exit(EXIT_SECURITY)
-                fail(snapshot.error or str(security), EXIT_SECURITY)
-            raise typer.Exit(int(snapshot_health(snapshot)[0]))
-        _watch(mon, bootstrap_servers, every, as_json)
+                    raise typer.Exit(Exit.SECURITY)
+                fail(snapshot.error or str(security), Exit.SECURITY)
+            raise typer.Exit(snapshot_exit(snapshot))
+        _watch(mon, bootstrap_servers, every, as_json, stop)
 
 
-def _watch(mon: Monitor, bootstrap: str, every: float, as_json: bool) -> None:
+def snapshot_exit(snapshot: KafkaSnapshot) -> Exit:
+    """``monitor``'s exit code for a snapshot."""
+    if not snapshot.connected:
+        return Exit.UNREACHABLE
+    if snapshot.partition_details is None:
+        return Exit.TOPIC_MISSING
+    return _HEALTH_EXIT[snapshot_health(snapshot)[0]]
+
+
+def _watch(
+    mon: Monitor, bootstrap: str, every: float, as_json: bool, stop: threading.Event
+) -> None:
     previous: KafkaSnapshot | None = None
-    try:
-        if as_json:
-            while True:
-                print_json(mon.poll())
-                time.sleep(every)
-        with Live(console=out_console, auto_refresh=False) as live:
-            while True:
-                snapshot = mon.poll()
-                rate = None
-                if (
-                    previous is not None
-                    and previous.latest_offset is not None
-                    and snapshot.latest_offset is not None
-                    and snapshot.polled_at > previous.polled_at
-                ):
-                    delta = max(0, snapshot.latest_offset - previous.latest_offset)
-                    rate = delta / (snapshot.polled_at - previous.polled_at)
-                live.update(render_snapshot(snapshot, bootstrap, rate=rate), refresh=True)
-                previous = snapshot
-                time.sleep(every)
-    except KeyboardInterrupt:
+    if as_json:
+        while not stop.is_set():
+            print_json(mon.poll())
+            stop.wait(every)
         return
+    with Live(console=out_console, auto_refresh=False) as live:
+        while not stop.is_set():
+            snapshot = mon.poll()
+            rate = None
+            if (
+                previous is not None
+                and previous.latest_offset is not None
+                and snapshot.latest_offset is not None
+                and snapshot.polled_at > previous.polled_at
+            ):
+                delta = max(0, snapshot.latest_offset - previous.latest_offset)
+                rate = delta / (snapshot.polled_at - previous.polled_at)
+            live.update(render_snapshot(snapshot, bootstrap, rate=rate), refresh=True)
+            previous = snapshot
+            stop.wait(every)
 
 
 def _status(status: LagStatus) -> Text:
@@ -260,7 +276,7 @@ def lag(
             min=1,
             help="Offset samples to take; Burrow's rules judge the window they make "
             "(make it longer than the consumers' commit interval). With 1, a group with lag "
-            "is UNKNOWN (exit 3): one sample shows no trend.",
+            "is UNKNOWN (exit 8): one sample shows no trend.",
         ),
     ] = 5,
     interval: Annotated[str, typer.Option("--interval", "-i", help="Time between samples.")] = "2s",
@@ -270,26 +286,22 @@ def lag(
 ) -> None:
     """Consumer-group lag judged by Burrow's rules; every group, or one with its partitions.
 
-    Exit 0 all OK, 1 a group in WARN, 2 a group in STOP, STALL, REWIND or ERR, an unknown
-    group, or the broker unreachable, 3 the worst group is UNKNOWN (lag in one sample: with
-    --samples 1 a lagging group cannot be judged).
+    Exit 0 all OK, 1 a group in WARN or no such group (--group), 3 the broker unreachable,
+    7 a group in STOP, STALL, REWIND or ERR, 8 the worst group is UNKNOWN (lag in one sample:
+    with --samples 1 a lagging group cannot be judged).
     """
     every = parse_duration(interval, what="--interval")
     settings = load_settings(bootstrap)
     settings.require_bootstrap()
-    sigterm_as_interrupt()
     groups: list[GroupLag] = []
-    with Monitor(settings, timeout=timeout, window=max(samples, 2), min_sample_interval=0.0) as mon:
-        try:
-            with err_console.status(f"sampling offsets ({samples} x {interval})"):
-                for n in range(samples):
-                    if n:
-                        time.sleep(every)
-                    groups = mon.lag(group)
-        except SecurityError as exc:  # SASL/TLS failed: the message says what to check
-            fail(str(exc), EXIT_SECURITY)
-        except BrokerUnavailableError as exc:
-            fail(str(exc), int(ServiceHealth.UNHEALTHY))
+    with (
+        Monitor(settings, timeout=timeout, window=max(samples, 2), min_sample_interval=0.0) as mon,
+        err_console.status(f"sampling offsets ({samples} x {interval})"),
+    ):
+        for n in range(samples):
+            if n:
+                time.sleep(every)
+            groups = mon.lag(group)
     if group is not None and not any(g.partitions for g in groups):
         state = groups[0].state if groups else "unknown"
         hint = ""
@@ -298,7 +310,7 @@ def lag(
                 f"; {CLIENT_ID} is the producer's client.id, not a consumer group: see the "
                 f"archiver's group ({ARCHIVER_GROUP}) or every group (`horizons lag`)"
             )
-        fail(f"group {group!r} not found: no committed offsets (state {state}){hint}", 2)
+        fail(f"group {group!r} not found: no committed offsets (state {state}){hint}")
     health, _ = lag_health(groups)
     if as_json:
         print_json(groups)
@@ -311,7 +323,7 @@ def lag(
         out_console.print("no consumer groups")
     else:
         out_console.print(render_groups(groups))
-    raise typer.Exit(int(health))
+    raise typer.Exit(_HEALTH_EXIT[health])
 
 
 def register(app: typer.Typer) -> None:

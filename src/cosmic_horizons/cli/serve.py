@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import typer
 
 from ..api import start_api
 from ..api.guard import DEFAULT_MAX_STREAMS, require_safe_exposure, token_from_env
 from ..cluster import check_broker
-from .common import (
-    EXIT_SECURITY,
-    BootstrapOpt,
-    TopicOpt,
-    err_console,
-    fail,
-    load_settings,
-    sigterm_as_interrupt,
-)
+from ..config import KafkaSettings
+from .common import BootstrapOpt, TopicOpt, err_console, fail, load_settings
+from .exits import Exit, stop_on_signals
 
 
 def serve(
@@ -64,39 +58,67 @@ def serve(
 
     Read-only. With HORIZONS_API_TOKEN set, every route but /api/health needs it.
     """
-    sigterm_as_interrupt()
     token = token_from_env()
     require_safe_exposure(host, token, insecure)
     settings = load_settings(bootstrap, topic)
+    with stop_on_signals() as stop:
+        _serve(
+            stop,
+            settings,
+            host,
+            port,
+            from_beginning,
+            poll_interval,
+            _Guard(token, max_streams, tls_cert, tls_key, insecure),
+        )
+
+
+class _Guard(NamedTuple):
+    """How the API is exposed: token, stream cap, TLS, non-loopback consent."""
+
+    token: str | None
+    max_streams: int
+    tls_cert: Path | None
+    tls_key: Path | None
+    insecure: bool
+
+
+def _serve(
+    stop: threading.Event,
+    settings: KafkaSettings,
+    host: str,
+    port: int,
+    from_beginning: bool,
+    poll_interval: float,
+    guard: _Guard,
+) -> None:
     # A broker that is down may come back, and the API says so meanwhile; credentials or
     # certificates the broker refuses will not fix themselves: stop at once.
     probe = check_broker(settings, timeout=3.0)
     if probe.failure in ("authentication", "tls"):
-        fail(probe.error or "SASL/TLS failed", EXIT_SECURITY)
+        fail(probe.error or "SASL/TLS failed", Exit.SECURITY)
     api = start_api(
         settings,
         host=host,
         port=port,
         from_beginning=from_beginning,
         poll_interval=poll_interval,
-        token=token,
-        max_streams=max_streams,
-        tls_cert=tls_cert,
-        tls_key=tls_key,
-        insecure=insecure,
+        token=guard.token,
+        max_streams=guard.max_streams,
+        tls_cert=guard.tls_cert,
+        tls_key=guard.tls_key,
+        insecure=guard.insecure,
     )
     url = api.url
     err_console.print(
         f"dashboard [bold]{url}/[/]   API {url}/api/...   metrics {url}/metrics   "
         f"OpenAPI {url}/openapi.json (reference {url}/docs)\n"
         f"watching topic {settings.topic} on {settings.bootstrap_servers}; "
-        f"{'token required (HORIZONS_API_TOKEN)' if token else 'no token'}; Ctrl-C stops",
+        f"{'token required (HORIZONS_API_TOKEN)' if guard.token else 'no token'}; Ctrl-C stops",
         soft_wrap=True,
     )
     try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
+        stop.wait()
     finally:
         api.close()
     err_console.print("API stopped")

@@ -20,15 +20,8 @@ from ..archiver.trim import (
     partition_offsets,
     plan_trim,
 )
-from ..errors import (
-    ConfigError,
-    HorizonsError,
-    SecurityError,
-    TopicError,
-    UnsupportedByBrokerError,
-)
+from ..errors import HorizonsError, UnsupportedByBrokerError
 from .common import (
-    EXIT_SECURITY,
     BootstrapOpt,
     JsonOpt,
     StorageOpt,
@@ -38,13 +31,9 @@ from .common import (
     out_console,
     print_json,
 )
+from .exits import Exit, exit_for
 
 __all__ = ["register"]
-
-# The exit codes of the other ``topics`` commands.
-EXIT_NO_TOPIC = 1
-EXIT_USAGE = 2
-EXIT_BROKER = 3
 
 
 def trim(
@@ -68,30 +57,21 @@ def trim(
 
     Never past a gap in the archive, past its end or past the high watermark.
     Replaces the spec's `rm -f` of segment files.
-    Exit 3 when the broker refuses or lacks DeleteRecords, or when the archive holds an
+    Exit 3 when the broker refuses or lacks DeleteRecords, 5 when the archive holds an
     older incarnation of the topic (deleted and created again); nothing is changed then.
     """
     if not archived:
         fail(
             "trim needs --archived: it deletes only what the archive holds (check with "
             "--dry-run first)",
-            EXIT_USAGE,
+            Exit.USAGE,
         )
     settings = load_settings(bootstrap, name)
-    try:
-        store = ArchiveStorage(storage)
-        log_start, high = partition_offsets(settings, name)
-        files = store.list_files(name)
-        topic_id = check_same_topic(settings, store, name, files)
-        plan = plan_trim(name, files, log_start, high, check=footer_check(store, topic_id))
-    except ConfigError as exc:
-        fail(str(exc), EXIT_USAGE)
-    except SecurityError as exc:  # SASL/TLS failed: the message says what to check
-        fail(str(exc), EXIT_SECURITY)
-    except TopicError as exc:
-        fail(str(exc), EXIT_NO_TOPIC if exc.code == "UNKNOWN_TOPIC_OR_PART" else EXIT_BROKER)
-    except HorizonsError as exc:  # unreachable broker, unreadable archive
-        fail(str(exc), EXIT_BROKER)
+    store = ArchiveStorage(storage)
+    log_start, high = partition_offsets(settings, name)
+    files = store.list_files(name)
+    topic_id = check_same_topic(settings, store, name, files)
+    plan = plan_trim(name, files, log_start, high, check=footer_check(store, topic_id))
     if not as_json:
         _print_plan(plan, store.url, dry_run=dry_run)
     if dry_run or not plan.moves:
@@ -109,10 +89,10 @@ def trim(
             f"the broker at {settings.require_bootstrap()} does not support DeleteRecords, so the "
             f"log start of {name} cannot be moved; nothing was changed. ({exc.answer}) "
             "On such a broker, shorten retention.ms instead and let the broker drop old segments.",
-            EXIT_BROKER,
+            Exit.UNREACHABLE,
         )
     except HorizonsError as exc:
-        fail(f"trim of {name} failed: {exc}", EXIT_BROKER)
+        fail(f"trim of {name} failed: {exc}", exit_for(exc))
     if as_json:
         _json(plan, applied=True, new_log_start=result)
     else:

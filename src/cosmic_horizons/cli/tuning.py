@@ -1,9 +1,9 @@
 """``horizons broker-config``: the brokers' tuning as desired vs actual (the spec's table).
 
-Exit codes: 0 every parameter ok on every broker; 1 a parameter is below, above or unknown;
-2 bad arguments or settings; 3 the broker is unreachable, or does not report its configs
-(DescribeConfigs for brokers refused or answered with nothing); 4 SASL authentication or TLS
-failed.
+Exit codes (:class:`.exits.Exit`): 0 every parameter ok on every broker; 1 a parameter is
+below, above or unknown; 2 bad arguments or settings; 3 the broker is unreachable, or does
+not report its configs (DescribeConfigs for brokers refused or answered with nothing); 4 SASL
+authentication or TLS failed.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ import msgspec
 import typer
 from rich.table import Table
 
-from ..errors import ConfigError, HorizonsError, SecurityError, UnsupportedByBrokerError
+from ..errors import UnsupportedByBrokerError
 from ..tuning import TUNING, TuningCheck, compare, describe_broker_configs, server_properties
 from .common import (
-    EXIT_SECURITY,
     BootstrapOpt,
     JsonOpt,
     ProfileOpt,
@@ -27,12 +26,9 @@ from .common import (
     out_console,
     print_json,
 )
+from .exits import Exit, exit_for
 
 __all__ = ["broker_config", "register"]
-
-EXIT_DEVIATES = 1
-EXIT_USAGE = 2
-EXIT_BROKER = 3
 
 _STYLE = {"ok": "green", "below": "bold red", "above": "yellow", "unknown": "magenta"}
 
@@ -115,18 +111,12 @@ def broker_config(
             sys.stdout.write(server_properties(settings.profile))
             return
         configs = describe_broker_configs(settings, timeout=timeout)
-    except ConfigError as exc:
-        fail(str(exc), EXIT_USAGE)
     except UnsupportedByBrokerError as exc:
         fail(
             f"{exc}\nhint: `horizons broker-config --print --profile {settings.profile}` shows "
             "the recommended settings to compare with the broker's own configuration",
-            EXIT_BROKER,
+            exit_for(exc),
         )
-    except SecurityError as exc:  # SASL/TLS failed: the message says what to check
-        fail(str(exc), EXIT_SECURITY)
-    except HorizonsError as exc:  # unreachable, refused
-        fail(str(exc), EXIT_BROKER)
     brokers = [
         BrokerReport(broker_id, compare(values, settings.profile))
         for broker_id, values in configs.items()
@@ -143,7 +133,7 @@ def broker_config(
     else:
         _print_table(report)
     if not ok:
-        raise typer.Exit(EXIT_DEVIATES)
+        raise typer.Exit(Exit.PROBLEM)
 
 
 def register(app: typer.Typer) -> None:
