@@ -6,10 +6,10 @@ The public API is small; everything else lives in modules named after their conc
 from .config import KafkaSettings
 from .errors import (
     ArchiveError,
+    BrokerError,
     BrokerUnavailableError,
     ConfigError,
     HorizonsError,
-    KafkaError,
     PacketError,
     PublishError,
     TopicError,
@@ -22,10 +22,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ArchiveError",
+    "BrokerError",
     "BrokerUnavailableError",
     "ConfigError",
     "HorizonsError",
-    "KafkaError",
     "KafkaPayload",
     "KafkaSettings",
     "Metrics",
