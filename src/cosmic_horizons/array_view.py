@@ -33,6 +33,7 @@ import msgspec
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, TopicPartition
 from confluent_kafka import KafkaError as RdKafkaError
 
+from .clients import consumer_config
 from .config import KafkaSettings
 from .errors import ConfigError, PacketError
 from .packet import KafkaPayload, decode_packet
@@ -356,24 +357,9 @@ class ArrayView:
     # -- the consumer thread ---------------------------------------------------------------
 
     def _consumer_config(self) -> dict[str, str | int | float | bool]:
-        conf = self.settings.client_config("cosmic-horizons-dashboard")
-        conf.update(
-            {
-                "group.id": self.group_id,
-                "enable.auto.commit": False,
-                "enable.auto.offset.store": False,
-                "auto.offset.reset": "earliest" if self.from_beginning else "latest",
-                # Short timeouts: a dead broker must not wedge the view, and the embedded
-                # broker answers these promptly.
-                "session.timeout.ms": 6000,
-                "heartbeat.interval.ms": 500,
-                "socket.connection.setup.timeout.ms": 5000,
-                "reconnect.backoff.max.ms": 2000,
-                "fetch.wait.max.ms": 200,
-                "log_level": 0,
-            }
+        return consumer_config(
+            self.settings, "array-view", group=self.group_id, from_beginning=self.from_beginning
         )
-        return conf
 
     def _run(self) -> None:
         try:

@@ -12,11 +12,12 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._config import ConfigResource
 from confluent_kafka.admin._resource import ResourceType
 
+from .clients import admin_config
 from .config import KafkaSettings
 from .errors import (
     AuthenticationError,
+    BrokerError,
     BrokerUnavailableError,
-    KafkaError,
     SecurityError,
     from_kafka_error,
     recent_security_error,
@@ -52,20 +53,10 @@ class BrokerCheck(msgspec.Struct, frozen=True, kw_only=True):
 
 def make_admin(settings: KafkaSettings, *, timeout_ms: int = 5000) -> AdminClient:
     """An admin client with bounded timeouts (never hangs on a missing broker)."""
-    conf = settings.client_config("cosmic-horizons-admin")
-    conf.update(
-        {
-            "socket.timeout.ms": timeout_ms,
-            # Shorter than a request's timeout, so that a TLS handshake that never completes
-            # is seen (and reported as such) before the request gives up.
-            "socket.connection.setup.timeout.ms": max(1000, timeout_ms * 3 // 4),
-            "reconnect.backoff.max.ms": 1000,
-        }
-    )
-    return AdminClient(conf)
+    return AdminClient(admin_config(settings, timeout_ms=timeout_ms))
 
 
-def failure_kind(err: KafkaError) -> str:
+def failure_kind(err: BrokerError) -> str:
     """``authentication``, ``tls`` or ``unreachable``: what a failed connection ran into."""
     if isinstance(err, AuthenticationError):
         return "authentication"

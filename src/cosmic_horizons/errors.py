@@ -5,8 +5,9 @@ Every error this package raises derives from :class:`HorizonsError`::
     HorizonsError
     ├── ConfigError (also ValueError)          bad settings or environment
     ├── PacketError (also ValueError)          a packet failed to decode or validate
-    ├── KafkaError                             the broker or the client said no
-    │   ├── BrokerUnavailableError             no broker answered in time (retriable)
+    ├── BrokerError                            the broker or the client said no
+    │   ├── BrokerUnavailableError             no broker answered in time (retriable;
+    │   │                                      also ConnectionError)
     │   ├── UnsupportedByBrokerError           the broker does not implement an operation
     │   ├── SecurityError                      the connection's security failed (not retriable)
     │   │   ├── AuthenticationError            SASL handshake or authentication refused
@@ -16,10 +17,19 @@ Every error this package raises derives from :class:`HorizonsError`::
     │   └── TopicError                         a topic operation failed
     ├── PublishError                           packets could not be delivered
     └── ArchiveError                           archive storage or archive content problems
-        └── StorageError                       the storage could not be reached or refused
+        ├── StorageError                       the storage could not be reached or refused
+        │                                      a call (transient: retriable)
+        └── ArchiveIntegrityError              the archive's content is inconsistent: an
+                                               unreadable file, another incarnation of the
+                                               topic (not retriable)
 
 Errors that talk to Kafka carry ``retriable``: True when the same call may succeed later.
-librdkafka errors are translated once, at the edge, by :func:`from_kafka_error`.
+librdkafka errors are translated once, at the edge, by :func:`from_kafka_error`; code that
+calls librdkafka wraps the call in :func:`kafka_errors` (the operation and its target), which
+raises the translation from the original exception::
+
+    with kafka_errors("Metadata", bootstrap, client=admin, bootstrap=bootstrap):
+        metadata = admin.list_topics(timeout=5)
 
 librdkafka reports a failed SASL or TLS handshake only through a client's ``error_cb`` and
 its log, while the operation itself fails with a plain transport error. Every client gets
@@ -37,6 +47,7 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from confluent_kafka import KafkaError as _RdKafkaError
@@ -44,13 +55,14 @@ from confluent_kafka import KafkaException as _RdKafkaException
 
 __all__ = [
     "ArchiveError",
+    "ArchiveIntegrityError",
     "AuthenticationError",
     "AuthorizationError",
+    "BrokerError",
     "BrokerUnavailableError",
     "CertificateError",
     "ConfigError",
     "HorizonsError",
-    "KafkaError",
     "PacketError",
     "PublishError",
     "SecurityError",
@@ -62,6 +74,7 @@ __all__ = [
     "clear_security_errors",
     "client_hooks",
     "from_kafka_error",
+    "kafka_errors",
     "note_client_error",
     "recent_security_error",
 ]
@@ -90,7 +103,7 @@ class PacketError(HorizonsError, ValueError):
         super().__init__(f"{field}: {reason}")
 
 
-class KafkaError(HorizonsError):
+class BrokerError(HorizonsError):
     """The Kafka client or broker refused an operation.
 
     ``code`` is the librdkafka error name (``UNKNOWN_TOPIC_OR_PART``), when known.
@@ -102,14 +115,14 @@ class KafkaError(HorizonsError):
         self.retriable = retriable
 
 
-class BrokerUnavailableError(KafkaError):
-    """No broker could be reached at the configured bootstrap address."""
+class BrokerUnavailableError(BrokerError, ConnectionError):
+    """No broker could be reached at the configured bootstrap address (also a ConnectionError)."""
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message, code=code, retriable=True)
 
 
-class UnsupportedByBrokerError(KafkaError):
+class UnsupportedByBrokerError(BrokerError):
     """The broker does not implement an operation; nothing was changed.
 
     ``operation`` names the Kafka API (``DeleteRecords``), ``answer`` is what the broker said.
@@ -124,7 +137,7 @@ class UnsupportedByBrokerError(KafkaError):
         )
 
 
-class SecurityError(KafkaError):
+class SecurityError(BrokerError):
     """The connection to the brokers failed its security: SASL or TLS. Never retriable.
 
     ``detail`` is librdkafka's own description; the message says what to check.
@@ -167,7 +180,7 @@ class AuthorizationError(SecurityError):
         self.detail = detail
         self.resource = resource or _RESOURCE_OF.get(code or "", "resource")
         prefix = f"{where}: " if where else ""
-        KafkaError.__init__(
+        BrokerError.__init__(
             self,
             f"{prefix}not authorized: the principal has no ACL allowing this on the "
             f"{self.resource} ({detail}); check the ACLs of the principal "
@@ -210,7 +223,7 @@ class CertificateError(TLSError):
     )
 
 
-class TopicError(KafkaError):
+class TopicError(BrokerError):
     """A topic could not be created, described or altered."""
 
 
@@ -227,7 +240,17 @@ class ArchiveError(HorizonsError):
 
 
 class StorageError(ArchiveError):
-    """The archive storage could not be reached or refused a call (not its content)."""
+    """The archive storage could not be reached or refused a call (not its content).
+
+    Transient (unreachable, refused, timed out): the same call may succeed later.
+    """
+
+    retriable = True
+
+
+class ArchiveIntegrityError(ArchiveError):
+    """The archive's content is inconsistent: a file that is not a readable archive file,
+    or files of another incarnation of the topic. Retrying cannot help."""
 
 
 # librdkafka codes that mean "the broker cannot do this at all".
@@ -417,10 +440,10 @@ def from_kafka_error(
     *,
     operation: str,
     target: str = "",
-    error_type: type[KafkaError] = KafkaError,
+    error_type: type[BrokerError] = BrokerError,
     client: Any = None,
     bootstrap: str | None = None,
-) -> KafkaError:
+) -> BrokerError:
     """Translate a librdkafka exception raised by ``operation`` into this package's tree.
 
     A transport error ("unreachable") is reported as the SASL/TLS failure behind it when a
@@ -452,3 +475,31 @@ def from_kafka_error(
             code=name,
         )
     return error_type(f"{where} failed: {name}: {text}", code=name, retriable=err.retriable())
+
+
+@contextlib.contextmanager
+def kafka_errors(
+    operation: str,
+    target: str = "",
+    *,
+    client: Any = None,
+    bootstrap: str | None = None,
+    error_type: type[BrokerError] = BrokerError,
+) -> Iterator[None]:
+    """Translate a librdkafka exception raised inside the block by :func:`from_kafka_error`.
+
+    ``operation`` names the call (``Metadata``, ``OffsetCommit``), ``target`` what it was made
+    on; ``client`` and ``bootstrap`` let a transport error be reported as the SASL/TLS failure
+    behind it. The translation is raised from the original exception.
+    """
+    try:
+        yield
+    except _RdKafkaException as exc:
+        raise from_kafka_error(
+            exc,
+            operation=operation,
+            target=target,
+            error_type=error_type,
+            client=client,
+            bootstrap=bootstrap,
+        ) from exc

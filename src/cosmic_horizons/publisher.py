@@ -26,19 +26,24 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ResourceType,
 )
 
+from .clients import (
+    CLIENT_ID,
+    MAX_RETRY_MS,
+    producer_config,
+)
 from .config import KafkaSettings, mask_config
 from .errors import (
     AuthorizationError,
+    BrokerError,
     ConfigError,
-    KafkaError,
     PublishError,
     TopicError,
     classify_security,
-    from_kafka_error,
+    kafka_errors,
     note_client_error,
 )
 from .packet import KafkaPayload, encode_lines, encode_packet, packet_headers
-from .partitioner import PartitionerName, kafkajs_legacy_murmur2, librdkafka_partitioner
+from .partitioner import PartitionerName, kafkajs_legacy_murmur2
 from .stats import PublisherStats, StatsSnapshot
 from .topics.models import desired_topic
 
@@ -52,16 +57,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The spec's ``clientId``.
-CLIENT_ID: Final = "cosmic-horizons-array-element"
-#: The spec's KafkaJS retry policy: ``retries: 10``, ``initialRetryTime: 1000`` (ms), doubling
-#: up to KafkaJS's default ``maxRetryTime`` of 30 s.
-RETRIES: Final = 10
-INITIAL_RETRY_MS: Final = 1000
-MAX_RETRY_MS: Final = 30_000
-#: Local queue bounds: when full, publish() waits for deliveries (backpressure).
-QUEUE_MAX_MESSAGES: Final = 100_000
-QUEUE_MAX_KBYTES: Final = 256 * 1024
 #: How often the ``kafkajs-legacy`` publisher re-reads the topic's partition count.
 METADATA_REFRESH_S: Final = 30.0
 #: Keys whose partition the ``kafkajs-legacy`` publisher remembers (element keys repeat).
@@ -104,45 +99,6 @@ class TopicMissingError(TopicError):
             code="UNKNOWN_TOPIC_OR_PART",
         )
         self.topic = topic
-
-
-def producer_config(
-    settings: KafkaSettings,
-    *,
-    queue_max_messages: int = QUEUE_MAX_MESSAGES,
-    queue_max_kbytes: int = QUEUE_MAX_KBYTES,
-) -> dict[str, str | int | float | bool]:
-    """The librdkafka producer settings for ``settings`` (its profile picks durability)."""
-    if queue_max_messages < 1 or queue_max_kbytes < 1:
-        raise ConfigError("producer queue bounds must be positive")
-    conf = settings.client_config(CLIENT_ID)
-    conf.update(
-        {
-            # Keys placed as the topic's other producers place them (settings.partitioner):
-            # murmur2_random is Java's; kafkajs-legacy records carry their partition.
-            "partitioner": librdkafka_partitioner(settings.partitioner),
-            # A Metadata request naming a missing topic must not create it with the broker's
-            # defaults (librdkafka producers ask for it by default).
-            "allow.auto.create.topics": False,
-            "compression.type": desired_topic(settings.profile).compression,
-            "retries": RETRIES,
-            "retry.backoff.ms": INITIAL_RETRY_MS,
-            "retry.backoff.max.ms": MAX_RETRY_MS,
-            "reconnect.backoff.ms": INITIAL_RETRY_MS,
-            "reconnect.backoff.max.ms": MAX_RETRY_MS,
-            # Long enough for all 10 retries with their backoff (1+2+4+8+16+30*5 s).
-            "message.timeout.ms": 300_000,
-            "linger.ms": 5,
-            "queue.buffering.max.messages": queue_max_messages,
-            "queue.buffering.max.kbytes": queue_max_kbytes,
-        }
-    )
-    if settings.profile == "prod":
-        conf["enable.idempotence"] = True
-        conf["acks"] = "all"
-    else:
-        conf["acks"] = "1"  # one replica in dev: the same guarantee as "all", one round-trip less
-    return conf
 
 
 class DeliveryReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -243,13 +199,9 @@ class Publisher:
 
     def _read_partition_count(self) -> int:
         """The topic's partition count, from the cluster's full topic list."""
-        try:
+        with kafka_errors("reading topic metadata", self.settings.require_bootstrap()):
             # No topic named: a Metadata request for all topics creates none.
             metadata = self._producer.list_topics(timeout=self._metadata_timeout)
-        except KafkaException as exc:
-            raise from_kafka_error(
-                exc, operation="reading topic metadata", target=self.settings.require_bootstrap()
-            ) from exc
         found = metadata.topics.get(self.topic)
         if found is None and self.settings.security_protocol != "PLAINTEXT":
             # A secured cluster leaves out of the full list the topics this principal may not
@@ -280,7 +232,7 @@ class Publisher:
         """
         try:
             count = self._read_partition_count()
-        except KafkaError as exc:
+        except BrokerError as exc:
             log.warning("partition count of %s not refreshed: %s", self.topic, exc)
             return self._partitions
         if count != self._partitions:

@@ -15,7 +15,6 @@ from types import MappingProxyType
 from typing import Literal
 
 import msgspec
-from confluent_kafka import KafkaException
 
 # confluent_kafka.admin re-exports these without listing them in __all__.
 from confluent_kafka.admin import ConfigResource, ResourceType  # type: ignore[attr-defined]
@@ -23,7 +22,12 @@ from confluent_kafka.admin import ConfigResource, ResourceType  # type: ignore[a
 from ._units import parse_duration, parse_size
 from .cluster import make_admin
 from .config import KafkaSettings, Profile
-from .errors import BrokerUnavailableError, ConfigError, UnsupportedByBrokerError, from_kafka_error
+from .errors import (
+    BrokerUnavailableError,
+    ConfigError,
+    UnsupportedByBrokerError,
+    kafka_errors,
+)
 
 __all__ = [
     "BROKER_SETTINGS",
@@ -243,24 +247,16 @@ def describe_broker_configs(
     """
     bootstrap = settings.require_bootstrap()
     admin = make_admin(settings, timeout_ms=int(timeout * 1000))
-    try:
+    with kafka_errors("Metadata", bootstrap, client=admin, bootstrap=bootstrap):
         metadata = admin.list_topics(timeout=timeout)
-    except KafkaException as exc:
-        raise from_kafka_error(
-            exc, operation="Metadata", target=bootstrap, client=admin, bootstrap=bootstrap
-        ) from None
     if not metadata.brokers:
         raise BrokerUnavailableError(f"the cluster at {bootstrap} listed no brokers")
     configs: dict[int, dict[str, str | None]] = {}
     for broker_id in sorted(metadata.brokers):
         resource = ConfigResource(ResourceType.BROKER, str(broker_id))
         future = admin.describe_configs([resource], request_timeout=timeout)[resource]
-        try:
+        with kafka_errors("DescribeConfigs (BROKER)", f"broker {broker_id}"):
             entries = future.result(timeout + 5)
-        except KafkaException as exc:
-            raise from_kafka_error(
-                exc, operation="DescribeConfigs (BROKER)", target=f"broker {broker_id}"
-            ) from None
         if not entries:
             raise UnsupportedByBrokerError(
                 "DescribeConfigs for brokers",

@@ -27,7 +27,7 @@ from cosmic_horizons.archiver.identity import (
 from cosmic_horizons.archiver.reader import describe_file
 from cosmic_horizons.archiver.storage import ArchiveStorage
 from cosmic_horizons.archiver.trim import footer_check, plan_trim
-from cosmic_horizons.errors import ArchiveError
+from cosmic_horizons.errors import ArchiveIntegrityError
 from tests.helpers import make_packet
 
 TOPIC = "element.raw_data"
@@ -98,10 +98,11 @@ def test_check_reads_the_newest_file_of_each_assigned_partition(tmp_path: Path) 
     ]
     assert archived_topic_id(store, files[0]) == OLD
     check_incarnation(store, TOPIC, NEW, files, [0])  # partition 0 only: fine
-    with pytest.raises(ArchiveError) as info:
+    with pytest.raises(ArchiveIntegrityError) as info:
         check_incarnation(store, TOPIC, NEW, files, [0, 1])
+    assert not info.value.retriable  # another incarnation: retrying cannot help
     assert OLD in str(info.value) and NEW in str(info.value) and "partition 1" in str(info.value)
-    with pytest.raises(ArchiveError):
+    with pytest.raises(ArchiveIntegrityError):
         check_incarnation(store, TOPIC, NEW, files)  # all partitions
     check_incarnation(store, TOPIC, OLD, files, [1])
     check_incarnation(store, TOPIC, NEW, files, [7])  # nothing archived for it
@@ -126,7 +127,7 @@ def test_unreadable_newest_file_is_an_archive_error(tmp_path: Path) -> None:
     store.put_atomic(path, b"not parquet")
     f = parse_path(path)
     assert f is not None
-    with pytest.raises(ArchiveError, match="not a readable Parquet file"):
+    with pytest.raises(ArchiveIntegrityError, match="not a readable Parquet file"):
         check_incarnation(store, TOPIC, NEW, [f])
 
 

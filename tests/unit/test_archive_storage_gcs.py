@@ -11,7 +11,7 @@ from gcp_storage_emulator.exceptions import BadRequest
 
 from cosmic_horizons.archiver.fileformat import file_path
 from cosmic_horizons.archiver.storage import ArchiveStorage
-from cosmic_horizons.errors import ArchiveError
+from cosmic_horizons.errors import ArchiveError, StorageError
 from tests.gcs_emulator import Emulator, gcs_emulator, object_names
 
 pytestmark = pytest.mark.gcs
@@ -91,8 +91,9 @@ def test_an_upload_cut_off_after_its_first_part_leaves_nothing_visible(
     monkeypatch.setattr(store, "add_to_resumable_upload", second_part_fails)
     storage = ArchiveStorage(URL)
     p = file_path("t", 0, 0, 999, TS)
-    with pytest.raises(ArchiveError, match=re.escape(f"writing {p} to {URL} failed")):
+    with pytest.raises(StorageError, match=re.escape(f"writing {p} to {URL} failed")) as info:
         storage.put_atomic(p, b"\x01" * (60 * 2**20))
+    assert info.value.retriable  # a lost connection: transient, not the archive's content
     assert parts == [50 * 2**20, 10 * 2**20]  # the first part was accepted, then the cut
 
     assert object_names(gcs, BUCKET) == []

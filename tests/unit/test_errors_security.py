@@ -18,9 +18,9 @@ from cosmic_horizons.cluster import check_broker
 from cosmic_horizons.config import KafkaSettings
 from cosmic_horizons.errors import (
     AuthenticationError,
+    BrokerError,
     BrokerUnavailableError,
     CertificateError,
-    KafkaError,
     SecurityError,
     TLSError,
     classify_security,
@@ -79,7 +79,7 @@ def test_security_failures_are_classified(
 ) -> None:
     found = classify_security(code, text)
     assert type(found) is kind
-    assert isinstance(found, KafkaError) and not found.retriable
+    assert isinstance(found, BrokerError) and not found.retriable
     assert "(after" not in str(found)  # librdkafka's timing suffix is dropped
 
 

@@ -25,6 +25,7 @@ from ..errors import rdkafka_error_of
 from ..monitor import Monitor
 from ..monitor.models import GroupLag, KafkaSnapshot
 from ..publisher import Publisher
+from ..topics.summary import summarize_topic
 from .models import DataPlaneUpdate, LagReport, ServiceStats, TopicInfo, TopicsReport
 
 __all__ = ["ApiState", "DataPlaneCache", "StatsProvider"]
@@ -158,13 +159,13 @@ class DataPlaneCache:
             if name.startswith("__"):
                 continue
             t = meta.topics[name]
-            parts = list(t.partitions.values())
+            summary = summarize_topic(name, t)
             topics.append(
                 TopicInfo(
                     name=name,
-                    partitions=len(parts),
-                    replication_factor=max((len(p.replicas) for p in parts), default=0),
-                    under_replicated_partitions=sum(len(p.isrs) < len(p.replicas) for p in parts),
+                    partitions=summary.partitions,
+                    replication_factor=summary.replication_factor,
+                    under_replicated_partitions=summary.under_replicated,
                     monitored=name == monitored,
                     error=t.error.str() if t.error is not None else None,
                 )

@@ -36,11 +36,12 @@ from typing import Any, Final, Literal
 from confluent_kafka import OFFSET_INVALID, Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka import KafkaError as RdKafkaError
 
+from .. import clients
 from ..cluster import make_admin
 from ..config import KafkaSettings, mask_config
-from ..errors import ConfigError, from_kafka_error
+from ..errors import ConfigError, from_kafka_error, kafka_errors
 from ..topics.models import dlq_topic_name
-from .consumer import archiver_consumer_config, records_of, split_batch
+from .consumer import records_of, split_batch
 from .deadletters import DeadLetters, dead_letter
 from .fileformat import ArchiveFile, file_path
 from .identity import check_incarnation, live_topic_id
@@ -99,9 +100,10 @@ class Archiver:
         self.stop_at_end = stop_at_end
         self.dlq_topic = dlq_topic or dlq_topic_name(self.topic)
         self.batch_size = batch_size
-        self._consumer_conf = archiver_consumer_config(
+        self._consumer_conf = clients.consumer_config(
             settings,
-            group,
+            "archiver",
+            group=group,
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=heartbeat_interval_ms,
             extra=consumer_config,
@@ -224,10 +226,8 @@ class Archiver:
     # -- 1. assignment -----------------------------------------------------------------
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        try:
+        with kafka_errors("OffsetFetch", self.group):
             committed = consumer.committed(partitions, timeout=30)
-        except KafkaException as exc:
-            raise from_kafka_error(exc, operation="OffsetFetch", target=self.group) from exc
         files = self.storage.list_files(self.topic)
         self._topic_id = live_topic_id(make_admin(self.settings, timeout_ms=10_000), self.topic)
         check_incarnation(

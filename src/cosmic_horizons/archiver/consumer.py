@@ -1,17 +1,16 @@
-"""The archiver's Kafka consumer: its settings, and consumed batches cut into record ranges."""
+"""The archiver's Kafka consumer: consumed batches cut into record ranges (its settings are
+:func:`cosmic_horizons.clients.consumer_config`, role ``archiver``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from operator import itemgetter
-from typing import Any
 
 from confluent_kafka import KafkaError, Message
 
-from ..config import KafkaSettings
 from .records import RecordRange
 
-__all__ = ["archiver_consumer_config", "records_of", "split_batch"]
+__all__ = ["records_of", "split_batch"]
 
 # Message accessors for map(): a bound-method lookup per record costs as much as the call.
 _error = Message.error
@@ -21,36 +20,6 @@ _timestamp = Message.timestamp
 _key = Message.key
 _value = Message.value
 _second = itemgetter(1)
-
-
-def archiver_consumer_config(
-    settings: KafkaSettings,
-    group: str,
-    *,
-    session_timeout_ms: int = 10_000,
-    heartbeat_interval_ms: int = 1_000,
-    extra: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The librdkafka consumer settings of the archiver."""
-    conf: dict[str, Any] = settings.client_config("cosmic-horizons-archiver")
-    conf.update(
-        {
-            "group.id": group,
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "auto.offset.reset": "earliest",
-            "enable.partition.eof": True,
-            "isolation.level": "read_committed",
-            "session.timeout.ms": session_timeout_ms,
-            "heartbeat.interval.ms": heartbeat_interval_ms,
-            "max.poll.interval.ms": 300_000,
-            "queued.min.messages": 200_000,
-            "fetch.max.bytes": 64 * 1024 * 1024,
-            "max.partition.fetch.bytes": 16 * 1024 * 1024,
-        }
-    )
-    conf.update(extra or {})
-    return conf
 
 
 def split_batch(

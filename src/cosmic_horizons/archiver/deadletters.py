@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from confluent_kafka import KafkaError as RdKafkaError
 from confluent_kafka import KafkaException, Message, Producer
 
+from ..clients import producer_config
 from ..config import KafkaSettings
 from ..errors import ArchiveError, PacketError
 from ..topics.admin import TopicAdmin
@@ -90,9 +91,7 @@ class DeadLetters:
             log.info("created dead-letter topic %s", self.dlq_topic)
 
     def start(self) -> None:
-        conf: dict[str, Any] = self.settings.client_config("cosmic-horizons-archiver-dlq")
-        conf.update({"acks": "all", "enable.idempotence": True, "linger.ms": 5})
-        self._producer = Producer(conf)
+        self._producer = Producer(producer_config(self.settings, "dead-letter"))
 
     def close(self) -> None:
         if self._producer is not None:

@@ -22,7 +22,7 @@ from typing import Any, Final
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..errors import ArchiveError
+from ..errors import ArchiveIntegrityError
 from ..packet import KafkaPayload, Metrics, chunk_bytes
 
 __all__ = [
@@ -327,4 +327,4 @@ def decode_parquet(data: bytes) -> pa.Table:
     try:
         return pq.read_table(pa.BufferReader(data))
     except (pa.ArrowException, OSError) as exc:
-        raise ArchiveError(f"not a readable Parquet file: {exc}") from exc
+        raise ArchiveIntegrityError(f"not a readable Parquet file: {exc}") from exc

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from confluent_kafka import KafkaException, TopicCollection
 
-from ..errors import ArchiveError, UnsupportedByBrokerError, from_kafka_error
+from ..errors import ArchiveIntegrityError, UnsupportedByBrokerError, from_kafka_error
 from .fileformat import TOPIC_ID_KEY, ArchiveFile
 from .reader import open_file
 from .storage import ArchiveStorage
@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 
-class IncarnationError(ArchiveError):
+class IncarnationError(ArchiveIntegrityError):
     """The archive holds files of another incarnation of the topic: refused, for safety."""
 
 
@@ -74,7 +74,7 @@ def archived_topic_id(storage: ArchiveStorage, file: ArchiveFile) -> str | None:
         with open_file(storage, file.path) as handle:
             meta = pq.ParquetFile(handle).metadata.metadata or {}
     except (pa.ArrowException, OSError) as exc:
-        raise ArchiveError(f"{file.path}: not a readable Parquet file: {exc}") from exc
+        raise ArchiveIntegrityError(f"{file.path}: not a readable Parquet file: {exc}") from exc
     value = meta.get(TOPIC_ID_KEY.encode())
     return value.decode() if value else None
 
@@ -111,7 +111,7 @@ def check_incarnation(
     files: Iterable[ArchiveFile],
     partitions: Iterable[int] | None = None,
 ) -> None:
-    """Raise :class:`ArchiveError` when the newest archived file of a partition (of
+    """Raise :class:`ArchiveIntegrityError` when the newest archived file of a partition (of
     ``partitions``, default all) was read from another incarnation of ``topic``."""
     if live_id is None:
         log.debug("%s: no live topic id; incarnation not checked", topic)

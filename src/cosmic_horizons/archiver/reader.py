@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .._units import parse_duration
-from ..errors import ArchiveError, ConfigError, StorageError
+from ..errors import ArchiveError, ArchiveIntegrityError, ConfigError, StorageError
 from .fileformat import (
     ARCHIVE_SCHEMA,
     TOPIC_ID_KEY,
@@ -241,7 +241,7 @@ def describe_file(storage: ArchiveStorage, file: ArchiveFile) -> FileInfo:
                 ints = ts.cast(pa.int64())
                 first, last = pc.min(ints).as_py(), pc.max(ints).as_py()
     except (pa.ArrowException, *storage.errors) as exc:
-        raise ArchiveError(f"{file.path}: not a readable Parquet file: {exc}") from exc
+        raise ArchiveIntegrityError(f"{file.path}: not a readable Parquet file: {exc}") from exc
     return FileInfo(
         path=file.path,
         topic=file.topic,
@@ -293,7 +293,7 @@ def read_table(
         with open_file(storage, relpath) as handle:
             return pq.read_table(handle, columns=list(columns) if columns else None)
     except (pa.ArrowException, *storage.errors) as exc:
-        raise ArchiveError(f"{relpath}: not a readable Parquet file: {exc}") from exc
+        raise ArchiveIntegrityError(f"{relpath}: not a readable Parquet file: {exc}") from exc
 
 
 # -- records -----------------------------------------------------------------------------

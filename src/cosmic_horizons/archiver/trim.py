@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 
 import msgspec
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import TopicPartition
 from confluent_kafka.admin._listoffsets import OffsetSpec
 
 from ..cluster import make_admin
 from ..config import KafkaSettings
-from ..errors import ArchiveError, TopicError, from_kafka_error
+from ..errors import ArchiveError, TopicError, kafka_errors
 from ..topics.admin import delete_records_before
 from .fileformat import ArchiveFile
 from .identity import check_incarnation, live_topic_id
@@ -187,17 +187,9 @@ def partition_offsets(
 ) -> tuple[dict[int, int], dict[int, int]]:
     """``(earliest, latest)`` offsets of every partition of ``topic``."""
     admin = make_admin(settings, timeout_ms=int(timeout * 1000))
-    try:
+    with kafka_errors("Metadata", topic, client=admin, bootstrap=settings.bootstrap_servers):
         # All topics: asking for one by name makes some brokers auto-create it.
         metadata = admin.list_topics(timeout=timeout)
-    except KafkaException as exc:
-        raise from_kafka_error(
-            exc,
-            operation="Metadata",
-            target=topic,
-            client=admin,
-            bootstrap=settings.bootstrap_servers,
-        ) from exc
     described = metadata.topics.get(topic)
     if described is None or described.error is not None or not described.partitions:
         reason = described.error.str() if described is not None and described.error else ""
@@ -215,10 +207,8 @@ def partition_offsets(
         )
         found: dict[int, int] = {}
         for tp, future in futures.items():
-            try:
+            with kafka_errors("ListOffsets", topic):
                 found[tp.partition] = int(future.result(timeout=timeout + 5).offset)
-            except KafkaException as exc:
-                raise from_kafka_error(exc, operation="ListOffsets", target=topic) from exc
         out.append(found)
     return out[0], out[1]
 
@@ -234,15 +224,15 @@ def check_same_topic(
     """The live topic id of ``topic`` (None: the broker has none), after checking that the
     newest archived file of each partition was read from it.
 
-    Raises :class:`ArchiveError` when the archive holds another incarnation of ``topic``
+    Raises :class:`ArchiveIntegrityError` when the archive holds another incarnation of ``topic``
     (it was deleted and created again): its offsets say nothing about the live topic.
     """
     admin = make_admin(settings, timeout_ms=int(timeout * 1000))
     live = live_topic_id(admin, topic, timeout=timeout)
     try:
         check_incarnation(storage, topic, live, files)
-    except ArchiveError as exc:
-        raise type(exc)(f"{exc}; nothing was trimmed") from exc  # IncarnationError: refused
+    except ArchiveError as exc:  # the same kind (integrity or storage), said of the trim
+        raise type(exc)(f"{exc}; nothing was trimmed") from exc
     return live
 
 

@@ -31,6 +31,7 @@ from ..archiver.replay import (
 )
 from ..archiver.storage import ArchiveStorage
 from ..archiver.verify import VerifyReport, verify_archive
+from ..clients import REPLAY_OVERRIDES
 from ..publisher import Publisher
 from ..topics.admin import TopicAdmin
 from .common import (
@@ -51,7 +52,7 @@ __all__ = ["register"]
 #: Replay promises record-time order per partition: an idempotent producer keeps it when a
 #: batch is retried (without it a retried batch lands after the ones sent behind it, e.g.
 #: when a new topic's leader is not ready for the first batch, as with Kafka).
-REPLAY_PRODUCER: dict[str, str | int | float | bool] = {"enable.idempotence": True, "acks": "all"}
+REPLAY_PRODUCER: dict[str, str | int | float | bool] = dict(REPLAY_OVERRIDES)
 
 TIME_HELP = (
     "ISO 8601 date (2026-11-27 = 00:00 UTC) or date-time (2026-11-27T12:00:00Z; no zone = UTC), "

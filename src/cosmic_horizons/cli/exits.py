@@ -67,7 +67,7 @@ def exit_for(exc: BaseException) -> Exit:
         return Exit.REFUSED
     if isinstance(exc, errors.TopicError) and exc.code == "UNKNOWN_TOPIC_OR_PART":
         return Exit.PROBLEM  # describe/alter/trim of a topic that is not there
-    if isinstance(exc, errors.StorageError | errors.KafkaError):
+    if isinstance(exc, errors.StorageError | errors.BrokerError):
         return Exit.UNREACHABLE  # unreachable, unsupported or refused by the broker
     return Exit.PROBLEM
 

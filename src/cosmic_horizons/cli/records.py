@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka import KafkaError as RdKafkaError
 
 from .._units import parse_duration
+from ..clients import consumer_config
 from ..errors import (
     PacketError,
     SecurityError,
@@ -231,15 +232,16 @@ def consume(
     bootstrap_servers = settings.require_bootstrap()
     consumer = Consumer(
         {
-            **settings.client_config("cosmic-horizons-console"),
+            **consumer_config(
+                settings,
+                "consume",
+                group=group or f"horizons-console-{uuid.uuid4().hex[:12]}",
+                from_beginning=from_beginning,
+                auto_commit=group is not None,
+                # Shorter than the metadata request, so a TLS handshake that hangs is named.
+                setup_timeout_ms=int(_METADATA_TIMEOUT_S * 700),
+            ),
             "error_cb": on_error,
-            "group.id": group or f"horizons-console-{uuid.uuid4().hex[:12]}",
-            "auto.offset.reset": "earliest" if from_beginning else "latest",
-            "enable.auto.commit": group is not None,
-            "session.timeout.ms": 6000,
-            "heartbeat.interval.ms": 500,
-            # Shorter than the metadata request, so a TLS handshake that hangs is named.
-            "socket.connection.setup.timeout.ms": int(_METADATA_TIMEOUT_S * 700),
         }
     )
     out = sys.stdout.buffer

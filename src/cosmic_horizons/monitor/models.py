@@ -65,6 +65,8 @@ class KafkaSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     partition_details: list[PartitionState] | None = msgspec.field(
         default=None, name="partitionDetails"
     )
+    #: Distinct replica brokers of the weakest partition (as ``topics list`` counts it).
+    replication_factor: int | None = msgspec.field(default=None, name="replicationFactor")
     under_replicated_partitions: int | None = msgspec.field(
         default=None, name="underReplicatedPartitions"
     )

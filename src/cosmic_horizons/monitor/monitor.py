@@ -40,6 +40,7 @@ from confluent_kafka.admin._listoffsets import OffsetSpec
 from confluent_kafka.admin._resource import ResourceType
 
 from ..broker import is_embedded_cluster_id
+from ..clients import admin_config, consumer_config
 from ..cluster import BrokerInfo, is_kraft, make_admin
 from ..config import KafkaSettings
 from ..errors import (
@@ -47,8 +48,10 @@ from ..errors import (
     HorizonsError,
     SecurityError,
     from_kafka_error,
+    kafka_errors,
     rdkafka_error_of,
 )
+from ..topics.summary import partition_states, summarize_topic
 from .burrow import OffsetSample, WatermarkHistory, evaluate_window, group_lag, lag_seconds
 from .models import GroupLag, KafkaSnapshot, PartitionLag, PartitionState
 
@@ -180,14 +183,7 @@ class Monitor:
         # cluster.make_admin's settings, plus an error callback that says why a broker cannot
         # be reached (refused, unresolvable...): the request's own error only says "transport".
         timeout_ms = int(self.timeout * 1000)
-        conf: dict[str, Any] = self.settings.client_config("cosmic-horizons-admin")
-        conf.update(
-            {
-                "socket.timeout.ms": timeout_ms,
-                "socket.connection.setup.timeout.ms": timeout_ms,
-                "reconnect.backoff.max.ms": 1000,
-            }
-        )
+        conf = admin_config(self.settings, timeout_ms=timeout_ms, role="monitor")
         self._shared_error_cb: Callable[[KafkaError], None] = conf["error_cb"]  # notes SASL/TLS
         conf["error_cb"] = self._on_client_error
         return AdminClient(conf)
@@ -311,20 +307,14 @@ class Monitor:
     def _read_last_offsets(self, starts: dict[_TP, int]) -> dict[_TP, int]:
         """The last offset delivered from each partition, reading from ``reported - 1``."""
         if self._end_reader is None:
-            conf: dict[str, Any] = self.settings.client_config("cosmic-horizons-monitor-end")
-            conf.update(
-                {
-                    "group.id": "cosmic-horizons-monitor-end",  # never joined, never committed
-                    "enable.auto.commit": False,
-                    "enable.partition.eof": True,
-                    "isolation.level": "read_uncommitted",
-                    "auto.offset.reset": "error",
-                    "fetch.wait.max.ms": 10,
-                    "socket.timeout.ms": int(self.timeout * 1000),
-                    "log_level": 0,
-                }
+            self._end_reader = Consumer(
+                consumer_config(
+                    self.settings,
+                    "monitor-end",
+                    group="cosmic-horizons-monitor-end",
+                    socket_timeout_ms=int(self.timeout * 1000),
+                )
             )
-            self._end_reader = Consumer(conf)
         reader = self._end_reader
         reader.assign([TopicPartition(t, p, hw - 1) for (t, p), hw in starts.items()])
         last: dict[_TP, int] = {}
@@ -400,6 +390,8 @@ class Monitor:
         except (KafkaException, TimeoutError) as exc:
             errors.append(_describe(exc, "DescribeConfigs", self.topic))
 
+        summary = summarize_topic(self.topic, topic_md)
+        replicated = {p.id: p for p in partition_states(topic_md)}
         details: list[PartitionState] = []
         for pid in ids:
             pmd = topic_md.partitions[pid]
@@ -414,7 +406,7 @@ class Monitor:
                     isr=list(pmd.isrs),
                     earliest_offset=earliest.get((self.topic, pid)),
                     latest_offset=hw,
-                    under_replicated=len(pmd.isrs) < len(pmd.replicas),
+                    under_replicated=replicated[pid].under_replicated,
                 )
             )
         complete = len(latest) == len(ids)
@@ -423,7 +415,8 @@ class Monitor:
             latest_offset=sum(latest.values()) if complete else None,
             partitions=len(ids),
             partition_details=details,
-            under_replicated_partitions=sum(1 for d in details if d.under_replicated),
+            replication_factor=summary.replication_factor,
+            under_replicated_partitions=summary.under_replicated,
             retention_ms=retention_ms,
             retention_bytes=retention_bytes,
             error="; ".join(errors) or None,
@@ -511,11 +504,10 @@ class Monitor:
             [ConsumerGroupTopicPartitions(name)], request_timeout=self.timeout
         )[name]
         try:
-            result = self._wait(future)
+            with kafka_errors("OffsetFetch", f"group {name}"):
+                result = self._wait(future)
         except TimeoutError as exc:
             raise BrokerUnavailableError(_describe(exc, "OffsetFetch", f"group {name}")) from exc
-        except KafkaException as exc:
-            raise from_kafka_error(exc, operation="OffsetFetch", target=f"group {name}") from exc
         committed: dict[_TP, int | None] = {}
         errors: dict[_TP, str] = {}
         for tp in result.topic_partitions or []:

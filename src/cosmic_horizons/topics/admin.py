@@ -35,17 +35,19 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
 from ..cluster import make_admin
 from ..config import KafkaSettings
 from ..errors import (
+    BrokerError,
     BrokerUnavailableError,
     HorizonsError,
-    KafkaError,
     TopicError,
     UnsupportedByBrokerError,
     from_kafka_error,
+    kafka_errors,
     rdkafka_error_of,
     recent_security_error,
 )
 from .diff import PartitionPlacement, TopicDiff, TopicState, configs_equal, diff_topic
 from .models import TopicSpec
+from .summary import TopicSummary, summarize_topic
 
 __all__ = [
     "ConfigChange",
@@ -59,15 +61,6 @@ T = TypeVar("T")
 
 _MISSING_CODES = frozenset({RdKafkaError.UNKNOWN_TOPIC_OR_PART, RdKafkaError._UNKNOWN_TOPIC})
 _DROPPED_CODES = frozenset({RdKafkaError._TRANSPORT, RdKafkaError._TIMED_OUT})
-
-
-class TopicSummary(msgspec.Struct, frozen=True, kw_only=True):
-    """One line of ``topics list``."""
-
-    name: str
-    partitions: int
-    replication_factor: int
-    under_replicated: int
 
 
 class ConfigChange(msgspec.Struct, frozen=True, kw_only=True):
@@ -139,32 +132,13 @@ class TopicAdmin:
 
     def list(self, *, internal: bool = False) -> builtins.list[TopicSummary]:
         """The cluster's topics, sorted; internal ``__*`` topics only with ``internal=True``."""
-        try:
+        with self._errors("Metadata", self._bootstrap):
             metadata = self._admin.list_topics(timeout=self.timeout)
-        except KafkaException as exc:
-            raise self._translate(exc, operation="Metadata", target=self._bootstrap) from exc
-        out: builtins.list[TopicSummary] = []
-        for name, topic in metadata.topics.items():
-            if name.startswith("__") and not internal:
-                continue
-            parts = [
-                PartitionPlacement(
-                    id=p.id,
-                    leader=p.leader if p.leader >= 0 else None,
-                    replicas=tuple(p.replicas),
-                    isr=tuple(p.isrs),
-                )
-                for p in topic.partitions.values()
-            ]
-            state = TopicState(name=name, partitions=tuple(parts))
-            out.append(
-                TopicSummary(
-                    name=name,
-                    partitions=state.partition_count,
-                    replication_factor=state.replication_factor,
-                    under_replicated=len(state.under_replicated),
-                )
-            )
+        out = [
+            summarize_topic(name, topic)
+            for name, topic in metadata.topics.items()
+            if internal or not name.startswith("__")
+        ]
         return sorted(out, key=lambda t: t.name)
 
     def exists(self, name: str) -> bool:
@@ -336,13 +310,27 @@ class TopicAdmin:
         """The earliest available offset of each partition (ListOffsets, earliest)."""
         earliest = OffsetSpec.earliest()  # type: ignore[no-untyped-call]  # untyped in the library
         request = {TopicPartition(topic, p): earliest for p in partitions}
-        try:
+        with self._errors("ListOffsets", topic):
             futures = self._admin.list_offsets(request, request_timeout=self.timeout)
             return {tp.partition: self._result(f).offset for tp, f in futures.items()}
-        except KafkaException as exc:
-            raise self._translate(exc, operation="ListOffsets", target=topic) from exc
 
     # -- internals -----------------------------------------------------------------------
+
+    def _errors(
+        self,
+        operation: str,
+        target: str = "",
+        *,
+        error_type: builtins.type[BrokerError] = BrokerError,
+    ) -> contextlib.AbstractContextManager[None]:
+        """:func:`kafka_errors` for a call of this client (a SASL/TLS failure named as such)."""
+        return kafka_errors(
+            operation,
+            target,
+            error_type=error_type,
+            client=self._admin,
+            bootstrap=self._bootstrap,
+        )
 
     def _translate(
         self,
@@ -350,8 +338,8 @@ class TopicAdmin:
         *,
         operation: str,
         target: str = "",
-        error_type: builtins.type[KafkaError] = KafkaError,
-    ) -> KafkaError:
+        error_type: builtins.type[BrokerError] = BrokerError,
+    ) -> BrokerError:
         """``exc`` in this package's tree; a SASL/TLS failure behind it is named as such."""
         return from_kafka_error(
             exc,
@@ -425,14 +413,10 @@ class TopicAdmin:
 
     def _configs(self, name: str) -> dict[str, str]:
         resource = ConfigResource(ResourceType.TOPIC, name)
-        try:
+        with self._errors("DescribeConfigs", name, error_type=TopicError):
             entries = self._result(
                 self._admin.describe_configs([resource], request_timeout=self.timeout)[resource]
             )
-        except KafkaException as exc:
-            raise self._translate(
-                exc, operation="DescribeConfigs", target=name, error_type=TopicError
-            ) from exc
         return {k: e.value for k, e in sorted(entries.items()) if e.value is not None}
 
     def _create(self, spec: TopicSpec) -> bool:
@@ -467,19 +451,15 @@ class TopicAdmin:
                 for k, v in changes.items()
             ],
         )
-        try:
+        with self._errors("IncrementalAlterConfigs", name, error_type=TopicError):
             self._result(
                 self._admin.incremental_alter_configs([resource], request_timeout=self.timeout)[
                     resource
                 ]
             )
-        except KafkaException as exc:
-            raise self._translate(
-                exc, operation="IncrementalAlterConfigs", target=name, error_type=TopicError
-            ) from exc
 
     def _create_partitions(self, name: str, total: int, *, validate_only: bool) -> None:
-        try:
+        with self._errors("CreatePartitions", name, error_type=TopicError):
             self._result(
                 self._admin.create_partitions(
                     [NewPartitions(name, total)],
@@ -488,10 +468,6 @@ class TopicAdmin:
                     operation_timeout=self.timeout,
                 )[name]
             )
-        except KafkaException as exc:
-            raise self._translate(
-                exc, operation="CreatePartitions", target=name, error_type=TopicError
-            ) from exc
 
     def _wait_for(
         self,
@@ -535,7 +511,7 @@ class TopicAdmin:
         while True:
             try:
                 return self.log_start_offsets(topic, offsets)
-            except KafkaError:
+            except BrokerError:
                 if time.monotonic() >= deadline:
                     raise
                 time.sleep(0.2)

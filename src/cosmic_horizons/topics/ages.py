@@ -10,10 +10,11 @@ import time
 import uuid
 from collections.abc import Iterable
 
-from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaException, TopicPartition
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, TopicPartition
 
+from ..clients import consumer_config
 from ..config import KafkaSettings
-from ..errors import from_kafka_error
+from ..errors import kafka_errors
 
 __all__ = ["oldest_record_times"]
 
@@ -31,29 +32,25 @@ def oldest_record_times(
     ``timeout`` seconds, or has no timestamp, maps to None (age unknown).
     """
     consumer = Consumer(
-        {
-            **settings.client_config("cosmic-horizons-admin"),
-            "group.id": f"horizons-peek-{uuid.uuid4().hex[:12]}",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "socket.timeout.ms": int(timeout * 1000),
-        }
+        consumer_config(
+            settings,
+            "peek",
+            group=f"horizons-peek-{uuid.uuid4().hex[:12]}",
+            socket_timeout_ms=int(timeout * 1000),
+        )
     )
     try:
         starts: dict[int, int] = {}
         for partition in partitions:
-            try:
+            with kafka_errors(
+                "ListOffsets",
+                f"{topic}[{partition}]",
+                client=consumer,
+                bootstrap=settings.bootstrap_servers,
+            ):
                 low, high = consumer.get_watermark_offsets(
                     TopicPartition(topic, partition), timeout=timeout
                 )
-            except KafkaException as exc:
-                raise from_kafka_error(
-                    exc,
-                    operation="ListOffsets",
-                    target=f"{topic}[{partition}]",
-                    client=consumer,
-                    bootstrap=settings.bootstrap_servers,
-                ) from exc
             if high > low:
                 starts[partition] = low
         found: dict[int, int | None] = {}
