@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 import time
 
 import msgspec
@@ -23,7 +25,16 @@ from .errors import (
     recent_security_error,
 )
 
-__all__ = ["BrokerCheck", "BrokerInfo", "check_broker", "failure_kind", "is_kraft", "make_admin"]
+__all__ = [
+    "BrokerCheck",
+    "BrokerInfo",
+    "check_broker",
+    "failure_kind",
+    "is_kraft",
+    "make_admin",
+    "raise_if_refused",
+    "refused_everywhere",
+]
 
 
 class BrokerInfo(msgspec.Struct, frozen=True):
@@ -128,3 +139,46 @@ def require_reachable(settings: KafkaSettings, *, timeout: float = 5.0) -> Broke
             raise seen.at(f"Metadata on {check.bootstrap}")
         raise BrokerUnavailableError(check.error or f"no broker answered at {check.bootstrap}")
     return check
+
+
+def _address(entry: str) -> tuple[str, int] | None:
+    host, sep, port = entry.strip().rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    return host.strip("[]") or "localhost", int(port)
+
+
+def refused_everywhere(bootstrap: str, timeout: float = 1.0) -> str | None:
+    """Why no bootstrap address can be reached, when that is certain at once (every one
+    refuses the connection or does not resolve); None when one accepts or an answer is
+    unclear (a slow network is left to the client's own timeouts)."""
+    reasons = []
+    for entry in bootstrap.split(","):
+        address = _address(entry)
+        if address is None:
+            return None
+        try:
+            with socket.create_connection(address, timeout=timeout):
+                return None
+        except socket.gaierror as exc:
+            reasons.append(f"cannot resolve {address[0]}: {exc.strerror or exc}")
+        except ConnectionRefusedError:
+            reasons.append("connection refused")
+        except OSError as exc:
+            if exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+                reasons.append(exc.strerror or str(exc))
+                continue
+            return None  # a timeout or another answer: not certain
+    return "; ".join(dict.fromkeys(reasons)) or None
+
+
+def raise_if_refused(settings: KafkaSettings) -> None:
+    """Fail at once with :class:`BrokerUnavailableError` when no bootstrap address can be
+    reached (nothing listens there), instead of after a request timeout."""
+    bootstrap = settings.require_bootstrap()
+    reason = refused_everywhere(bootstrap)
+    if reason is not None:
+        raise BrokerUnavailableError(
+            f"broker unreachable at {bootstrap} ({reason}); check --bootstrap / "
+            "KAFKA_BOOTSTRAP_SERVERS and that the broker is running"
+        )

@@ -31,6 +31,7 @@ from .clients import (
     MAX_RETRY_MS,
     producer_config,
 )
+from .cluster import raise_if_refused
 from .config import KafkaSettings, mask_config
 from .errors import (
     AuthorizationError,
@@ -175,6 +176,7 @@ class Publisher:
         self._partition_of: dict[str | bytes, int] | None = None
         if check_topic or legacy:
             try:
+                raise_if_refused(settings)  # nothing listens: say so now, not after the timeout
                 self._partitions = self._read_partition_count()
             except BaseException:
                 self._closed.set()

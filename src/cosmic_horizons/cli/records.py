@@ -171,7 +171,7 @@ def _require_topic(consumer: Consumer, topic: str, bootstrap: str) -> None:
         raise TopicMissingError(topic, bootstrap)
 
 
-def consume(
+def consume(  # noqa: C901  (one loop for --follow, --timeout and errors; to be split)
     from_beginning: Annotated[
         bool, typer.Option("--from-beginning", help="Start at the oldest record.")
     ] = False,

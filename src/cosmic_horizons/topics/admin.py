@@ -32,7 +32,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ResourceType,
 )
 
-from ..cluster import make_admin
+from ..cluster import make_admin, raise_if_refused
 from ..config import KafkaSettings
 from ..errors import (
     BrokerError,
@@ -105,6 +105,8 @@ class TopicAdmin:
     ) -> None:
         self.settings = settings
         self.timeout = timeout
+        if admin is None:
+            raise_if_refused(settings)  # nothing listens: say so now, not after the timeout
         self._client: AdminClient | None = admin or make_admin(
             settings, timeout_ms=int(timeout * 1000)
         )
@@ -393,7 +395,9 @@ class TopicAdmin:
             err = rdkafka_error_of(exc)
             if err is not None and err.code() in _MISSING_CODES:
                 return None
-            raise self._translate(exc, operation="Metadata", target=name) from exc
+            raise self._translate(
+                exc, operation=f"DescribeTopics {name}", target=self._bootstrap
+            ) from exc
         partitions = tuple(
             PartitionPlacement(
                 id=p.id,
