@@ -1,4 +1,4 @@
-"""Healthy, degraded or unhealthy: what the snapshot and the lag mean for probes and exit codes."""
+"""Healthy, degraded or unhealthy: what the snapshot and the lag mean for probes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ __all__ = ["ServiceHealth", "lag_health", "snapshot_health"]
 class ServiceHealth(IntEnum):
     """How healthy the data plane's service is (broker, topic, consumer lag).
 
-    Also the exit code of ``horizons monitor`` and ``horizons lag``.
+    The CLI maps it to its exit codes (``cli/monitor.py``, ``docs/exit-codes.md``).
     """
 
     HEALTHY = 0

@@ -45,6 +45,7 @@ from ..cluster import BrokerInfo, is_kraft, make_admin
 from ..config import KafkaSettings
 from ..errors import (
     BrokerUnavailableError,
+    ConfigError,
     HorizonsError,
     SecurityError,
     from_kafka_error,
@@ -156,9 +157,9 @@ class Monitor:
         min_sample_interval: float = 1.0,
     ) -> None:
         if window < 2:
-            raise HorizonsError(f"window={window}: Burrow's rules need at least 2 samples")
+            raise ConfigError(f"window={window}: Burrow's rules need at least 2 samples")
         if timeout <= 0:
-            raise HorizonsError(f"timeout={timeout}: must be positive")
+            raise ConfigError(f"timeout={timeout}: must be positive")
         self.settings = settings
         self.topic = topic or settings.topic
         self.timeout = timeout
