@@ -599,7 +599,11 @@ class LocalKafkaCluster:
     def _answers(self, node_id: int, timeout: float = 2.0) -> bool:
         """The node serves requests itself: a client knowing only its address gets metadata."""
         ms = int(timeout * 1000)
-        client = AdminClient(
+        conf: dict[str, Any] = {}
+        if self.secure:  # the client listener speaks SASL_SSL: log in as the admin
+            conf = self.client_settings("admin").client_config("kafka-local-probe")
+            conf.pop("logger", None)
+        conf.update(
             {
                 "bootstrap.servers": f"{self.host}:{self.spec(node_id).port}",
                 "socket.timeout.ms": ms,
@@ -607,6 +611,7 @@ class LocalKafkaCluster:
                 "log_level": 0,
             }
         )
+        client = AdminClient(conf)
         try:
             client.list_topics(timeout=timeout)
         except KafkaException:

@@ -11,6 +11,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from cosmic_horizons.api import start_api
+from cosmic_horizons.cli.exits import Exit
 from cosmic_horizons.kafka_local import LocalKafkaCluster
 from cosmic_horizons.publisher import Publisher
 from tests.cluster.faults import (
@@ -105,16 +106,17 @@ def test_killed_node_degrades_leaderless_partition_is_unhealthy_then_all_recover
             assert isr_shown(api_snap) == isr_shown(snap)
 
             # The RF-1 topic's only replica is gone: no leader, unhealthy.
-            leaderless = time_until(lambda: monitor(bootstrap, single)[0] == 2, 30)
+            leaderless = time_until(lambda: monitor(bootstrap, single)[0] == Exit.UNHEALTHY, 30)
             assert leaderless is not None, monitor(bootstrap, single)
             code, lone = monitor(bootstrap, single)
-            assert code == 2 and lone["partitionDetails"][0]["leader"] is None, lone
+            assert code == Exit.UNHEALTHY and lone["partitionDetails"][0]["leader"] is None, lone
 
             # The API survives the coordinator's death and still answers for the group.
             lag = client.get("/api/messaging/lag")
             assert lag.status_code in (200, 503), lag.text
             lag_code = horizons("lag", "-b", bootstrap, "--samples", "1", "--timeout", "3")
-            assert lag_code.returncode in (0, 1, 2), lag_code.stderr[-2000:]  # not a crash
+            codes = {int(e) for e in Exit}
+            assert lag_code.returncode in codes, lag_code.stderr[-2000:]  # not a crash
 
             restart = start_nodes(cluster, [victim])
             healed = time_until(lambda: monitor(bootstrap, topic)[0] == 0, 60)

@@ -23,6 +23,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from typer.testing import CliRunner
 
 from cosmic_horizons.archiver.storage import ArchiveStorage
+from cosmic_horizons.cli.exits import Exit
 from cosmic_horizons.cli.main import app
 from cosmic_horizons.config import KafkaSettings
 from cosmic_horizons.packet import encode_packet, packet_headers
@@ -263,7 +264,7 @@ def test_a_live_member_that_stops_committing_is_stall_and_a_closed_one_is_stop(
     [p] = stalled["partitions"]
     assert (p["committed"], p["highWatermark"], p["lag"]) == (5, 30, 25)
     assert p["status"] == "STALL" and "a member owns the partition" in p["rule"]
-    assert code == 2
+    assert code == Exit.UNHEALTHY
 
     leave.set()  # the member closes: it leaves the group, the lag stays
     referee = wait_for(
@@ -280,7 +281,7 @@ def test_a_live_member_that_stops_committing_is_stall_and_a_closed_one_is_stop(
     assert stopped["status"] == "STOP", stopped
     assert stopped["members"] == 0
     assert "no member owns the partition" in stopped["partitions"][0]["rule"]
-    assert code == 2
+    assert code == Exit.UNHEALTHY
 
 
 # -- topics alter --retention -------------------------------------------------------------

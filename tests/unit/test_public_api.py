@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -119,8 +120,11 @@ def test_archive_storage_is_a_context_manager_and_refuses_use_after_close(tmp_pa
 def test_topic_admin_close_refuses_later_operations() -> None:
     from cosmic_horizons import KafkaSettings, TopicAdmin
 
-    settings = KafkaSettings(bootstrap_servers="127.0.0.1:1", topic="t")
-    with TopicAdmin(settings, timeout=1) as admin:
+    listener = socket.socket()  # something listens: the admin is built, then closed
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    settings = KafkaSettings(bootstrap_servers=f"127.0.0.1:{listener.getsockname()[1]}", topic="t")
+    with listener, TopicAdmin(settings, timeout=1) as admin:
         pass
     with pytest.raises(HorizonsError, match="topic admin is closed"):
         admin.list()
