@@ -1,7 +1,9 @@
 """Topic administration: list, describe, ensure (desired vs actual), alter, delete records.
 
-Every operation uses the standard Kafka admin API through one admin client. librdkafka
-errors are translated at this edge; an operation the broker lacks raises
+Every operation uses the standard Kafka admin API through one admin client
+(:class:`~cosmic_horizons.topics.calls.AdminCalls`; reading is
+:class:`~cosmic_horizons.topics.reading.TopicReader`). librdkafka errors are translated at
+this edge; an operation the broker lacks raises
 :class:`UnsupportedByBrokerError` naming the Kafka API and the broker's answer, before anything
 else was changed.
 """
@@ -9,45 +11,35 @@ else was changed.
 from __future__ import annotations
 
 import builtins
-import concurrent.futures
-import contextlib
 import time
-from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future
-from typing import TypeVar
+from collections.abc import Mapping
 
 import msgspec
 from confluent_kafka import KafkaError as RdKafkaError
-from confluent_kafka import KafkaException, TopicCollection, TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 
 # confluent_kafka.admin re-exports these without listing them in __all__.
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
-    AdminClient,
     AlterConfigOpType,
     ConfigEntry,
     ConfigResource,
     NewPartitions,
     NewTopic,
-    OffsetSpec,
     ResourceType,
 )
 
-from ..cluster import make_admin, raise_if_refused
 from ..config import KafkaSettings
 from ..errors import (
     BrokerError,
     BrokerUnavailableError,
-    HorizonsError,
     TopicError,
     UnsupportedByBrokerError,
-    from_kafka_error,
-    kafka_errors,
     rdkafka_error_of,
-    recent_security_error,
 )
-from .diff import PartitionPlacement, TopicDiff, TopicState, configs_equal, diff_topic
+from .diff import TopicDiff, TopicState, configs_equal, diff_topic
 from .models import TopicSpec
-from .summary import TopicSummary, summarize_topic
+from .reading import TopicReader
+from .summary import TopicSummary
 
 __all__ = [
     "ConfigChange",
@@ -57,9 +49,6 @@ __all__ = [
     "delete_records_before",
 ]
 
-T = TypeVar("T")
-
-_MISSING_CODES = frozenset({RdKafkaError.UNKNOWN_TOPIC_OR_PART, RdKafkaError._UNKNOWN_TOPIC})
 _DROPPED_CODES = frozenset({RdKafkaError._TRANSPORT, RdKafkaError._TIMED_OUT})
 
 
@@ -90,72 +79,11 @@ class EnsureResult(msgspec.Struct, frozen=True, kw_only=True):
         return self.created or bool(self.applied)
 
 
-class TopicAdmin:
+class TopicAdmin(TopicReader):
     """Topic operations on one cluster through a single admin client.
 
     ``timeout`` (seconds) bounds each broker request; nothing waits forever.
     """
-
-    def __init__(
-        self,
-        settings: KafkaSettings,
-        *,
-        timeout: float = 10.0,
-        admin: AdminClient | None = None,
-    ) -> None:
-        self.settings = settings
-        self.timeout = timeout
-        if admin is None:
-            raise_if_refused(settings)  # nothing listens: say so now, not after the timeout
-        self._client: AdminClient | None = admin or make_admin(
-            settings, timeout_ms=int(timeout * 1000)
-        )
-
-    # -- lifecycle -----------------------------------------------------------------------
-
-    @property
-    def _admin(self) -> AdminClient:
-        if self._client is None:
-            raise HorizonsError("the topic admin is closed")
-        return self._client
-
-    def close(self) -> None:
-        """Release the admin client (librdkafka frees it with its last reference); later
-        operations raise :class:`~cosmic_horizons.errors.HorizonsError`. Idempotent."""
-        self._client = None
-
-    def __enter__(self) -> TopicAdmin:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- reading -------------------------------------------------------------------------
-
-    def list(self, *, internal: bool = False) -> builtins.list[TopicSummary]:
-        """The cluster's topics, sorted; internal ``__*`` topics only with ``internal=True``."""
-        with self._errors("Metadata", self._bootstrap):
-            metadata = self._admin.list_topics(timeout=self.timeout)
-        out = [
-            summarize_topic(name, topic)
-            for name, topic in metadata.topics.items()
-            if internal or not name.startswith("__")
-        ]
-        return sorted(out, key=lambda t: t.name)
-
-    def exists(self, name: str) -> bool:
-        return self._state(name) is not None
-
-    def describe(self, name: str) -> TopicState:
-        """Partitions (leader, replicas, ISR) and every config value the broker reports."""
-        state = self._state(name)
-        if state is None:
-            raise TopicError(f"topic {name} does not exist", code="UNKNOWN_TOPIC_OR_PART")
-        return state
-
-    def diff(self, spec: TopicSpec) -> TopicDiff:
-        """Desired vs actual for ``spec``, read from the cluster."""
-        return diff_topic(spec, self._state(spec.name))
 
     # -- changing ------------------------------------------------------------------------
 
@@ -308,121 +236,6 @@ class TopicAdmin:
             f"log start offsets unchanged {start_before}",
         )
 
-    def log_start_offsets(self, topic: str, partitions: Iterable[int]) -> dict[int, int]:
-        """The earliest available offset of each partition (ListOffsets, earliest)."""
-        earliest = OffsetSpec.earliest()  # type: ignore[no-untyped-call]  # untyped in the library
-        request = {TopicPartition(topic, p): earliest for p in partitions}
-        with self._errors("ListOffsets", topic):
-            futures = self._admin.list_offsets(request, request_timeout=self.timeout)
-            return {tp.partition: self._result(f).offset for tp, f in futures.items()}
-
-    # -- internals -----------------------------------------------------------------------
-
-    def _errors(
-        self,
-        operation: str,
-        target: str = "",
-        *,
-        error_type: builtins.type[BrokerError] = BrokerError,
-    ) -> contextlib.AbstractContextManager[None]:
-        """:func:`kafka_errors` for a call of this client (a SASL/TLS failure named as such)."""
-        return kafka_errors(
-            operation,
-            target,
-            error_type=error_type,
-            client=self._admin,
-            bootstrap=self._bootstrap,
-        )
-
-    def _translate(
-        self,
-        exc: BaseException,
-        *,
-        operation: str,
-        target: str = "",
-        error_type: builtins.type[BrokerError] = BrokerError,
-    ) -> BrokerError:
-        """``exc`` in this package's tree; a SASL/TLS failure behind it is named as such."""
-        return from_kafka_error(
-            exc,
-            operation=operation,
-            target=target,
-            error_type=error_type,
-            client=self._admin,
-            bootstrap=self._bootstrap,
-        )
-
-    @property
-    def _bootstrap(self) -> str:
-        return self.settings.bootstrap_servers or ""
-
-    def _result(self, future: Future[T]) -> T:
-        started = time.monotonic()
-        deadline = started + self.timeout + 5
-        try:
-            # In slices: a SASL/TLS failure reported meanwhile ends the wait at once (it will
-            # not heal by waiting), instead of after the whole timeout.
-            while True:
-                try:
-                    return future.result(timeout=min(0.5, max(0.0, deadline - time.monotonic())))
-                except concurrent.futures.TimeoutError:
-                    if time.monotonic() >= deadline:
-                        raise
-                with contextlib.suppress(Exception):
-                    self._admin.poll(0)
-                seen = recent_security_error(self._bootstrap, time.monotonic() - started)
-                if seen is not None:
-                    future.cancel()
-                    raise seen.at(f"request to {self._bootstrap}")
-        except concurrent.futures.TimeoutError as exc:
-            with contextlib.suppress(Exception):
-                self._admin.poll(0)  # serve queued error callbacks: a SASL/TLS failure?
-            seen = recent_security_error(self._bootstrap)
-            if seen is not None:
-                raise seen.at(f"request to {self._bootstrap}") from exc
-            raise BrokerUnavailableError(
-                f"no answer from {self._bootstrap} within {self.timeout + 5:.0f} s"
-            ) from exc
-
-    def _state(self, name: str) -> TopicState | None:
-        try:
-            desc = self._result(
-                self._admin.describe_topics(TopicCollection([name]), request_timeout=self.timeout)[
-                    name
-                ]
-            )
-        except KafkaException as exc:
-            err = rdkafka_error_of(exc)
-            if err is not None and err.code() in _MISSING_CODES:
-                return None
-            raise self._translate(
-                exc, operation=f"DescribeTopics {name}", target=self._bootstrap
-            ) from exc
-        partitions = tuple(
-            PartitionPlacement(
-                id=p.id,
-                leader=p.leader.id if p.leader is not None and p.leader.id >= 0 else None,
-                replicas=tuple(n.id for n in p.replicas),
-                isr=tuple(n.id for n in p.isr),
-            )
-            for p in sorted(desc.partitions, key=lambda p: p.id)
-        )
-        try:
-            configs = self._configs(name)
-        except TopicError as exc:
-            if exc.code == "UNKNOWN_TOPIC_OR_PART":
-                return None  # just created: the broker asked has not seen it yet
-            raise
-        return TopicState(name=name, partitions=partitions, configs=configs)
-
-    def _configs(self, name: str) -> dict[str, str]:
-        resource = ConfigResource(ResourceType.TOPIC, name)
-        with self._errors("DescribeConfigs", name, error_type=TopicError):
-            entries = self._result(
-                self._admin.describe_configs([resource], request_timeout=self.timeout)[resource]
-            )
-        return {k: e.value for k, e in sorted(entries.items()) if e.value is not None}
-
     def _create(self, spec: TopicSpec) -> bool:
         """CreateTopics; False when the topic already exists."""
         new = NewTopic(
@@ -472,34 +285,6 @@ class TopicAdmin:
                     operation_timeout=self.timeout,
                 )[name]
             )
-
-    def _wait_for(
-        self,
-        name: str,
-        until: Callable[[TopicState], bool] | None = None,
-    ) -> TopicState:
-        """Describe ``name`` until it exists (and ``until(state)`` holds), within a deadline.
-
-        Metadata and configs reach every broker shortly after a change; this absorbs that
-        delay. After the deadline the latest state is returned as it is.
-        """
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                state = self._state(name)
-            except TopicError as exc:
-                # On a cluster, the broker asked for the configs may not know the new topic
-                # yet while the one asked for its metadata does.
-                if exc.code != "UNKNOWN_TOPIC_OR_PART" or time.monotonic() >= deadline:
-                    raise
-                state = None
-            if state is not None and (until is None or until(state)):
-                return state
-            if time.monotonic() >= deadline:
-                if state is None:
-                    raise TopicError(f"topic {name} did not appear within {self.timeout:.0f} s")
-                return state
-            time.sleep(0.2)
 
     def _log_start_after_drop(
         self, topic: str, offsets: Mapping[int, int], answer: str
