@@ -1,43 +1,9 @@
-"""The exception tree.
+"""librdkafka's errors translated into :mod:`cosmic_horizons.errors`' tree, once, at the edge.
 
-Every error this package raises derives from :class:`HorizonsError`::
-
-    HorizonsError
-    ├── ConfigError (also ValueError)          bad settings or environment
-    ├── PacketError (also ValueError)          a packet failed to decode or validate
-    ├── BrokerError                            the broker or the client said no
-    │   ├── BrokerUnavailableError             no broker answered in time (retriable;
-    │   │                                      also ConnectionError)
-    │   ├── UnsupportedByBrokerError           the broker does not implement an operation
-    │   ├── SecurityError                      the connection's security failed (not retriable)
-    │   │   ├── AuthenticationError            SASL handshake or authentication refused
-    │   │   ├── AuthorizationError             authenticated, but no ACL allows the operation
-    │   │   └── TLSError                       the TLS handshake failed
-    │   │       └── CertificateError           the broker's certificate was not verified
-    │   └── TopicError                         a topic operation failed
-    ├── PublishError                           packets could not be delivered
-    └── ArchiveError                           archive storage or archive content problems
-        ├── StorageError                       the storage could not be reached or refused
-        │                                      a call (transient: retriable)
-        └── ArchiveIntegrityError              the archive's content is inconsistent: an
-                                               unreadable file, another incarnation of the
-                                               topic (not retriable)
-
-Errors that talk to Kafka carry ``retriable``: True when the same call may succeed later.
-librdkafka errors are translated once, at the edge, by :func:`from_kafka_error`; code that
-calls librdkafka wraps the call in :func:`kafka_errors` (the operation and its target), which
-raises the translation from the original exception::
-
-    with kafka_errors("Metadata", bootstrap, client=admin, bootstrap=bootstrap):
-        metadata = admin.list_topics(timeout=5)
-
-librdkafka reports a failed SASL or TLS handshake only through a client's ``error_cb`` and
-its log, while the operation itself fails with a plain transport error. Every client gets
-:func:`client_hooks` (an ``error_cb`` and a ``logger``); they route librdkafka's log to the
-``cosmic_horizons.librdkafka`` logger at debug level and remember the latest security failure,
-per bootstrap list, which :func:`from_kafka_error` then reports instead of "broker
-unreachable" (given the failed client, which it polls so that queued reports are seen).
-:func:`classify_security` is the one place that decides what a security failure is.
+:func:`kafka_errors` wraps a librdkafka call; :func:`from_kafka_error` is the translation;
+:func:`classify_security` decides what a SASL/TLS/ACL failure is; :func:`client_hooks` give
+every client the ``error_cb`` and ``logger`` that remember the latest security failure per
+bootstrap list (librdkafka reports it there, not in the failed call).
 """
 
 from __future__ import annotations
@@ -53,205 +19,27 @@ from typing import Any
 from confluent_kafka import KafkaError as _RdKafkaError
 from confluent_kafka import KafkaException as _RdKafkaException
 
+from ._tree import (
+    AuthenticationError,
+    AuthorizationError,
+    BrokerError,
+    BrokerUnavailableError,
+    CertificateError,
+    SecurityError,
+    TLSError,
+    UnsupportedByBrokerError,
+)
+
 __all__ = [
-    "ArchiveError",
-    "ArchiveIntegrityError",
-    "AuthenticationError",
-    "AuthorizationError",
-    "BrokerError",
-    "BrokerUnavailableError",
-    "CertificateError",
-    "ConfigError",
-    "HorizonsError",
-    "PacketError",
-    "PublishError",
-    "SecurityError",
-    "StorageError",
-    "TLSError",
-    "TopicError",
-    "UnsupportedByBrokerError",
     "classify_security",
     "clear_security_errors",
     "client_hooks",
     "from_kafka_error",
     "kafka_errors",
     "note_client_error",
+    "rdkafka_error_of",
     "recent_security_error",
 ]
-
-
-class HorizonsError(Exception):
-    """Root of every error raised by cosmic_horizons."""
-
-    retriable: bool = False
-
-
-class ConfigError(HorizonsError, ValueError):
-    """A setting is missing or malformed; the message names the setting."""
-
-
-class PacketError(HorizonsError, ValueError):
-    """A packet failed to decode or validate.
-
-    ``field`` is the JSON path of the offending field (``$.metrics.rfiLevel``), or ``$``
-    when the packet as a whole is wrong; ``reason`` says what was wrong with it.
-    """
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field = field
-        self.reason = reason
-        super().__init__(f"{field}: {reason}")
-
-
-class BrokerError(HorizonsError):
-    """The Kafka client or broker refused an operation.
-
-    ``code`` is the librdkafka error name (``UNKNOWN_TOPIC_OR_PART``), when known.
-    """
-
-    def __init__(self, message: str, *, code: str | None = None, retriable: bool = False) -> None:
-        super().__init__(message)
-        self.code = code
-        self.retriable = retriable
-
-
-class BrokerUnavailableError(BrokerError, ConnectionError):
-    """No broker could be reached at the configured bootstrap address (also a ConnectionError)."""
-
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message, code=code, retriable=True)
-
-
-class UnsupportedByBrokerError(BrokerError):
-    """The broker does not implement an operation; nothing was changed.
-
-    ``operation`` names the Kafka API (``DeleteRecords``), ``answer`` is what the broker said.
-    """
-
-    def __init__(self, operation: str, answer: str) -> None:
-        self.operation = operation
-        self.answer = answer
-        super().__init__(
-            f"the broker does not support {operation} (it answered: {answer}); nothing was changed",
-            code="UNSUPPORTED",
-        )
-
-
-class SecurityError(BrokerError):
-    """The connection to the brokers failed its security: SASL or TLS. Never retriable.
-
-    ``detail`` is librdkafka's own description; the message says what to check.
-    """
-
-    what = "security"
-    hint = "check KAFKA_SECURITY_PROTOCOL and the SASL/TLS settings"
-
-    def __init__(self, detail: str, *, code: str | None = None, where: str = "") -> None:
-        self.detail = detail
-        prefix = f"{where}: " if where else ""
-        super().__init__(f"{prefix}{self.what} failed ({detail}); {self.hint}", code=code)
-
-    def at(self, where: str) -> SecurityError:
-        """The same failure, reported as seen by ``where`` (an operation on a target)."""
-        return type(self)(self.detail, code=self.code, where=where)
-
-
-class AuthenticationError(SecurityError):
-    """SASL: the handshake failed (mechanism; a listener without SASL) or the login was refused."""
-
-    what = "SASL authentication"
-    hint = (
-        "check the credentials (KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD), the mechanism "
-        "(KAFKA_SASL_MECHANISM), and that this listener expects SASL (KAFKA_SECURITY_PROTOCOL)"
-    )
-
-
-class AuthorizationError(SecurityError):
-    """The principal authenticated, but no ACL allows it the operation on ``resource``.
-
-    ``resource`` is what was refused: ``topic``, ``consumer group`` or ``cluster``.
-    """
-
-    what = "authorization"
-
-    def __init__(
-        self, detail: str, *, code: str | None = None, where: str = "", resource: str = ""
-    ) -> None:
-        self.detail = detail
-        self.resource = resource or _RESOURCE_OF.get(code or "", "resource")
-        prefix = f"{where}: " if where else ""
-        BrokerError.__init__(
-            self,
-            f"{prefix}not authorized: the principal has no ACL allowing this on the "
-            f"{self.resource} ({detail}); check the ACLs of the principal "
-            "(KAFKA_SASL_USERNAME, or the CN of KAFKA_SSL_CERTIFICATE_LOCATION) with "
-            "kafka-acls --list",
-            code=code,
-        )
-
-    def at(self, where: str) -> AuthorizationError:
-        return type(self)(self.detail, code=self.code, where=where, resource=self.resource)
-
-
-_RESOURCE_OF = {
-    "TOPIC_AUTHORIZATION_FAILED": "topic",
-    "GROUP_AUTHORIZATION_FAILED": "consumer group",
-    "CLUSTER_AUTHORIZATION_FAILED": "cluster",
-    "TRANSACTIONAL_ID_AUTHORIZATION_FAILED": "transactional id",
-}
-
-
-class TLSError(SecurityError):
-    """TLS: the handshake failed, or the broker's certificate could not be verified."""
-
-    what = "TLS handshake"
-    hint = (
-        "check that this listener speaks TLS (KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL), the CA "
-        "file (KAFKA_SSL_CA_LOCATION), that the broker's certificate names the host in "
-        "--bootstrap, and the client certificate a listener may require "
-        "(KAFKA_SSL_CERTIFICATE_LOCATION, KAFKA_SSL_KEY_LOCATION)"
-    )
-
-
-class CertificateError(TLSError):
-    """TLS: the broker's certificate was not trusted or does not name the host."""
-
-    what = "TLS certificate verification"
-    hint = (
-        "check the CA file (KAFKA_SSL_CA_LOCATION: the CA that signed the broker's "
-        "certificate) and that the certificate names the host in --bootstrap"
-    )
-
-
-class TopicError(BrokerError):
-    """A topic could not be created, described or altered."""
-
-
-class PublishError(HorizonsError):
-    """Packets could not be delivered; ``undelivered`` counts them."""
-
-    def __init__(self, message: str, *, undelivered: int = 0) -> None:
-        super().__init__(message)
-        self.undelivered = undelivered
-
-
-class ArchiveError(HorizonsError):
-    """Archive storage failed, or the archive's content is inconsistent."""
-
-
-class StorageError(ArchiveError):
-    """The archive storage could not be reached or refused a call (not its content).
-
-    Transient (unreachable, refused, timed out): the same call may succeed later.
-    """
-
-    retriable = True
-
-
-class ArchiveIntegrityError(ArchiveError):
-    """The archive's content is inconsistent: a file that is not a readable archive file,
-    or files of another incarnation of the topic. Retrying cannot help."""
-
 
 # librdkafka codes that mean "the broker cannot do this at all".
 _UNSUPPORTED_CODES = frozenset(
