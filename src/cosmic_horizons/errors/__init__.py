@@ -40,6 +40,7 @@ unreachable" (given the failed client, which it polls so that queued reports are
 :func:`classify_security` is the one place that decides what a security failure is.
 """
 
+from ._librdkafka import UNREACHABLE_CODES as UNREACHABLE_CODES
 from ._librdkafka import (
     classify_security,
     clear_security_errors,

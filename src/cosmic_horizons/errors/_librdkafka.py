@@ -31,6 +31,7 @@ from ._tree import (
 )
 
 __all__ = [
+    "UNREACHABLE_CODES",
     "classify_security",
     "clear_security_errors",
     "client_hooks",
@@ -49,7 +50,8 @@ _UNSUPPORTED_CODES = frozenset(
         _RdKafkaError.INVALID_REQUEST,
     }
 )
-_UNREACHABLE_CODES = frozenset(
+#: librdkafka codes that mean "no broker answered" (the request never reached one).
+UNREACHABLE_CODES = frozenset(
     {
         _RdKafkaError._TRANSPORT,
         _RdKafkaError._ALL_BROKERS_DOWN,
@@ -250,7 +252,7 @@ def from_kafka_error(
         return direct.at(where)
     if code in _UNSUPPORTED_CODES:
         return UnsupportedByBrokerError(operation, f"{name}: {text}")
-    if code in _UNREACHABLE_CODES:
+    if code in UNREACHABLE_CODES:
         if client is not None:
             with contextlib.suppress(Exception):  # a closed client has nothing more to say
                 client.poll(0)

@@ -5,19 +5,15 @@ every poll. Here one admin client lives as long as the monitor; every request ha
 timeout, so a broker that goes away costs one timeout per poll and yields ``connected: false``,
 and librdkafka reconnects by itself when the broker returns.
 
-The embedded broker (Tansu) reports a partition's high watermark as the base offset of its last
-record batch plus one: short by the batch's size minus one after a multi-record batch. On that
-broker only (told by the cluster id :class:`~cosmic_horizons.broker.EmbeddedBroker` gives it),
-the monitor reads the last batch once per new watermark (a consumer assigned at the reported
-watermark - 1 receives the whole batch) and reports its last record's offset + 1. Apache Kafka's
-watermark is exact and is used as reported, with no extra request.
+On the embedded broker only (told by the cluster id
+:class:`~cosmic_horizons.broker.EmbeddedBroker` gives it), the reported high watermarks are
+made exact by :class:`~cosmic_horizons.monitor.ends.EndReader`. Apache Kafka's watermark is
+exact and is used as reported, with no extra request.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
-import re
 import threading
 import time
 from collections import deque
@@ -26,8 +22,6 @@ from typing import Any
 
 import msgspec
 from confluent_kafka import (
-    Consumer,
-    ConsumerGroupTopicPartitions,
     KafkaError,
     KafkaException,
     TopicPartition,
@@ -40,7 +34,7 @@ from confluent_kafka.admin._listoffsets import OffsetSpec
 from confluent_kafka.admin._resource import ResourceType
 
 from ..broker import is_embedded_cluster_id
-from ..clients import admin_config, consumer_config
+from ..clients import admin_config
 from ..cluster import BrokerInfo, is_kraft, make_admin
 from ..config import KafkaSettings
 from ..errors import (
@@ -49,12 +43,14 @@ from ..errors import (
     HorizonsError,
     SecurityError,
     from_kafka_error,
-    kafka_errors,
-    rdkafka_error_of,
 )
 from ..topics.summary import partition_states, summarize_topic
-from .burrow import OffsetSample, WatermarkHistory, evaluate_window, group_lag, lag_seconds
-from .models import GroupLag, KafkaSnapshot, PartitionLag, PartitionState
+from .burrow import OffsetSample, WatermarkHistory, group_lag
+from .connection import CONNECTION_CODES, connection_reason, describe_failure, is_unreachable
+from .ends import EndReader
+from .groups import committed_offsets, describe_groups
+from .lag import partition_lag
+from .models import GroupLag, KafkaSnapshot, PartitionState
 
 __all__ = ["Monitor", "connection_reason"]
 
@@ -62,68 +58,6 @@ __all__ = ["Monitor", "connection_reason"]
 _TP = tuple[str, int]
 _LATEST: OffsetSpec = OffsetSpec.latest()  # type: ignore[no-untyped-call]  # untyped upstream
 _EARLIEST: OffsetSpec = OffsetSpec.earliest()  # type: ignore[no-untyped-call]  # untyped upstream
-
-
-#: librdkafka errors that mean "no broker answered" (the request never reached one).
-_UNREACHABLE = frozenset(
-    {
-        KafkaError._TRANSPORT,
-        KafkaError._ALL_BROKERS_DOWN,
-        KafkaError._TIMED_OUT,
-        KafkaError._RESOLVE,
-    }
-)
-#: Connection errors librdkafka reports through ``error_cb``: they say why (refused, resolve...).
-_CONNECTION = frozenset(
-    {
-        KafkaError._TRANSPORT,
-        KafkaError._RESOLVE,
-        KafkaError._SSL,
-        KafkaError._AUTHENTICATION,
-        KafkaError.SASL_AUTHENTICATION_FAILED,
-    }
-)
-_AFTER = re.compile(r"\s*\(after \d+ms in state \w+\)\s*$")
-_RESOLVE = re.compile(r"Failed to resolve '([^']+)': (.+)$")
-_FAILED = re.compile(r"failed: (.+)$")
-_PREFIX = re.compile(r"^\S+/(?:bootstrap|\d+): ")
-
-
-def connection_reason(text: str) -> str:
-    """librdkafka's connection error as a few words: ``connection refused``, ``cannot resolve
-    kafka:9092: name or service not known``, ``connection setup timed out``."""
-    text = _AFTER.sub("", _PREFIX.sub("", text.strip()))
-    if m := _RESOLVE.search(text):
-        return f"cannot resolve {m.group(1)}: {m.group(2)[:1].lower()}{m.group(2)[1:]}"
-    if m := _FAILED.search(text):
-        text = m.group(1)
-    return text[:1].lower() + text[1:] if text else "no answer"
-
-
-def _is_unreachable(exc: BaseException) -> bool:
-    if isinstance(exc, TimeoutError | BrokerUnavailableError):
-        return True
-    err = rdkafka_error_of(exc)
-    return err is not None and err.code() in _UNREACHABLE
-
-
-def _describe(
-    exc: BaseException,
-    operation: str,
-    target: str,
-    *,
-    client: AdminClient | None = None,
-    bootstrap: str | None = None,
-) -> str:
-    if isinstance(exc, KafkaException):
-        return str(
-            from_kafka_error(
-                exc, operation=operation, target=target, client=client, bootstrap=bootstrap
-            )
-        )
-    if isinstance(exc, TimeoutError):
-        return f"{operation} on {target}: no answer in time"
-    return f"{operation} on {target}: {exc}"
 
 
 def _int_config(entries: dict[str, Any], name: str) -> int | None:
@@ -173,8 +107,7 @@ class Monitor:
         self._history: dict[_TP, WatermarkHistory] = {}
         #: True once the cluster answered with the embedded broker's cluster id.
         self.embedded = False
-        self._end_reader: Consumer | None = None
-        self._true_ends: dict[_TP, tuple[int, int]] = {}  # reported watermark -> true end
+        self._end_reader: EndReader | None = None  # made once the broker is the embedded one
         self._kraft: bool | None = None  # KRaft names a random broker as controller: hide it
         self._group_admin: AdminClient | None = None
 
@@ -191,7 +124,7 @@ class Monitor:
 
     def _on_client_error(self, err: KafkaError) -> None:
         self._shared_error_cb(err)
-        if err.code() in _CONNECTION:
+        if err.code() in CONNECTION_CODES:
             self._connection_error = err.str()
 
     def _unreachable(self) -> str:
@@ -216,16 +149,16 @@ class Monitor:
                 client=self._admin,  # serves its queued SASL/TLS failure reports
                 bootstrap=self._bootstrap,
             )
-            if isinstance(err, SecurityError) or not _is_unreachable(exc):
+            if isinstance(err, SecurityError) or not is_unreachable(exc):
                 return err
-        if _is_unreachable(exc):
+        if is_unreachable(exc):
             where = (
                 "; check --bootstrap / KAFKA_BOOTSTRAP_SERVERS and that the broker is running"
                 if hint
                 else ""
             )
             return BrokerUnavailableError(f"{self._unreachable()}{where}")
-        return HorizonsError(_describe(exc, operation, self._bootstrap))
+        return HorizonsError(describe_failure(exc, operation, self._bootstrap))
 
     def _connected(self) -> None:
         self._connection_error = None
@@ -272,67 +205,15 @@ class Monitor:
             try:
                 offsets[key] = int(self._wait(future).offset)
             except (KafkaException, TimeoutError) as exc:
-                errors[key] = _describe(exc, "ListOffsets", f"{key[0]}[{key[1]}]")
+                errors[key] = describe_failure(exc, "ListOffsets", f"{key[0]}[{key[1]}]")
         if spec is _LATEST and self.embedded:
-            offsets = self._correct_ends(offsets)
+            if self._end_reader is None:
+                self._end_reader = EndReader(self.settings, self.timeout)
+            offsets = self._end_reader.correct(offsets)
         return offsets, errors
 
     def _note_cluster(self, cluster_id: str | None) -> None:
         self.embedded = is_embedded_cluster_id(cluster_id)
-
-    def _correct_ends(self, reported: dict[_TP, int]) -> dict[_TP, int]:
-        """The embedded broker's reported watermarks made exact: each is the base offset of the
-        last batch + 1, so the batch read from ``reported - 1`` ends at the true end. A
-        watermark seen before reuses its answer (a new batch always moves the reported one)."""
-        out = dict(reported)
-        todo: dict[_TP, int] = {}
-        for tp, hw in reported.items():
-            known = self._true_ends.get(tp)
-            if known is not None and known[0] == hw:
-                out[tp] = known[1]
-            elif hw > 0:
-                todo[tp] = hw
-        if not todo:
-            return out
-        try:
-            last = self._read_last_offsets(todo)
-        except KafkaException:
-            return out  # the reported figure, as Kafka would give it; corrected next time
-        for tp, hw in todo.items():
-            if tp in last:
-                end = max(hw, last[tp] + 1)
-                out[tp] = end
-                self._true_ends[tp] = (hw, end)
-        return out
-
-    def _read_last_offsets(self, starts: dict[_TP, int]) -> dict[_TP, int]:
-        """The last offset delivered from each partition, reading from ``reported - 1``."""
-        if self._end_reader is None:
-            self._end_reader = Consumer(
-                consumer_config(
-                    self.settings,
-                    "monitor-end",
-                    group="cosmic-horizons-monitor-end",
-                    socket_timeout_ms=int(self.timeout * 1000),
-                )
-            )
-        reader = self._end_reader
-        reader.assign([TopicPartition(t, p, hw - 1) for (t, p), hw in starts.items()])
-        last: dict[_TP, int] = {}
-        pending = set(starts)
-        deadline = time.monotonic() + min(self.timeout, 3.0)
-        try:
-            while pending and time.monotonic() < deadline:
-                for msg in reader.consume(num_messages=10_000, timeout=0.01):
-                    key = (msg.topic() or "", msg.partition() or 0)
-                    err = msg.error()
-                    if err is not None:
-                        pending.discard(key)  # end of partition, or nothing readable there
-                        continue
-                    last[key] = max(last.get(key, -1), msg.offset() or 0)
-        finally:
-            reader.unassign()
-        return last
 
     # -- snapshot --------------------------------------------------------------------------
 
@@ -389,7 +270,7 @@ class Monitor:
             retention_ms = _int_config(entries, "retention.ms")
             retention_bytes = _int_config(entries, "retention.bytes")
         except (KafkaException, TimeoutError) as exc:
-            errors.append(_describe(exc, "DescribeConfigs", self.topic))
+            errors.append(describe_failure(exc, "DescribeConfigs", self.topic))
 
         summary = summarize_topic(self.topic, topic_md)
         replicated = {p.id: p for p in partition_states(topic_md)}
@@ -456,7 +337,9 @@ class Monitor:
                 self._group_client().list_consumer_groups(request_timeout=self.timeout)
             )
         except (KafkaException, TimeoutError) as exc:
-            raise BrokerUnavailableError(_describe(exc, "ListGroups", self._bootstrap)) from exc
+            raise BrokerUnavailableError(
+                describe_failure(exc, "ListGroups", self._bootstrap)
+            ) from exc
         return sorted(g.group_id for g in result.valid)
 
     def lag(self, group: str | None = None) -> list[GroupLag]:
@@ -474,53 +357,10 @@ class Monitor:
             finally:
                 self._group_admin = None  # see _group_client
 
-    def _describe_groups(self, names: list[str]) -> dict[str, tuple[str, int, set[_TP] | None]]:
-        """State, member count and owned partitions of each group (None when unknown)."""
-        out: dict[str, tuple[str, int, set[_TP] | None]] = {}
-        if not names:
-            return out
-        futures = self._group_client().describe_consumer_groups(names, request_timeout=self.timeout)
-        for name, future in futures.items():
-            try:
-                desc = self._wait(future)
-            except (KafkaException, TimeoutError):
-                out[name] = ("UNKNOWN", 0, None)
-                continue
-            owned: set[_TP] = set()
-            for member in desc.members:
-                if member.assignment is not None:
-                    owned.update(
-                        (tp.topic, tp.partition) for tp in member.assignment.topic_partitions
-                    )
-            state = getattr(desc.state, "name", str(desc.state))
-            if not desc.members and state not in ("EMPTY", "DEAD"):
-                # an active group reported without members: the broker does not tell who owns what
-                out[name] = (state, 0, None)
-                continue
-            out[name] = (state, len(desc.members), owned)
-        return out
-
-    def _committed(self, name: str) -> tuple[dict[_TP, int | None], dict[_TP, str]]:
-        future = self._group_client().list_consumer_group_offsets(
-            [ConsumerGroupTopicPartitions(name)], request_timeout=self.timeout
-        )[name]
-        try:
-            with kafka_errors("OffsetFetch", f"group {name}"):
-                result = self._wait(future)
-        except TimeoutError as exc:
-            raise BrokerUnavailableError(_describe(exc, "OffsetFetch", f"group {name}")) from exc
-        committed: dict[_TP, int | None] = {}
-        errors: dict[_TP, str] = {}
-        for tp in result.topic_partitions or []:
-            key = (tp.topic, tp.partition)
-            if tp.error is not None:
-                errors[key] = f"committed offset unavailable: {tp.error.str()}"
-            committed[key] = tp.offset if tp.offset >= 0 else None
-        return committed, errors
-
     def _lag(self, names: list[str]) -> list[GroupLag]:
-        described = self._describe_groups(names)
-        fetched = {name: self._committed(name) for name in names}
+        client = self._group_client()
+        described = describe_groups(client, names, self.timeout)
+        fetched = {name: committed_offsets(client, name, self.timeout) for name in names}
         partitions: set[_TP] = set()
         for name in names:
             partitions.update(fetched[name][0])
@@ -537,7 +377,7 @@ class Monitor:
             state, members, owned = described[name]
             keys = sorted(set(committed) | (owned or set()))
             rows = [
-                self._partition_lag(
+                partition_lag(
                     name,
                     tp,
                     committed.get(tp),
@@ -545,75 +385,15 @@ class Monitor:
                     commit_err.get(tp) or latest_err.get(tp),
                     None if owned is None else tp in owned,
                     sampled_at,
+                    windows=self._windows,
+                    size=self.window,
+                    min_sample_interval=self.min_sample_interval,
+                    history=self._history.get(tp),
                 )
                 for tp in keys
             ]
             out.append(group_lag(name, state, members, rows))
         return out
-
-    def _partition_lag(
-        self,
-        group: str,
-        tp: _TP,
-        committed: int | None,
-        high_watermark: int | None,
-        error: str | None,
-        owned: bool | None,
-        now: float,
-    ) -> PartitionLag:
-        topic, partition = tp
-        if error is not None or high_watermark is None:
-            return PartitionLag(
-                topic=topic,
-                partition=partition,
-                high_watermark=high_watermark,
-                committed=committed,
-                lag=None,
-                lag_seconds=None,
-                status="ERR",
-                rule=error or "high watermark unavailable",
-            )
-        if committed is None:
-            return PartitionLag(
-                topic=topic,
-                partition=partition,
-                high_watermark=high_watermark,
-                committed=None,
-                lag=None,
-                lag_seconds=None,
-                status="OK",
-                rule="assigned, no offset committed yet",
-            )
-        window = self._windows.setdefault((group, topic, partition), deque(maxlen=self.window))
-        sample = OffsetSample(now, committed, high_watermark)
-        if not window or now - window[-1].timestamp >= self.min_sample_interval:
-            window.append(sample)
-            judged = list(window)
-        else:
-            # Asked again too soon: judge the fresh sample without letting it crowd the window.
-            judged = [*list(window)[1 - self.window :], sample]
-        status, rule = evaluate_window(judged, now=now, owned=owned)
-        if committed > high_watermark:
-            rule += (
-                f"; committed offset {committed} is past the reported log end "
-                f"{high_watermark}, lag shown as 0"
-            )
-        history = self._history.get(tp)
-        seconds = (
-            0.0
-            if sample.lag == 0
-            else (lag_seconds(list(history.points), committed, now=now) if history else None)
-        )
-        return PartitionLag(
-            topic=topic,
-            partition=partition,
-            high_watermark=high_watermark,
-            committed=committed,
-            lag=sample.lag,
-            lag_seconds=None if seconds is None else round(seconds, 3),
-            status=status,
-            rule=rule,
-        )
 
     def close(self) -> None:
         """Release the admin connection; later polls report ``connected=False``."""
@@ -621,8 +401,7 @@ class Monitor:
             self._admin = None
             if self._end_reader is not None:
                 reader, self._end_reader = self._end_reader, None
-                with contextlib.suppress(KafkaException, RuntimeError):
-                    reader.close()
+                reader.close()
 
     def __enter__(self) -> Monitor:
         return self
