@@ -26,6 +26,12 @@ from cosmic_horizons.kafka_local import LocalKafkaCluster
 from tests.engines import ENGINES
 
 ROOT = Path(__file__).resolve().parent.parent
+if "PYTEST_XDIST_WORKER" in os.environ and "HORIZONS_TEST_WORKER_OUTPUT" not in os.environ:
+    # Under pytest-xdist each worker has its own session brokers, so each gets its own
+    # folder (brokers' data, logs, screenshots); tests/*/conftest.py and subprocesses read it.
+    _base = Path(os.environ.get("HORIZONS_TEST_OUTPUT", ROOT / "test-output"))
+    os.environ["HORIZONS_TEST_OUTPUT"] = str(_base / os.environ["PYTEST_XDIST_WORKER"])
+    os.environ["HORIZONS_TEST_WORKER_OUTPUT"] = "1"
 OUTPUT = Path(os.environ.get("HORIZONS_TEST_OUTPUT", ROOT / "test-output"))
 
 #: Test-only Kafka settings on top of the dev profile: retention is checked every second.

@@ -32,12 +32,15 @@ CLUSTER_TEST_OVERRIDES = {
 }
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     kafka_selected = str(config.getoption("--engine")) in ("kafka", "both")
     for item in items:
         if here in Path(item.path).parents:
             item.add_marker(pytest.mark.cluster)
+            # One worker runs the folder, so the three-node cluster starts once per run.
+            item.add_marker(pytest.mark.xdist_group("cluster3"))
             item.add_marker(pytest.mark.broker)
             if not kafka_selected:
                 item.add_marker(

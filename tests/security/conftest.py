@@ -35,12 +35,15 @@ OUTPUT = Path(os.environ.get("HORIZONS_TEST_OUTPUT", ROOT / "test-output"))
 _KAFKA_VARS = tuple(k for k in os.environ if k.startswith(("KAFKA_", "HORIZONS_")))
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     kafka_selected = str(config.getoption("--engine")) in ("kafka", "both")
     for item in items:
         if here in Path(item.path).parents and "secure_kafka" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.broker)
+            # One worker runs these, so the secured cluster starts once per run.
+            item.add_marker(pytest.mark.xdist_group("secure_kafka"))
             if not kafka_selected:
                 item.add_marker(
                     pytest.mark.skip(
