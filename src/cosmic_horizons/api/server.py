@@ -7,7 +7,6 @@ import ssl
 import threading
 import time
 from pathlib import Path
-from types import TracebackType
 
 import uvicorn
 from fastapi import FastAPI
@@ -159,10 +158,5 @@ class ApiServer:
     def __enter__(self) -> ApiServer:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()

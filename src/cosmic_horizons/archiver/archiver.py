@@ -21,6 +21,10 @@ Exactly once, in effect, read in this module from top to bottom:
 
 With ``workers >= 1`` closed ranges are decoded and encoded in worker processes
 (:mod:`.workers`) while the consumer reads on; storing and committing stay in this thread.
+
+This module is longer than the project's ~400 lines on purpose: the four steps above stay in
+one place so that the exactly-once argument reads in order; everything else (ranges, records,
+consumer settings, dead letters, stats, workers, file format) lives beside it.
 """
 
 from __future__ import annotations

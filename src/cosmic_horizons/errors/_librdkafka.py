@@ -30,18 +30,6 @@ from ._tree import (
     UnsupportedByBrokerError,
 )
 
-__all__ = [
-    "UNREACHABLE_CODES",
-    "classify_security",
-    "clear_security_errors",
-    "client_hooks",
-    "from_kafka_error",
-    "kafka_errors",
-    "note_client_error",
-    "rdkafka_error_of",
-    "recent_security_error",
-]
-
 # librdkafka codes that mean "the broker cannot do this at all".
 _UNSUPPORTED_CODES = frozenset(
     {

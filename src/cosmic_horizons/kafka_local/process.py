@@ -1,38 +1,32 @@
 """The JVM processes of local Kafka nodes: started, stopped and read back.
 
-Child JVMs die with the thread that started them (``PR_SET_PDEATHSIG``) on Linux, so a
-crashed parent leaves no Java behind.
+Child JVMs die with the thread that started them (``PR_SET_PDEATHSIG``, through
+:func:`~cosmic_horizons.children.parent_death_hook`) on Linux, so a crashed parent leaves no
+Java behind.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 from typing import IO
 
+from ..children import parent_death_hook
+
 __all__ = ["launch", "reap", "tail", "terminate"]
-
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """``preexec_fn``: SIGKILL this child when the thread that started it dies (Linux)."""
-    os.setsid()
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def launch(cmd: list[str], log: IO[bytes]) -> subprocess.Popen[bytes]:
     """Start ``cmd`` in its own session, its output appended to ``log``; it dies with us."""
     return subprocess.Popen(
-        cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=_die_with_parent
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+        preexec_fn=parent_death_hook(),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 
 from .burrow import OffsetSample, WatermarkHistory, evaluate_window, lag_seconds
-from .models import PartitionLag
+from .models import LagStatus, PartitionLag
 
 __all__ = ["partition_lag"]
 
@@ -32,27 +32,10 @@ def partition_lag(
     ``history``."""
     topic, partition = tp
     if error is not None or high_watermark is None:
-        return PartitionLag(
-            topic=topic,
-            partition=partition,
-            high_watermark=high_watermark,
-            committed=committed,
-            lag=None,
-            lag_seconds=None,
-            status="ERR",
-            rule=error or "high watermark unavailable",
-        )
+        rule = error or "high watermark unavailable"
+        return _unjudged(tp, high_watermark, committed, "ERR", rule)
     if committed is None:
-        return PartitionLag(
-            topic=topic,
-            partition=partition,
-            high_watermark=high_watermark,
-            committed=None,
-            lag=None,
-            lag_seconds=None,
-            status="OK",
-            rule="assigned, no offset committed yet",
-        )
+        return _unjudged(tp, high_watermark, None, "OK", "assigned, no offset committed yet")
     window = windows.setdefault((group, topic, partition), deque(maxlen=size))
     sample = OffsetSample(now, committed, high_watermark)
     if not window or now - window[-1].timestamp >= min_sample_interval:
@@ -79,6 +62,22 @@ def partition_lag(
         committed=committed,
         lag=sample.lag,
         lag_seconds=None if seconds is None else round(seconds, 3),
+        status=status,
+        rule=rule,
+    )
+
+
+def _unjudged(
+    tp: _TP, high_watermark: int | None, committed: int | None, status: LagStatus, rule: str
+) -> PartitionLag:
+    """A row with no lag figure: an error, or nothing committed yet."""
+    return PartitionLag(
+        topic=tp[0],
+        partition=tp[1],
+        high_watermark=high_watermark,
+        committed=committed,
+        lag=None,
+        lag_seconds=None,
         status=status,
         rule=rule,
     )
