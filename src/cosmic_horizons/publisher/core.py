@@ -3,7 +3,8 @@
 Every packet handed to :meth:`Publisher.publish` ends in exactly one of two states:
 delivered (acknowledged by the broker), or failed, counted in the stats and logged with
 its reason. When librdkafka's local queue is full, ``publish`` waits (backpressure)
-instead of dropping packets or growing without bound.
+instead of dropping packets or growing without bound. With a spool (``spool=``), a third:
+spooled on disk until the broker takes it (:mod:`.forward`).
 """
 
 from __future__ import annotations
@@ -17,36 +18,28 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any, Final
 
-import msgspec
 from confluent_kafka import KafkaError as RdKafkaError
 from confluent_kafka import KafkaException, Message, Producer
-from confluent_kafka.admin import (  # type: ignore[attr-defined]
-    AdminClient,
-    ConfigResource,
-    ResourceType,
-)
 
-from .clients import (
-    CLIENT_ID,
-    MAX_RETRY_MS,
-    producer_config,
-)
-from .cluster import raise_if_refused
-from .config import KafkaSettings, mask_config
-from .errors import (
+from ..clients import CLIENT_ID, producer_config
+from ..cluster import raise_if_refused
+from ..config import KafkaSettings, mask_config
+from ..errors import (
     AuthorizationError,
     BrokerError,
     ConfigError,
     PublishError,
-    TopicError,
     classify_security,
     kafka_errors,
     note_client_error,
 )
-from .packet import KafkaPayload, encode_lines, encode_packet, packet_headers
-from .partitioner import PartitionerName, kafkajs_legacy_murmur2
-from .stats import PublisherStats, StatsSnapshot
-from .topics.models import desired_topic
+from ..packet import KafkaPayload, encode_lines, encode_packet, packet_headers
+from ..partitioner import PartitionerName, kafkajs_legacy_murmur2
+from ..spool import Spool, SpoolSettings
+from ..stats import PublisherStats, StatsSnapshot
+from .diagnose import LIBRDKAFKA_LOG, why_stalled
+from .forward import Forwarder, SpoolView
+from .models import DeliveryReport, TopicMissingError
 
 __all__ = [
     "CLIENT_ID",
@@ -80,42 +73,6 @@ _TRANSIENT_CODES: Final = frozenset(
 )
 
 
-class _DebugLog(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """librdkafka's own log, at debug level: its errors also reach ``error_cb``, classified."""
-
-    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
-        super().log(logging.DEBUG, msg, *args, **kwargs)
-
-
-_LIBRDKAFKA_LOG = _DebugLog(logging.getLogger("cosmic_horizons.librdkafka"))
-
-
-class TopicMissingError(TopicError):
-    """The topic to publish to does not exist; project producers never create it."""
-
-    def __init__(self, topic: str, bootstrap: str) -> None:
-        super().__init__(
-            f"topic {topic!r} does not exist on {bootstrap}; create it with "
-            f"`horizons topics ensure --topic {topic}` (publishers never auto-create topics)",
-            code="UNKNOWN_TOPIC_OR_PART",
-        )
-        self.topic = topic
-
-
-class DeliveryReport(msgspec.Struct, frozen=True, kw_only=True):
-    """How a publisher ended: what was delivered, failed, and left undelivered at close."""
-
-    sent: int
-    delivered: int
-    failed: int
-    undelivered_at_close: int
-    """Packets still queued when the flush timeout ran out (also counted in ``failed``)."""
-
-    @property
-    def complete(self) -> bool:
-        return self.failed == 0 and self.delivered == self.sent
-
-
 class Publisher:
     """A long-lived producer for array packets, keyed by element id.
 
@@ -130,6 +87,10 @@ class Publisher:
     ``kafkajs-legacy`` needs the topic's partition count, so it always checks, and re-reads the
     count every :data:`METADATA_REFRESH_S` s and whenever a partition is unknown.
 
+    ``spool`` makes it a store-and-forward node: every accepted packet is journalled to
+    the spool before ``publish`` returns and leaves it on its acknowledgement (see
+    :mod:`.forward` and docs/publisher.md, "Store and forward").
+
     The publisher is thread-safe: several threads may call :meth:`publish`.
     """
 
@@ -142,6 +103,7 @@ class Publisher:
         partitioner: PartitionerName | None = None,
         check_topic: bool = True,
         metadata_timeout: float = 10.0,
+        spool: SpoolSettings | None = None,
     ) -> None:
         self.topic = topic or settings.topic
         if partitioner is not None:
@@ -153,10 +115,10 @@ class Publisher:
         conf.update(extra_config or {})
         log.debug("producer config: %s", mask_config(conf))
         # Only failures come back one by one; deliveries are derived (see PublisherStats).
-        conf["delivery.report.only.error"] = True
+        conf["delivery.report.only.error"] = spool is None  # the spool needs every ack
         conf["on_delivery"] = self._on_delivery
         conf["error_cb"] = self._on_error
-        conf.setdefault("logger", _LIBRDKAFKA_LOG)
+        conf.setdefault("logger", LIBRDKAFKA_LOG)
         self._closed = threading.Event()
         self._headers: list[tuple[str, str | bytes | None]] = list(packet_headers())
         self._started = time.monotonic()
@@ -165,12 +127,16 @@ class Publisher:
         self.stalls = 0
         """Times deliveries stopped for STALL_REPORT_S with packets waiting (each reported)."""
         self._stalled_since: float | None = None
+        self._transient_warned = False
         self._acks_all = str(conf.get("acks")) in ("all", "-1")
         try:
             self._producer = Producer(conf)
         except KafkaException as exc:
             raise ConfigError(f"invalid producer configuration: {exc}") from exc
+        self._spool = Spool(spool) if spool is not None else None
         self.stats = PublisherStats(pending=self.queued)
+        self._forward: Forwarder | None = None
+        self._interrupt = threading.Event()
         #: kafkajs-legacy only: the topic's partition count and each key's partition under it.
         self._partitions = 0
         self._partition_of: dict[str | bytes, int] | None = None
@@ -181,6 +147,8 @@ class Publisher:
             except BaseException:
                 self._closed.set()
                 self._producer.close()
+                if self._spool is not None:
+                    self._spool.close()
                 raise
         if legacy:
             self._partition_of = {}
@@ -189,6 +157,17 @@ class Publisher:
         self._closed_flag = False
         self._refresh = threading.Event()
         self._refresher: threading.Thread | None = None
+        if self._spool is not None:
+            self._forward = Forwarder(
+                self._spool,
+                producer=self._producer,
+                topic=self.topic,
+                headers=self._headers,
+                partition_for=self._partition_for,
+                stats=self.stats,
+                probe=self._probe,
+            )
+            self._interrupt = self._forward.interrupt
         self._poller = threading.Thread(target=self._poll_loop, name="publisher-poll", daemon=True)
         self._poller.start()
         if legacy:
@@ -277,6 +256,9 @@ class Publisher:
         value = encode_packet(packet)
         timestamp = packet.timestamp_ms()
         key = packet.element_id
+        if self._forward is not None:
+            record = (key.encode(), value, timestamp, None)
+            return self._forward.publish([record], len(value)) == 1
         cache = self._partition_of
         try:
             if cache is None:
@@ -310,6 +292,14 @@ class Publisher:
             return 0
         # One JSON document per line; JSON strings never hold a raw newline.
         values = encode_lines(packets).split(b"\n")
+        if self._forward is not None:
+            return self._forward.publish(
+                [
+                    (p.element_id.encode(), v, p.timestamp_ms(), None)
+                    for p, v in zip(packets, values, strict=False)
+                ],
+                sum(map(len, values)),
+            )
         produce, topic, headers = self._produce, self.topic, self._headers
         cache = self._partition_of
         accepted = uncounted = nbytes = 0  # uncounted, nbytes: queued, not yet in the stats
@@ -354,6 +344,10 @@ class Publisher:
         """Queue an already-encoded record (used by replay); same accounting as :meth:`publish`."""
         if self._closed_flag:
             raise PublishError("the publisher is closed")
+        if self._forward is not None:
+            return (
+                self._forward.publish([(key, value, timestamp_ms or 0, headers)], len(value)) == 1
+            )
         return self._produce_slowly(
             key, value, timestamp_ms or 0, headers if headers is not None else self._headers
         )
@@ -387,6 +381,8 @@ class Publisher:
                 )
             except BufferError:
                 # Local queue full: wait for deliveries to make room (backpressure).
+                if self._interrupt.is_set():
+                    return False  # interrupt(): not accepted, not failed
                 self._backpressure_waits += 1
                 self._producer.poll(0.01)
                 continue
@@ -416,11 +412,38 @@ class Publisher:
         return self._backpressure_waits
 
     def queued(self) -> int:
-        """Packets queued or in flight, not yet acknowledged."""
+        """Packets queued or in flight, not yet acknowledged (with a spool: spooled)."""
+        if self._spool is not None:
+            return self._spool.records
         return 0 if self._closed.is_set() else len(self._producer)
 
+    def interrupt(self) -> None:
+        """Make a publish() blocked on a full queue or spool return now (fewer accepted):
+        ``--duration`` and SIGTERM end a run even while publishing cannot go on."""
+        self._interrupt.set()
+
+    def spool_view(self) -> SpoolView | None:
+        """The spool's records, bytes, oldest age, drain rate; None without a spool."""
+        return None if self._forward is None else self._forward.view()
+
+    def _probe(self) -> str | None:
+        """None when the topic answers with a leader for every partition, else why not."""
+        try:
+            topic = self._producer.list_topics(timeout=2.0).topics.get(self.topic)
+        except KafkaException as exc:
+            return str(exc)
+        if topic is None or topic.error is not None or not topic.partitions:
+            return f"topic {self.topic} not found"
+        if any(p.leader < 0 for p in topic.partitions.values()):
+            return "a partition has no leader"
+        return None
+
     def flush(self, timeout: float = 30.0) -> int:
-        """Wait until everything queued is delivered or failed; how many are still pending."""
+        """Wait until everything queued is delivered or failed; how many are still pending
+        (with a spool: until the spool is empty, or an outage; how many it holds)."""
+        if self._forward is not None:
+            self._forward.wait_acked(timeout)
+            return self.queued()
         return int(self._producer.flush(timeout))
 
     def snapshot(self) -> StatsSnapshot:
@@ -435,11 +458,19 @@ class Publisher:
             self._refresh.set()
         reason = f"{err.name()}: {err.str()}"
         self.stats.record_failed(reason)
-        log.error("packet for key %r to %s not delivered: %s", msg.key(), msg.topic(), reason)
+        seen = self.stats.failures[reason.split(":", 1)[0]]
+        if seen <= 3:  # one line per packet would be thousands in an outage
+            log.error("packet for key %r to %s not delivered: %s", msg.key(), msg.topic(), reason)
+        elif seen == 4:
+            log.error("more packets fail with %s: counted, not logged", err.name())
 
     def _on_error(self, err: RdKafkaError) -> None:
         # A SASL/TLS failure explains the transport errors that follow it.
         note_client_error(err, self.settings.bootstrap_servers)
+        if self._forward is not None and err.code() == RdKafkaError._ALL_BROKERS_DOWN:
+            self._forward.note_outage(f"{err.name()}: {err.str()}")
+            self.stats.record_error(f"{err.name()}: {err.str()}")
+            return
         starting = (
             time.monotonic() - self._started < STARTUP_GRACE_S and self.stats.delivered() == 0
         )
@@ -448,10 +479,14 @@ class Publisher:
             return
         reason = f"{err.name()}: {err.str()}"
         self.stats.record_error(reason)
+        if err.code() in _TRANSIENT_CODES and self._transient_warned:
+            log.debug("producer: %s", reason)  # said once until deliveries resume
+            return
         if err.fatal():
             log.critical("fatal producer error: %s", reason)
         elif err.code() in _TRANSIENT_CODES:
-            log.warning("producer: %s (librdkafka keeps retrying)", reason)
+            self._transient_warned = True
+            log.warning("producer: %s (librdkafka keeps retrying; said once)", reason)
         else:
             log.error("producer error: %s", reason)
 
@@ -469,14 +504,18 @@ class Publisher:
     def _watch_stall(self, now: float, progress: tuple[float, int]) -> tuple[float, int]:
         """Report, in one line and in the stats, deliveries stopped with packets waiting."""
         delivered, waiting = self.stats.delivered(), self.queued()
+        if self._forward is not None:
+            waiting = len(self._producer)  # in librdkafka's queue, not in the spool
         if delivered != progress[1] or waiting == 0:
+            if delivered != progress[1]:
+                self._transient_warned = False
             if self._stalled_since is not None:
                 log.warning("deliveries resumed after %.1f s stalled", now - self._stalled_since)
                 self._stalled_since = None
             return now, delivered
         stalled_for = now - progress[0]
         if self._stalled_since is None and stalled_for >= STALL_REPORT_S:
-            why = self._why_stalled()
+            why = why_stalled(self.settings, self.topic, self._acks_all)
             if why is None and stalled_for < 3 * STALL_REPORT_S:
                 return progress  # metadata did not answer: ask again on the next tick
             self._stalled_since = progress[0]
@@ -488,39 +527,9 @@ class Publisher:
             )
             self.stats.record_error(reason)
             log.error("producer: %s", reason)
+            if self._forward is not None:
+                self._forward.note_outage("stalled")
         return progress
-
-    def _why_stalled(self) -> str | None:
-        """What the cluster says about a stall (leaderless partitions, too few in-sync
-        replicas for acks=all); None when it does not answer. A client of its own: the
-        producer's connections are busy retrying."""
-        admin = AdminClient({**self.settings.client_config(CLIENT_ID), "log_level": 0})
-        try:
-            # Every topic, none named: a Metadata request naming a missing topic creates it.
-            topic = admin.list_topics(timeout=3.0).topics[self.topic]
-        except (KafkaException, KeyError):
-            return None
-        min_isr = int(desired_topic(self.settings.profile).configs.get("min.insync.replicas", 1))
-        with contextlib.suppress(KafkaException, KeyError, ValueError, TimeoutError):
-            resource = ConfigResource(ResourceType.TOPIC, self.topic)
-            [future] = admin.describe_configs([resource], request_timeout=3.0).values()
-            min_isr = int(future.result(4.0)["min.insync.replicas"].value)
-        leaderless = sorted(p for p, m in topic.partitions.items() if m.leader < 0)
-        short = sorted(p for p, m in topic.partitions.items() if len(m.isrs) < min_isr)
-        parts = []
-        if leaderless:
-            parts.append(f"partitions {leaderless} have no leader")
-        if short and self._acks_all:
-            isr = {p: sorted(topic.partitions[p].isrs) for p in short}
-            parts.append(
-                f"partitions {short} have fewer in-sync replicas {isr} than "
-                f"min.insync.replicas={min_isr}: the brokers refuse acks=all writes "
-                "(NOT_ENOUGH_REPLICAS)"
-            )
-        return "; ".join(parts) or (
-            "every partition has a leader and enough in-sync replicas: waiting for "
-            f"acknowledgements or for the retry backoff (up to {MAX_RETRY_MS // 1000} s)"
-        )
 
     # -- shutdown --------------------------------------------------------------------------
 
@@ -529,6 +538,8 @@ class Publisher:
         if self._closed.is_set():
             return self._report(0)
         self._closed_flag = True
+        if self._forward is not None:
+            return self._close_spooled(timeout)
         remaining = self.flush(timeout)
         if remaining:
             log.error(
@@ -546,13 +557,29 @@ class Publisher:
         self._producer.close()
         return self._report(remaining)
 
-    def _report(self, undelivered: int) -> DeliveryReport:
+    def _close_spooled(self, timeout: float) -> DeliveryReport:
+        """Deliver what can be within ``timeout`` s (not waiting out an outage); the rest
+        stays in the spool, never purged unspooled, reported in one line by the caller."""
+        assert self._forward is not None and self._spool is not None
+        left = self._forward.close(timeout)
+        self._closed.set()
+        self._refresh.set()
+        self._poller.join(5.0)
+        if self._refresher is not None:
+            self._refresher.join(self._metadata_timeout + 5.0)
+        self._producer.close()
+        return self._report(0, spooled=left)
+
+    def _report(self, undelivered: int, *, spooled: int = 0) -> DeliveryReport:
         snap = self.stats.snapshot()
         return DeliveryReport(
             sent=snap.sent,
             delivered=snap.delivered,
             failed=snap.failed,
             undelivered_at_close=undelivered,
+            spooled=spooled,
+            spool_path=None if self._spool is None else str(self._spool.path),
+            dropped=0 if self._spool is None else self._spool.dropped,
         )
 
     def __enter__(self) -> Publisher:

@@ -1,0 +1,135 @@
+"""Store and forward against a real broker: live, through an outage, and after it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cosmic_horizons.broker import EmbeddedBroker, find_free_port
+from cosmic_horizons.config import KafkaSettings
+from cosmic_horizons.kafka_local import LocalKafkaCluster
+from cosmic_horizons.packet import decode_packet
+from cosmic_horizons.publisher import Publisher
+from cosmic_horizons.spool import SpoolSettings
+from tests.conftest import SessionBroker
+from tests.helpers import consume_all, create_topic, make_packet, wait_for
+
+ELEMENTS = 10
+
+
+def packet(n: int) -> object:
+    return make_packet(n, element=f"el-{n % ELEMENTS}")
+
+
+def numbers(bootstrap: str, topic: str, expected: int) -> dict[str, list[int]]:
+    """Per element, the packet numbers in the topic in offset order."""
+    by_element: dict[str, list[int]] = {}
+    for msg in consume_all(bootstrap, topic, expected, timeout=60):
+        p = decode_packet(msg.value() or b"")
+        by_element.setdefault(p.element_id, []).append(round(p.metrics.power_usage - 1500))
+    return by_element
+
+
+def publish_range(pub: Publisher, start: int, stop: int, rate: float = 2000.0) -> None:
+    """Publish packets ``start..stop`` in ticks of ELEMENTS at about ``rate`` per second."""
+    began = time.monotonic()
+    for tick_start in range(start, stop, ELEMENTS):
+        batch = [packet(n) for n in range(tick_start, min(stop, tick_start + ELEMENTS))]
+        assert pub.publish_many(batch) == len(batch)  # type: ignore[arg-type]
+        due = began + (tick_start - start + ELEMENTS) / rate
+        if due > time.monotonic():
+            time.sleep(due - time.monotonic())
+
+
+def test_live_with_a_spool_delivers_everything_and_empties_it(
+    settings: KafkaSettings, tmp_path: Path
+) -> None:
+    create_topic(settings.bootstrap_servers or "", settings.topic, partitions=3)
+    with Publisher(settings, spool=SpoolSettings(path=tmp_path)) as pub:
+        publish_range(pub, 0, 2000, rate=1e9)
+        assert pub.flush(30) == 0
+        view = pub.spool_view()
+        assert view is not None and view.live and view.status.records == 0
+    report = pub.close()
+    assert report.kept and report.spooled == 0
+    got = numbers(settings.bootstrap_servers or "", settings.topic, 2000)
+    assert sorted(n for ns in got.values() for n in ns) == list(range(2000))
+    assert all(ns == sorted(ns) for ns in got.values())
+
+
+@dataclass
+class Outage:
+    """A broker of this test's own (Tansu) or the session's one Kafka node, to stop."""
+
+    bootstrap: str
+    tansu: EmbeddedBroker | None = None
+    kafka: LocalKafkaCluster | None = None
+
+    @property
+    def keeps_data(self) -> bool:
+        return self.kafka is not None
+
+    def down(self) -> None:
+        if self.tansu is not None:
+            self.tansu.stop()
+        else:
+            assert self.kafka is not None
+            self.kafka.stop_node(self.kafka.node_ids[0])
+
+    def up(self, topic: str) -> None:
+        if self.tansu is not None:  # in memory: a new broker on the same port, topic anew
+            self.tansu.start()
+            create_topic(self.bootstrap, topic, partitions=3)
+        else:
+            assert self.kafka is not None
+            self.kafka.start_node(self.kafka.node_ids[0])
+
+
+@pytest.fixture
+def outage(broker_session: SessionBroker) -> Iterator[Outage]:
+    if broker_session.kafka is not None:
+        cluster = broker_session.kafka
+        yield Outage(broker_session.bootstrap, kafka=cluster)
+        node = cluster.node_ids[0]
+        if not cluster.running(node):
+            cluster.start_node(node)
+        return
+    broker = EmbeddedBroker(find_free_port())
+    broker.start()
+    try:
+        yield Outage(broker.bootstrap, tansu=broker)
+    finally:
+        broker.stop()
+
+
+def test_outage_spools_then_drains_in_element_order_exactly_once(
+    outage: Outage, topic_name: str, tmp_path: Path
+) -> None:
+    settings = KafkaSettings(bootstrap_servers=outage.bootstrap, topic=topic_name)
+    create_topic(outage.bootstrap, topic_name, partitions=3)
+    spool = SpoolSettings(path=tmp_path, drain_rate=5000)
+    with Publisher(settings, spool=spool) as pub:
+        publish_range(pub, 0, 1000)
+        assert pub.flush(20) == 0  # before the outage: all acknowledged
+        outage.down()
+        publish_range(pub, 1000, 7000)  # 3 s at 2,000/s while the broker is gone
+        view = pub.spool_view()
+        assert view is not None and view.outage is not None and not view.live
+        assert view.status.records >= 4000 and view.status.oldest_age_s is not None
+        outage.up(topic_name)
+        publish_range(pub, 7000, 9000)  # live publishing goes on while the spool drains
+        assert pub.flush(60) == 0
+        view = wait_for(lambda: (v := pub.spool_view()) and v.live and v, "live again", 5)
+        assert view.status.records == 0 and view.drain_rate > 0
+    report = pub.close()
+    assert report.kept and report.failed == 0 and report.spooled == 0
+    first = 0 if outage.keeps_data else 1000
+    got = numbers(outage.bootstrap, topic_name, 9000 - first)
+    everything = sorted(n for ns in got.values() for n in ns)
+    assert everything == list(range(first, 9000)), "each packet once, none missing"
+    for element, ns in got.items():
+        assert ns == sorted(ns), f"{element} out of order"
