@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,9 +20,10 @@ from cosmic_horizons.config import KafkaSettings
 from cosmic_horizons.kafka_local import LocalKafkaCluster
 from cosmic_horizons.packet import decode_packet
 from cosmic_horizons.publisher import Publisher
+from cosmic_horizons.publisher.forward import DRAIN_WINDOW
 from cosmic_horizons.spool import SpoolSettings
 from tests.conftest import SessionBroker
-from tests.helpers import consume_all, create_topic, make_packet, wait_for
+from tests.helpers import consume_all, create_topic, fast_consumer, make_packet, wait_for
 
 ELEMENTS = 10
 
@@ -32,6 +39,28 @@ def numbers(bootstrap: str, topic: str, expected: int) -> dict[str, list[int]]:
         p = decode_packet(msg.value() or b"")
         by_element.setdefault(p.element_id, []).append(round(p.metrics.power_usage - 1500))
     return by_element
+
+
+def every_number(bootstrap: str, topic: str, at_least: int) -> list[int]:
+    """Every packet number in the topic: read until ``at_least`` and then 2 s of quiet."""
+    consumer = fast_consumer(bootstrap)
+    consumer.subscribe([topic])
+    got: list[int] = []
+    quiet_since = time.monotonic()
+    deadline = quiet_since + 60
+    try:
+        while time.monotonic() < deadline:
+            msg = consumer.poll(0.2)
+            if msg is None:
+                if len(got) >= at_least and time.monotonic() - quiet_since > 2:
+                    break
+                continue
+            assert not msg.error(), msg.error()
+            quiet_since = time.monotonic()
+            got.append(round(decode_packet(msg.value() or b"").metrics.power_usage - 1500))
+    finally:
+        consumer.close()
+    return got
 
 
 def publish_range(pub: Publisher, start: int, stop: int, rate: float = 2000.0) -> None:
@@ -133,3 +162,68 @@ def test_outage_spools_then_drains_in_element_order_exactly_once(
     assert everything == list(range(first, 9000)), "each packet once, none missing"
     for element, ns in got.items():
         assert ns == sorted(ns), f"{element} out of order"
+
+
+class Child:
+    """A publishing subprocess (tests/broker/spool_child.py); what it said it published."""
+
+    def __init__(self, bootstrap: str, topic: str, spool: Path, first: int, rate: float) -> None:
+        self.returned: list[int] = []
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.broker.spool_child", bootstrap, topic, str(spool)]
+            + [str(first), str(rate), "1500"],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).parents[2],
+        )
+        assert self.proc.stdout is not None
+        assert self.proc.stdout.readline().strip() == "ready"
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            _, first, accepted = line.split()
+            self.returned.extend(range(int(first), int(first) + int(accepted)))
+
+    def run_for(self, seconds: float) -> None:
+        """Let it publish ``seconds`` (and a random part of a second), then SIGKILL it."""
+        time.sleep(seconds + random.uniform(0, 0.5))
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self._reader.join(5)
+
+
+def test_sigkill_during_an_outage_and_the_drain_loses_nothing_returned(
+    outage: Outage, topic_name: str, tmp_path: Path
+) -> None:
+    create_topic(outage.bootstrap, topic_name, partitions=3)
+    spool = tmp_path / "spool"
+    returned: list[int] = []
+    outage.down()
+    for k in range(2):  # killed while spooling, twice
+        child = Child(outage.bootstrap, topic_name, spool, 100_000 * k, 2000)
+        child.run_for(1.0)
+        returned += child.returned
+    outage.up(topic_name)
+    for k in range(2, 4):  # killed while draining (1,500/s) with live publishing on top
+        child = Child(outage.bootstrap, topic_name, spool, 100_000 * k, 500)
+        child.run_for(1.0)
+        returned += child.returned
+    last = subprocess.run(
+        [sys.executable, "-m", "tests.broker.spool_child", outage.bootstrap, topic_name]
+        + [str(spool), "0", "0", "0"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=Path(__file__).parents[2],
+    )
+    assert last.returncode == 0, last.stdout + last.stderr
+    assert len(returned) > 3000
+    topic = every_number(outage.bootstrap, topic_name, at_least=len(returned))
+    missing = set(returned) - set(topic)
+    assert not missing, f"{len(missing)} packets publish() returned for are not in the topic"
+    duplicates = len(topic) - len(set(topic))
+    assert duplicates <= 4 * DRAIN_WINDOW  # at most what was in flight at each kill
+    print(f"returned {len(returned)}, in topic {len(topic)}, duplicates {duplicates}")
