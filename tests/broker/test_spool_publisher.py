@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -164,14 +163,16 @@ def test_outage_spools_then_drains_in_element_order_exactly_once(
         assert ns == sorted(ns), f"{element} out of order"
 
 
+CHILD = (sys.executable, "-m", "tests.broker.spool_child")
+
+
 class Child:
     """A publishing subprocess (tests/broker/spool_child.py); what it said it published."""
 
     def __init__(self, bootstrap: str, topic: str, spool: Path, first: int, rate: float) -> None:
         self.returned: list[int] = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.broker.spool_child", bootstrap, topic, str(spool)]
-            + [str(first), str(rate), "1500"],
+            [*CHILD, bootstrap, topic, str(spool), str(first), str(rate), "1500"],
             stdout=subprocess.PIPE,
             text=True,
             cwd=Path(__file__).parents[2],
@@ -212,8 +213,7 @@ def test_sigkill_during_an_outage_and_the_drain_loses_nothing_returned(
         child.run_for(1.0)
         returned += child.returned
     last = subprocess.run(
-        [sys.executable, "-m", "tests.broker.spool_child", outage.bootstrap, topic_name]
-        + [str(spool), "0", "0", "0"],
+        [*CHILD, outage.bootstrap, topic_name, str(spool), "0", "0", "0"],
         capture_output=True,
         text=True,
         timeout=90,
