@@ -8,10 +8,12 @@ the drain), :mod:`.diagnose` (why deliveries stalled), :mod:`.models` (its repor
 from __future__ import annotations
 
 from ..clients import CLIENT_ID, producer_config
-from . import core
-from .core import METADATA_REFRESH_S, STALL_REPORT_S, Publisher
+from . import core, metadata
+from .core import Publisher
 from .forward import SpoolView
+from .metadata import METADATA_REFRESH_S
 from .models import DeliveryReport, TopicMissingError
+from .watch import STALL_REPORT_S
 
 __all__ = [
     "CLIENT_ID",
@@ -22,5 +24,6 @@ __all__ = [
     "SpoolView",
     "TopicMissingError",
     "core",
+    "metadata",
     "producer_config",
 ]

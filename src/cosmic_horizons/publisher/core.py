@@ -9,14 +9,13 @@ spooled on disk until the broker takes it (:mod:`.forward`).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from types import TracebackType
-from typing import Any, Final
+from typing import Any
 
 from confluent_kafka import KafkaError as RdKafkaError
 from confluent_kafka import KafkaException, Message, Producer
@@ -24,22 +23,16 @@ from confluent_kafka import KafkaException, Message, Producer
 from ..clients import CLIENT_ID, producer_config
 from ..cluster import raise_if_refused
 from ..config import KafkaSettings, mask_config
-from ..errors import (
-    AuthorizationError,
-    BrokerError,
-    ConfigError,
-    PublishError,
-    classify_security,
-    kafka_errors,
-    note_client_error,
-)
+from ..errors import BrokerUnavailableError, ConfigError, PublishError
 from ..packet import KafkaPayload, encode_lines, encode_packet, packet_headers
-from ..partitioner import PartitionerName, kafkajs_legacy_murmur2
+from ..partitioner import PartitionerName
 from ..spool import Spool, SpoolSettings
 from ..stats import PublisherStats, StatsSnapshot
-from .diagnose import LIBRDKAFKA_LOG, why_stalled
+from .diagnose import LIBRDKAFKA_LOG
 from .forward import Forwarder, SpoolView
+from .metadata import LegacyPlacement, read_partition_count, refresh_count, topic_problem
 from .models import DeliveryReport, TopicMissingError
+from .watch import ProducerWatch
 
 __all__ = [
     "CLIENT_ID",
@@ -50,27 +43,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: How often the ``kafkajs-legacy`` publisher re-reads the topic's partition count.
-METADATA_REFRESH_S: Final = 30.0
-#: Keys whose partition the ``kafkajs-legacy`` publisher remembers (element keys repeat).
-PARTITION_CACHE_MAX: Final = 100_000
-#: Errors reported while a broker is still starting (the spec ignores "Metadata" errors).
-STARTUP_GRACE_S: Final = 30.0
-#: Packets in flight and none delivered for this long: a stall, reported once (librdkafka
-#: retries NOT_ENOUGH_REPLICAS and timeouts silently until message.timeout.ms).
-STALL_REPORT_S: Final = 5.0
-_TRANSIENT_CODES: Final = frozenset(
-    {
-        RdKafkaError._TRANSPORT,
-        RdKafkaError._ALL_BROKERS_DOWN,
-        RdKafkaError._RESOLVE,
-        RdKafkaError.LEADER_NOT_AVAILABLE,
-        RdKafkaError.NOT_LEADER_FOR_PARTITION,
-        RdKafkaError.UNKNOWN_TOPIC_OR_PART,
-        RdKafkaError.BROKER_NOT_AVAILABLE,
-    }
-)
 
 
 class Publisher:
@@ -117,46 +89,47 @@ class Publisher:
         # Only failures come back one by one; deliveries are derived (see PublisherStats).
         conf["delivery.report.only.error"] = spool is None  # the spool needs every ack
         conf["on_delivery"] = self._on_delivery
-        conf["error_cb"] = self._on_error
+        self._watch = ProducerWatch(
+            settings, self.topic, acks_all=str(conf.get("acks")) in ("all", "-1")
+        )
+        conf["error_cb"] = self._watch.on_error
         conf.setdefault("logger", LIBRDKAFKA_LOG)
         self._closed = threading.Event()
         self._headers: list[tuple[str, str | bytes | None]] = list(packet_headers())
         self._started = time.monotonic()
         self._backpressure_waits = 0
         self._metadata_timeout = metadata_timeout
-        self.stalls = 0
-        """Times deliveries stopped for STALL_REPORT_S with packets waiting (each reported)."""
-        self._stalled_since: float | None = None
-        self._transient_warned = False
-        self._acks_all = str(conf.get("acks")) in ("all", "-1")
         try:
             self._producer = Producer(conf)
         except KafkaException as exc:
             raise ConfigError(f"invalid producer configuration: {exc}") from exc
         self._spool = Spool(spool) if spool is not None else None
         self.stats = PublisherStats(pending=self.queued)
+        self._watch.stats = self.stats
         self._forward: Forwarder | None = None
         self._interrupt = threading.Event()
-        #: kafkajs-legacy only: the topic's partition count and each key's partition under it.
         self._partitions = 0
+        #: kafkajs-legacy only: each key's partition (cleared when the count changes).
         self._partition_of: dict[str | bytes, int] | None = None
+        self._legacy: LegacyPlacement | None = None
         if check_topic or legacy:
             try:
                 raise_if_refused(settings)  # nothing listens: say so now, not after the timeout
                 self._partitions = self._read_partition_count()
+            except BrokerUnavailableError as exc:
+                if self._spool is None or legacy:
+                    self._abandon()
+                    raise
+                log.warning("%s: spooling to %s until it answers", exc, self._spool.path)
             except BaseException:
-                self._closed.set()
-                self._producer.close()
-                if self._spool is not None:
-                    self._spool.close()
+                self._abandon()
                 raise
         if legacy:
-            self._partition_of = {}
+            self._legacy = LegacyPlacement(self._read_partition_count, self.topic, self._partitions)
+            self._partition_of = self._legacy.cache
         self._produce = self._producer.produce
         self._record_sent = self.stats.record_sent
         self._closed_flag = False
-        self._refresh = threading.Event()
-        self._refresher: threading.Thread | None = None
         if self._spool is not None:
             self._forward = Forwarder(
                 self._spool,
@@ -168,84 +141,41 @@ class Publisher:
                 probe=self._probe,
             )
             self._interrupt = self._forward.interrupt
+            self._watch.forward = self._forward
         self._poller = threading.Thread(target=self._poll_loop, name="publisher-poll", daemon=True)
         self._poller.start()
-        if legacy:
-            self._refresher = threading.Thread(
-                target=self._refresh_loop, name="publisher-metadata", daemon=True
-            )
-            self._refresher.start()
+
+    def _abandon(self) -> None:
+        """Undo a constructor that failed."""
+        self._closed.set()
+        self._producer.close()
+        if self._spool is not None:
+            self._spool.close()
 
     # -- topic metadata --------------------------------------------------------------------
 
     def _read_partition_count(self) -> int:
-        """The topic's partition count, from the cluster's full topic list."""
-        with kafka_errors("reading topic metadata", self.settings.require_bootstrap()):
-            # No topic named: a Metadata request for all topics creates none.
-            metadata = self._producer.list_topics(timeout=self._metadata_timeout)
-        found = metadata.topics.get(self.topic)
-        if found is None and self.settings.security_protocol != "PLAINTEXT":
-            # A secured cluster leaves out of the full list the topics this principal may not
-            # describe: ask for this one by name (auto-creation is off) to tell them apart.
-            with contextlib.suppress(KafkaException):
-                found = self._producer.list_topics(
-                    self.topic, timeout=self._metadata_timeout
-                ).topics.get(self.topic)
-            refused = (
-                None
-                if found is None
-                else classify_security(
-                    found.error.code() if found.error is not None else None,
-                    found.error.str() if found.error is not None else "",
-                )
-            )
-            if isinstance(refused, AuthorizationError):
-                raise refused.at(f"publishing to {self.topic}")
-        if found is None or found.error is not None or not found.partitions:
-            raise TopicMissingError(self.topic, self.settings.require_bootstrap())
-        return len(found.partitions)
+        return read_partition_count(
+            self._producer, self.settings, self.topic, self._metadata_timeout
+        )
 
     def refresh_partitions(self) -> int:
-        """Re-read the topic's partition count now (kafkajs-legacy also does so by itself).
-
-        A new count starts a new key cache. The count read is returned; on failure (broker
-        briefly away, topic deleted) a warning is logged and the last count is kept.
-        """
-        try:
-            count = self._read_partition_count()
-        except BrokerError as exc:
-            log.warning("partition count of %s not refreshed: %s", self.topic, exc)
-            return self._partitions
-        if count != self._partitions:
-            log.info("%s now has %d partitions (was %d)", self.topic, count, self._partitions)
-            self._partitions = count
-            if self._partition_of is not None:
-                self._partition_of = {}
-        return count
-
-    def _refresh_loop(self) -> None:
-        while not self._closed.is_set():
-            self._refresh.wait(METADATA_REFRESH_S)
-            self._refresh.clear()
-            if self._closed.is_set():
-                return
-            self.refresh_partitions()
+        """Re-read the topic's partition count now (kafkajs-legacy also does so by itself);
+        on failure the last count is kept (see :class:`.metadata.LegacyPlacement`)."""
+        if self._legacy is not None:
+            return self._legacy.refresh()
+        self._partitions = refresh_count(self._read_partition_count, self.topic, self._partitions)
+        return self._partitions
 
     @property
     def partitions(self) -> int:
         """The topic's partition count as last read (0 when it was not read)."""
-        return self._partitions
+        return self._partitions if self._legacy is None else self._legacy.count
 
     def _place(self, key: str | bytes) -> int:
         """kafkajs-legacy: the partition of ``key``, computed once per key and count."""
-        cache = self._partition_of
-        assert cache is not None
-        raw = key.encode() if isinstance(key, str) else key
-        partition = (kafkajs_legacy_murmur2(raw) & 0x7FFFFFFF) % self._partitions
-        if len(cache) >= PARTITION_CACHE_MAX:
-            cache.clear()
-        cache[key] = partition
-        return partition
+        assert self._legacy is not None
+        return self._legacy.place(key)
 
     # -- producing -------------------------------------------------------------------------
 
@@ -407,6 +337,11 @@ class Publisher:
             return True
 
     @property
+    def stalls(self) -> int:
+        """Times deliveries stopped for STALL_REPORT_S with packets waiting (each reported)."""
+        return self._watch.stalls
+
+    @property
     def backpressure_waits(self) -> int:
         """How many times publish() had to wait for a full local queue."""
         return self._backpressure_waits
@@ -427,16 +362,7 @@ class Publisher:
         return None if self._forward is None else self._forward.view()
 
     def _probe(self) -> str | None:
-        """None when the topic answers with a leader for every partition, else why not."""
-        try:
-            topic = self._producer.list_topics(timeout=2.0).topics.get(self.topic)
-        except KafkaException as exc:
-            return str(exc)
-        if topic is None or topic.error is not None or not topic.partitions:
-            return f"topic {self.topic} not found"
-        if any(p.leader < 0 for p in topic.partitions.values()):
-            return "a partition has no leader"
-        return None
+        return topic_problem(self._producer, self.topic)
 
     def flush(self, timeout: float = 30.0) -> int:
         """Wait until everything queued is delivered or failed; how many are still pending
@@ -454,8 +380,8 @@ class Publisher:
     def _on_delivery(self, err: RdKafkaError | None, msg: Message) -> None:
         if err is None:  # not reported with delivery.report.only.error, unless overridden
             return
-        if err.code() == RdKafkaError._UNKNOWN_PARTITION and self._refresher is not None:
-            self._refresh.set()
+        if err.code() == RdKafkaError._UNKNOWN_PARTITION and self._legacy is not None:
+            self._legacy.wake.set()
         reason = f"{err.name()}: {err.str()}"
         self.stats.record_failed(reason)
         seen = self.stats.failures[reason.split(":", 1)[0]]
@@ -463,32 +389,6 @@ class Publisher:
             log.error("packet for key %r to %s not delivered: %s", msg.key(), msg.topic(), reason)
         elif seen == 4:
             log.error("more packets fail with %s: counted, not logged", err.name())
-
-    def _on_error(self, err: RdKafkaError) -> None:
-        # A SASL/TLS failure explains the transport errors that follow it.
-        note_client_error(err, self.settings.bootstrap_servers)
-        if self._forward is not None and err.code() == RdKafkaError._ALL_BROKERS_DOWN:
-            self._forward.note_outage(f"{err.name()}: {err.str()}")
-            self.stats.record_error(f"{err.name()}: {err.str()}")
-            return
-        starting = (
-            time.monotonic() - self._started < STARTUP_GRACE_S and self.stats.delivered() == 0
-        )
-        if err.code() in _TRANSIENT_CODES and starting and not err.fatal():
-            log.debug("broker not ready yet (%s: %s)", err.name(), err.str())
-            return
-        reason = f"{err.name()}: {err.str()}"
-        self.stats.record_error(reason)
-        if err.code() in _TRANSIENT_CODES and self._transient_warned:
-            log.debug("producer: %s", reason)  # said once until deliveries resume
-            return
-        if err.fatal():
-            log.critical("fatal producer error: %s", reason)
-        elif err.code() in _TRANSIENT_CODES:
-            self._transient_warned = True
-            log.warning("producer: %s (librdkafka keeps retrying; said once)", reason)
-        else:
-            log.error("producer error: %s", reason)
 
     def _poll_loop(self) -> None:
         next_sample = time.monotonic()
@@ -499,37 +399,8 @@ class Publisher:
             if now >= next_sample:
                 self.stats.sample()
                 next_sample += 0.5
-                progress = self._watch_stall(now, progress)
-
-    def _watch_stall(self, now: float, progress: tuple[float, int]) -> tuple[float, int]:
-        """Report, in one line and in the stats, deliveries stopped with packets waiting."""
-        delivered, waiting = self.stats.delivered(), self.queued()
-        if self._forward is not None:
-            waiting = len(self._producer)  # in librdkafka's queue, not in the spool
-        if delivered != progress[1] or waiting == 0:
-            if delivered != progress[1]:
-                self._transient_warned = False
-            if self._stalled_since is not None:
-                log.warning("deliveries resumed after %.1f s stalled", now - self._stalled_since)
-                self._stalled_since = None
-            return now, delivered
-        stalled_for = now - progress[0]
-        if self._stalled_since is None and stalled_for >= STALL_REPORT_S:
-            why = why_stalled(self.settings, self.topic, self._acks_all)
-            if why is None and stalled_for < 3 * STALL_REPORT_S:
-                return progress  # metadata did not answer: ask again on the next tick
-            self._stalled_since = progress[0]
-            self.stalls += 1
-            reason = (
-                f"STALLED: no delivery to {self.topic} for {stalled_for:.0f} s, "
-                f"{waiting} packets waiting (librdkafka keeps retrying); "
-                f"{why or 'topic metadata unavailable'}"
-            )
-            self.stats.record_error(reason)
-            log.error("producer: %s", reason)
-            if self._forward is not None:
-                self._forward.note_outage("stalled")
-        return progress
+                waiting = self.queued() if self._forward is None else len(self._producer)
+                progress = self._watch.stall(now, progress, waiting)
 
     # -- shutdown --------------------------------------------------------------------------
 
@@ -549,25 +420,22 @@ class Publisher:
             )
             self._producer.purge(in_queue=True, in_flight=True, blocking=False)
             self._producer.flush(5.0)  # serves the purge delivery reports
-        self._closed.set()
-        self._refresh.set()
-        self._poller.join(5.0)
-        if self._refresher is not None:
-            self._refresher.join(self._metadata_timeout + 5.0)
-        self._producer.close()
+        self._stop_threads()
         return self._report(remaining)
+
+    def _stop_threads(self) -> None:
+        self._closed.set()
+        self._poller.join(5.0)
+        if self._legacy is not None:
+            self._legacy.close(self._metadata_timeout + 5.0)
+        self._producer.close()
 
     def _close_spooled(self, timeout: float) -> DeliveryReport:
         """Deliver what can be within ``timeout`` s (not waiting out an outage); the rest
         stays in the spool, never purged unspooled, reported in one line by the caller."""
         assert self._forward is not None and self._spool is not None
         left = self._forward.close(timeout)
-        self._closed.set()
-        self._refresh.set()
-        self._poller.join(5.0)
-        if self._refresher is not None:
-            self._refresher.join(self._metadata_timeout + 5.0)
-        self._producer.close()
+        self._stop_threads()
         return self._report(0, spooled=left)
 
     def _report(self, undelivered: int, *, spooled: int = 0) -> DeliveryReport:
