@@ -8,20 +8,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-from cosmic_horizons.broker import EmbeddedBroker, find_free_port
 from cosmic_horizons.config import KafkaSettings
-from cosmic_horizons.kafka_local import LocalKafkaCluster
 from cosmic_horizons.packet import decode_packet
 from cosmic_horizons.publisher import Publisher
 from cosmic_horizons.publisher.forward import DRAIN_WINDOW
 from cosmic_horizons.spool import SpoolSettings
-from tests.conftest import SessionBroker
+from tests.broker.conftest import Outage
 from tests.helpers import consume_all, create_topic, fast_consumer, make_packet, wait_for
 
 ELEMENTS = 10
@@ -87,51 +81,6 @@ def test_live_with_a_spool_delivers_everything_and_empties_it(
     got = numbers(settings.bootstrap_servers or "", settings.topic, 2000)
     assert sorted(n for ns in got.values() for n in ns) == list(range(2000))
     assert all(ns == sorted(ns) for ns in got.values())
-
-
-@dataclass
-class Outage:
-    """A broker of this test's own (Tansu) or the session's one Kafka node, to stop."""
-
-    bootstrap: str
-    tansu: EmbeddedBroker | None = None
-    kafka: LocalKafkaCluster | None = None
-
-    @property
-    def keeps_data(self) -> bool:
-        return self.kafka is not None
-
-    def down(self) -> None:
-        if self.tansu is not None:
-            self.tansu.stop()
-        else:
-            assert self.kafka is not None
-            self.kafka.stop_node(self.kafka.node_ids[0])
-
-    def up(self, topic: str) -> None:
-        if self.tansu is not None:  # in memory: a new broker on the same port, topic anew
-            self.tansu.start()
-            create_topic(self.bootstrap, topic, partitions=3)
-        else:
-            assert self.kafka is not None
-            self.kafka.start_node(self.kafka.node_ids[0])
-
-
-@pytest.fixture
-def outage(broker_session: SessionBroker) -> Iterator[Outage]:
-    if broker_session.kafka is not None:
-        cluster = broker_session.kafka
-        yield Outage(broker_session.bootstrap, kafka=cluster)
-        node = cluster.node_ids[0]
-        if not cluster.running(node):
-            cluster.start_node(node)
-        return
-    broker = EmbeddedBroker(find_free_port())
-    broker.start()
-    try:
-        yield Outage(broker.bootstrap, tansu=broker)
-    finally:
-        broker.stop()
 
 
 def test_outage_spools_then_drains_in_element_order_exactly_once(
