@@ -50,7 +50,7 @@ def create_topic(bootstrap: str, name: str) -> None:
 
 
 def ticks(n: int) -> list[list[KafkaPayload]]:
-    packets = ArraySimulator(TICK, 5, seed=1).packets(n)
+    packets = list(ArraySimulator(TICK, 5, seed=1).packets(n))
     return [packets[i : i + TICK] for i in range(0, n, TICK)]
 
 

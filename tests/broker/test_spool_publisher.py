@@ -97,6 +97,8 @@ def test_outage_spools_then_drains_in_element_order_exactly_once(
         view = pub.spool_view()
         assert view is not None and view.outage is not None and not view.live
         assert view.status.records >= 4000 and view.status.oldest_age_s is not None
+        shown = pub.snapshot().spool  # what the API, /metrics and the dashboard show
+        assert shown is not None and shown.spooling and shown.records >= 4000
         outage.up(topic_name)
         publish_range(pub, 7000, 9000)  # live publishing goes on while the spool drains
         assert pub.flush(60) == 0

@@ -57,3 +57,19 @@ def test_exit_code_of_a_run() -> None:
     assert exit_code(report(delivered=4, spooled=6)) is Exit.SPOOLED
     assert exit_code(report(delivered=4, spooled=5, dropped=1)) is Exit.PROBLEM
     assert exit_code(report(delivered=9, failed=1)) is Exit.PROBLEM
+
+
+def test_metrics_show_the_spool() -> None:
+    from cosmic_horizons.api.metrics import _spool_metrics
+    from cosmic_horizons.stats import SpoolStats
+
+    spool = SpoolStats(
+        path="/s", records=7, bytes=900, oldest_age_s=12.5, drain_rate=100.0,
+        time_to_drain_s=None, spooling=True, outage="_ALL_BROKERS_DOWN", dropped=2, corrupt=1,
+    )  # fmt: skip
+    values = {m.name: m.samples[0].value for m in _spool_metrics(spool)}
+    assert values["horizons_publisher_spool_records"] == 7
+    assert values["horizons_publisher_spool_oldest_age_seconds"] == 12.5
+    assert values["horizons_publisher_spool_time_to_drain_seconds"] == -1
+    assert values["horizons_publisher_spool_spooling"] == 1
+    assert values["horizons_publisher_spool_dropped"] == 2

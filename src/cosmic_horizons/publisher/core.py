@@ -17,6 +17,7 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
+import msgspec
 from confluent_kafka import KafkaError as RdKafkaError
 from confluent_kafka import KafkaException, Message, Producer
 
@@ -27,7 +28,7 @@ from ..errors import BrokerUnavailableError, ConfigError, PublishError
 from ..packet import KafkaPayload, encode_lines, encode_packet, packet_headers
 from ..partitioner import PartitionerName
 from ..spool import Spool, SpoolSettings
-from ..stats import PublisherStats, StatsSnapshot
+from ..stats import PublisherStats, SpoolStats, StatsSnapshot
 from .diagnose import LIBRDKAFKA_LOG
 from .forward import Forwarder, SpoolView
 from .metadata import LegacyPlacement, read_partition_count, refresh_count, topic_problem
@@ -373,7 +374,23 @@ class Publisher:
         return int(self._producer.flush(timeout))
 
     def snapshot(self) -> StatsSnapshot:
-        return self.stats.snapshot()
+        snap = self.stats.snapshot()
+        if self._forward is None:
+            return snap
+        v = self._forward.view()
+        spool = SpoolStats(
+            path=v.status.path,
+            records=v.status.records,
+            bytes=v.status.bytes,
+            oldest_age_s=v.status.oldest_age_s,
+            drain_rate=v.drain_rate,
+            time_to_drain_s=v.time_to_drain_s,
+            spooling=not v.live,
+            outage=v.outage,
+            dropped=v.status.dropped,
+            corrupt=v.status.corrupt,
+        )
+        return msgspec.structs.replace(snap, spool=spool)
 
     # -- callbacks -------------------------------------------------------------------------
 
