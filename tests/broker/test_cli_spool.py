@@ -3,6 +3,7 @@ one summary line and exit 9; `spool status` and `spool drain` finish the job."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -12,10 +13,12 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from cosmic_horizons.broker import find_free_port
 from cosmic_horizons.cli.exits import Exit
 from cosmic_horizons.cli.main import app
 from tests.broker.conftest import Outage
 from tests.broker.test_spool_publisher import every_number
+from tests.engines import only_tansu
 from tests.helpers import create_topic
 
 runner = CliRunner()
@@ -99,3 +102,41 @@ def test_simulate_through_an_outage_ends_on_time_spooled_then_drains(
     expected = sent1 + sent2 if outage.keeps_data else spooled2
     got = every_number(outage.bootstrap, topic_name, at_least=expected)
     assert len(got) == expected
+
+
+@only_tansu("up's own broker is the embedded Tansu here; up --engine kafka starts a JVM cluster")
+def test_up_says_once_that_its_broker_died_and_stops(tmp_path: Path) -> None:
+    up = subprocess.Popen(
+        [
+            *HORIZONS,
+            "up",
+            "--port",
+            str(find_free_port()),
+            "--no-api",
+            "--elements",
+            "10",
+            "--rate",
+            "20",
+            "--spool",
+            str(tmp_path / "spool"),
+            "--status-interval",
+            "0",
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert up.stderr is not None
+    head = ""
+    while "streaming" not in head:
+        line = up.stderr.readline()
+        assert line, head
+        head += line
+    pid = int(re.search(r"\(pid (\d+)", head).group(1))  # type: ignore[union-attr]
+    time.sleep(1)
+    os.kill(pid, signal.SIGKILL)
+    _, err = up.communicate(timeout=30)
+    assert err.count("nothing can be delivered any more") == 1, err[-3000:]
+    assert up.returncode == Exit.SPOOLED, err[-3000:]
+    summary(head + err)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import signal
 import subprocess
@@ -9,6 +10,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from cosmic_horizons.config import KafkaSettings
 from cosmic_horizons.packet import decode_packet
@@ -178,3 +181,22 @@ def test_sigkill_during_an_outage_and_the_drain_loses_nothing_returned(
     duplicates = len(topic) - len(set(topic))
     assert duplicates <= 4 * DRAIN_WINDOW  # at most what was in flight at each kill
     print(f"returned {len(returned)}, in topic {len(topic)}, duplicates {duplicates}")
+
+
+def test_without_a_spool_an_outage_is_said_once_and_close_is_a_few_lines(
+    outage: Outage, topic_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = KafkaSettings(bootstrap_servers=outage.bootstrap, topic=topic_name)
+    create_topic(outage.bootstrap, topic_name)
+    with caplog.at_level(logging.WARNING):
+        pub = Publisher(settings)
+        publish_range(pub, 0, 100, rate=1e9)
+        assert pub.flush(20) == 0
+        outage.down()
+        publish_range(pub, 100, 3100, rate=1e9)
+        time.sleep(3)  # librdkafka retries the connection every few hundred ms meanwhile
+        report = pub.close(timeout=1.0)
+    assert report.failed == 3000 and report.undelivered_at_close == 3000
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("cosmic_horizons")]
+    assert sum("keeps retrying" in m for m in lines) <= 2, lines  # once per error kind
+    assert len(lines) <= 12, lines  # never one line per packet

@@ -367,7 +367,7 @@ class Publisher:
 
     def flush(self, timeout: float = 30.0) -> int:
         """Wait until everything queued is delivered or failed; how many are still pending
-        (with a spool: until the spool is empty, or an outage; how many it holds)."""
+        (with a spool: until the spool is empty; how many packets it holds)."""
         if self._forward is not None:
             self._forward.wait_acked(timeout)
             return self.queued()

@@ -300,18 +300,20 @@ class Forwarder:
             live=self._live,
         )
 
-    def wait_acked(self, timeout: float) -> None:
-        """Wait up to ``timeout`` s for the spool to be sent and acknowledged (not during an
-        outage: what it holds stays spooled anyway)."""
+    def wait_acked(self, timeout: float, *, through_outage: bool = True) -> None:
+        """Wait up to ``timeout`` s for the spool to be sent and acknowledged; without
+        ``through_outage``, not while the broker is away (what it holds stays spooled)."""
         deadline = time.monotonic() + timeout
-        while self.spool.records and self.outage is None and time.monotonic() < deadline:
+        while self.spool.records and time.monotonic() < deadline:
+            if self.outage is not None and not through_outage:
+                return
             time.sleep(0.05)
 
     def close(self, timeout: float) -> int:
         """Stop draining; purge what librdkafka still holds (it stays spooled); how many
         packets the spool keeps."""
         self.interrupt.set()
-        self.wait_acked(timeout)
+        self.wait_acked(timeout, through_outage=False)
         self._closing = True
         self._stop.set()
         self._thread.join(5.0)

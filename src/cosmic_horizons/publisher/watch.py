@@ -65,7 +65,8 @@ class ProducerWatch:
             return
         reason = f"{err.name()}: {err.str()}"
         self.stats.record_error(reason)
-        if err.code() in _TRANSIENT_CODES and self._transient_warned:
+        spooling = self.forward is not None and self.forward.outage is not None
+        if err.code() in _TRANSIENT_CODES and (self._transient_warned or spooling):
             log.debug("producer: %s", reason)  # said once until deliveries resume
             return
         if err.fatal():
@@ -80,7 +81,8 @@ class ProducerWatch:
         """Report, in one line and in the stats, deliveries stopped with ``waiting`` packets
         in librdkafka's queue; ``progress``: when the delivered count last changed, and to
         what (returned updated)."""
-        delivered = self.stats.delivered()
+        # With a spool, progress is acknowledgements (sent and spooled grow together).
+        delivered = self.stats.delivered() if self.forward is None else self.forward.acked
         if delivered != progress[1] or waiting == 0:
             if delivered != progress[1]:
                 self._transient_warned = False
