@@ -77,8 +77,7 @@ def paced_outage(pub: Publisher, seconds: float, rate: float) -> list[tuple[floa
         if now - started >= 5 * len(samples):
             samples.append((round(now - started), rss_mib()))
         due = started + n * period
-        if due > time.monotonic():
-            time.sleep(due - time.monotonic())
+        time.sleep(max(0.0, due - time.monotonic()))
     return samples
 
 

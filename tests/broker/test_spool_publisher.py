@@ -66,8 +66,7 @@ def publish_range(pub: Publisher, start: int, stop: int, rate: float = 2000.0) -
         batch = [packet(n) for n in range(tick_start, min(stop, tick_start + ELEMENTS))]
         assert pub.publish_many(batch) == len(batch)  # type: ignore[arg-type]
         due = began + (tick_start - start + ELEMENTS) / rate
-        if due > time.monotonic():
-            time.sleep(due - time.monotonic())
+        time.sleep(max(0.0, due - time.monotonic()))
 
 
 def test_live_with_a_spool_delivers_everything_and_empties_it(
@@ -198,5 +197,5 @@ def test_without_a_spool_an_outage_is_said_once_and_close_is_a_few_lines(
         report = pub.close(timeout=1.0)
     assert report.failed == 3000 and report.undelivered_at_close == 3000
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("cosmic_horizons")]
-    assert sum("keeps retrying" in m for m in lines) <= 2, lines  # once per error kind
+    assert sum("keeps retrying" in m for m in lines) <= 2, lines  # once a minute per error
     assert len(lines) <= 12, lines  # never one line per packet

@@ -28,7 +28,7 @@ from ..errors import BrokerUnavailableError, ConfigError, PublishError
 from ..packet import KafkaPayload, encode_lines, encode_packet, packet_headers
 from ..partitioner import PartitionerName
 from ..spool import Spool, SpoolSettings
-from ..stats import PublisherStats, SpoolStats, StatsSnapshot
+from ..stats import PublisherStats, StatsSnapshot
 from .diagnose import LIBRDKAFKA_LOG
 from .forward import Forwarder, SpoolView
 from .metadata import LegacyPlacement, read_partition_count, refresh_count, topic_problem
@@ -89,7 +89,7 @@ class Publisher:
         log.debug("producer config: %s", mask_config(conf))
         # Only failures come back one by one; deliveries are derived (see PublisherStats).
         conf["delivery.report.only.error"] = spool is None  # the spool needs every ack
-        conf["on_delivery"] = self._on_delivery
+        conf["on_delivery"] = self._watch_delivery
         self._watch = ProducerWatch(
             settings, self.topic, acks_all=str(conf.get("acks")) in ("all", "-1")
         )
@@ -377,35 +377,12 @@ class Publisher:
         snap = self.stats.snapshot()
         if self._forward is None:
             return snap
-        v = self._forward.view()
-        spool = SpoolStats(
-            path=v.status.path,
-            records=v.status.records,
-            bytes=v.status.bytes,
-            oldest_age_s=v.status.oldest_age_s,
-            drain_rate=v.drain_rate,
-            time_to_drain_s=v.time_to_drain_s,
-            spooling=not v.live,
-            outage=v.outage,
-            dropped=v.status.dropped,
-            corrupt=v.status.corrupt,
-        )
-        return msgspec.structs.replace(snap, spool=spool)
+        return msgspec.structs.replace(snap, spool=self._forward.stats())
 
     # -- callbacks -------------------------------------------------------------------------
 
-    def _on_delivery(self, err: RdKafkaError | None, msg: Message) -> None:
-        if err is None:  # not reported with delivery.report.only.error, unless overridden
-            return
-        if err.code() == RdKafkaError._UNKNOWN_PARTITION and self._legacy is not None:
-            self._legacy.wake.set()
-        reason = f"{err.name()}: {err.str()}"
-        self.stats.record_failed(reason)
-        seen = self.stats.failures[reason.split(":", 1)[0]]
-        if seen <= 3:  # one line per packet would be thousands in an outage
-            log.error("packet for key %r to %s not delivered: %s", msg.key(), msg.topic(), reason)
-        elif seen == 4:
-            log.error("more packets fail with %s: counted, not logged", err.name())
+    def _watch_delivery(self, err: RdKafkaError | None, msg: Message) -> None:
+        self._watch.on_delivery(err, msg, None if self._legacy is None else self._legacy.wake)
 
     def _poll_loop(self) -> None:
         next_sample = time.monotonic()

@@ -26,7 +26,7 @@ from confluent_kafka import KafkaException, Message, Producer
 
 from ..spool import Spool, SpoolStatus
 from ..spool.records import Headers, SpoolRecord
-from ..stats import PublisherStats
+from ..stats import PublisherStats, SpoolStats
 
 __all__ = ["DRAIN_WINDOW", "Forwarder", "SpoolView"]
 
@@ -298,6 +298,22 @@ class Forwarder:
             ),
             outage=self.outage,
             live=self._live,
+        )
+
+    def stats(self) -> SpoolStats:
+        """The spool as the publisher's stats show it."""
+        v = self.view()
+        return SpoolStats(
+            path=v.status.path,
+            records=v.status.records,
+            bytes=v.status.bytes,
+            oldest_age_s=v.status.oldest_age_s,
+            drain_rate=v.drain_rate,
+            time_to_drain_s=v.time_to_drain_s,
+            spooling=not v.live,
+            outage=v.outage,
+            dropped=v.status.dropped,
+            corrupt=v.status.corrupt,
         )
 
     def wait_acked(self, timeout: float, *, through_outage: bool = True) -> None:

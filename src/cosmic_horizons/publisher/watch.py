@@ -4,10 +4,12 @@ stalls (packets waiting, none delivered) diagnosed and reported once each."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Final
 
 from confluent_kafka import KafkaError as RdKafkaError
+from confluent_kafka import Message
 
 from ..config import KafkaSettings
 from ..errors import note_client_error
@@ -24,6 +26,8 @@ STARTUP_GRACE_S: Final = 30.0
 #: Packets in flight and none delivered for this long: a stall, reported once (librdkafka
 #: retries NOT_ENOUGH_REPLICAS and timeouts silently until message.timeout.ms).
 STALL_REPORT_S: Final = 5.0
+#: A transient client error (broker down, connection refused) is said at most this often.
+TRANSIENT_REPEAT_S: Final = 60.0
 _TRANSIENT_CODES: Final = frozenset(
     {
         RdKafkaError._TRANSPORT,
@@ -49,7 +53,7 @@ class ProducerWatch:
         self.started = time.monotonic()
         self.stalls = 0
         self._stalled_since: float | None = None
-        self._transient_warned = False
+        self._transient_warned: dict[int, float] = {}  # error code: when last said
 
     def on_error(self, err: RdKafkaError) -> None:
         """librdkafka's error_cb: classified, said once per outage, not once a second."""
@@ -66,16 +70,37 @@ class ProducerWatch:
         reason = f"{err.name()}: {err.str()}"
         self.stats.record_error(reason)
         spooling = self.forward is not None and self.forward.outage is not None
-        if err.code() in _TRANSIENT_CODES and (self._transient_warned or spooling):
-            log.debug("producer: %s", reason)  # said once until deliveries resume
+        now = time.monotonic()
+        last = self._transient_warned.get(err.code())
+        if err.code() in _TRANSIENT_CODES and (
+            spooling or (last is not None and now - last < TRANSIENT_REPEAT_S)
+        ):
+            log.debug("producer: %s", reason)  # said once a minute, not once a second
             return
         if err.fatal():
             log.critical("fatal producer error: %s", reason)
         elif err.code() in _TRANSIENT_CODES:
-            self._transient_warned = True
-            log.warning("producer: %s (librdkafka keeps retrying; said once)", reason)
+            self._transient_warned[err.code()] = now
+            log.warning("producer: %s (librdkafka keeps retrying; said once a minute)", reason)
         else:
             log.error("producer error: %s", reason)
+
+    def on_delivery(
+        self, err: RdKafkaError | None, msg: Message, refresh: threading.Event | None
+    ) -> None:
+        """A failed delivery (without a spool): counted, logged for the first few; an
+        unknown partition sets ``refresh`` (kafkajs-legacy re-reads the count)."""
+        if err is None:  # not reported with delivery.report.only.error, unless overridden
+            return
+        if err.code() == RdKafkaError._UNKNOWN_PARTITION and refresh is not None:
+            refresh.set()
+        reason = f"{err.name()}: {err.str()}"
+        self.stats.record_failed(reason)
+        seen = self.stats.failures[reason.split(":", 1)[0]]
+        if seen <= 3:  # one line per packet would be thousands in an outage
+            log.error("packet for key %r to %s not delivered: %s", msg.key(), msg.topic(), reason)
+        elif seen == 4:
+            log.error("more packets fail with %s: counted, not logged", err.name())
 
     def stall(self, now: float, progress: tuple[float, int], waiting: int) -> tuple[float, int]:
         """Report, in one line and in the stats, deliveries stopped with ``waiting`` packets
@@ -84,8 +109,6 @@ class ProducerWatch:
         # With a spool, progress is acknowledgements (sent and spooled grow together).
         delivered = self.stats.delivered() if self.forward is None else self.forward.acked
         if delivered != progress[1] or waiting == 0:
-            if delivered != progress[1]:
-                self._transient_warned = False
             if self._stalled_since is not None:
                 log.warning("deliveries resumed after %.1f s stalled", now - self._stalled_since)
                 self._stalled_since = None

@@ -25,77 +25,19 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final
 
-import msgspec
-
-from ..errors import ConfigError, StorageError
+from ..errors import StorageError
+from .reader import SpoolReader
 from .records import Headers, SpoolRecord, encode_record, scan
+from .settings import SpoolSettings, SpoolStatus
 
-__all__ = ["Spool", "SpoolPolicy", "SpoolReader", "SpoolSettings", "SpoolStatus"]
+__all__ = ["Spool"]
 
 log = logging.getLogger(__name__)
 
-SpoolPolicy = Literal["block", "drop-oldest"]
-DEFAULT_MAX_BYTES: Final = 10 * 1024**3
 _CURSOR: Final = struct.Struct("<Q")
 _SUFFIX: Final = ".seg"
-
-
-@dataclass(frozen=True, kw_only=True)
-class SpoolSettings:
-    """Where and how a publisher spools what it cannot deliver."""
-
-    path: Path
-    max_bytes: int = DEFAULT_MAX_BYTES
-    """Bound on the segment files' total size (``--spool-max``)."""
-    policy: SpoolPolicy = "block"
-    """When full: ``block`` the caller until acks free room, or ``drop-oldest`` (counted)."""
-    fsync_every: int = 1000
-    """fsync after this many records (0: never on count)..."""
-    fsync_interval_s: float = 1.0
-    """...or when this long has passed since the last fsync (0: never on time)."""
-    drain_rate: float = 20_000.0
-    """Records per second sent from the spool while recovering (0: no limit)."""
-    queue_grace_s: float = 1.0
-    """How long publish() waits on a full librdkafka queue before spooling instead."""
-    segment_bytes: int = 0
-    """Size at which a segment is closed and a new one begun (0: max_bytes/8, 1..64 MiB)."""
-
-    def __post_init__(self) -> None:
-        if self.max_bytes < 1024 * 1024:
-            raise ConfigError(f"--spool-max must be at least 1MiB, got {self.max_bytes} bytes")
-        if self.policy not in ("block", "drop-oldest"):
-            raise ConfigError(f"--spool-policy must be block or drop-oldest, got {self.policy!r}")
-        if self.drain_rate < 0 or self.fsync_every < 0 or self.fsync_interval_s < 0:
-            raise ConfigError("--drain-rate and the fsync settings must not be negative")
-
-    @property
-    def segment_limit(self) -> int:
-        if self.segment_bytes:
-            return self.segment_bytes
-        return max(1024 * 1024, min(64 * 1024 * 1024, self.max_bytes // 8))
-
-
-class SpoolStatus(msgspec.Struct, frozen=True, kw_only=True):
-    """What is in a spool now."""
-
-    path: str
-    records: int
-    """Records not yet acknowledged."""
-    bytes: int
-    segments: int
-    oldest_age_s: float | None
-    """Age of the oldest segment still held (to one segment's precision)."""
-    next_seq: int
-    acked_seq: int
-    """Every record below this seq is acknowledged."""
-    dropped: int
-    """Records dropped unsent by the drop-oldest policy (this process)."""
-    corrupt: int
-    """Damaged stretches detected and skipped (this process)."""
-    max_bytes: int
-    policy: str
 
 
 @dataclass(slots=True)
@@ -474,81 +416,3 @@ class Spool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-_CHUNK: Final = 1024 * 1024
-
-
-class SpoolReader:
-    """Reads a spool's records in seq order from a position, across segments, as they are
-    appended; damaged stretches are reported once and skipped."""
-
-    def __init__(self, spool: Spool) -> None:
-        self._spool = spool
-        self._seq = 0
-        self._path: Path | None = None
-        self._offset = 0
-        self._chunk = _CHUNK
-
-    def seek(self, seq: int) -> None:
-        self._seq, self._path, self._offset = seq, None, 0
-
-    def read(self, limit: int) -> list[SpoolRecord]:
-        """Up to ``limit`` records from the position on; fewer (or none) at the end."""
-        out: list[SpoolRecord] = []
-        while len(out) < limit:
-            if self._path is None:
-                found = self._spool._locate(self._seq)
-                if found is None:
-                    break
-                self._path, self._offset = found[0], 0
-            info = self._spool._size_of(self._path)
-            if info is None:  # acknowledged or dropped while we read: find our seq again
-                self._path = None
-                self._seq = max(self._seq, self._spool.acked_seq)
-                if self._spool._locate(self._seq) is None:
-                    break
-                continue
-            size, active = info
-            if self._offset >= size:
-                if active:
-                    break
-                nxt = self._spool._after(self._path)
-                if nxt is None:
-                    break
-                self._path, self._offset = nxt[0], 0
-                continue
-            if not self._read_chunk(self._path, size, limit - len(out), out):
-                break
-        return out
-
-    def _read_chunk(self, path: Path, size: int, limit: int, out: list[SpoolRecord]) -> bool:
-        """Read on from the offset; False when nothing more can be read now."""
-        start = self._offset
-        want = min(size - start, self._chunk)
-        try:
-            with open(path, "rb") as f:
-                f.seek(start)
-                data = f.read(want)
-        except FileNotFoundError:
-            return True  # gone: read() finds the position again
-        reaches_end = start + len(data) >= size
-        moved = False
-        for item in scan(data):
-            if isinstance(item, SpoolRecord):
-                self._offset = start + item.end
-                moved = True
-                if item.seq >= self._seq:
-                    out.append(item)
-                    self._seq = item.seq + 1
-                    if len(out) >= limit:
-                        return True
-            elif item.torn_tail and not reaches_end:
-                break  # a record cut by the chunk's end: read it whole next time
-            else:
-                self._spool._report_damage(path, start + item.offset, item.length)
-                self._offset = start + item.offset + item.length
-                moved = True
-        if not moved:
-            self._chunk *= 2  # a record larger than the chunk
-        return True
