@@ -73,3 +73,14 @@ def test_metrics_show_the_spool() -> None:
     assert values["horizons_publisher_spool_time_to_drain_seconds"] == -1
     assert values["horizons_publisher_spool_spooling"] == 1
     assert values["horizons_publisher_spool_dropped"] == 2
+
+
+def test_drain_with_no_broker_exits_3_at_once(tmp_path: Path) -> None:
+    from cosmic_horizons.broker import find_free_port
+
+    with Spool(SpoolSettings(path=tmp_path)) as spool:
+        spool.append(recs(0, 5))
+    where = ["--bootstrap", f"127.0.0.1:{find_free_port()}", "--topic", "t"]
+    result = runner.invoke(app, ["spool", "drain", "--spool", str(tmp_path), *where])
+    assert result.exit_code == Exit.UNREACHABLE, result.output
+    assert "unreachable" in result.output

@@ -11,6 +11,7 @@ import msgspec
 import typer
 
 from .._units import format_bytes, parse_duration, parse_size
+from ..cluster import raise_if_refused
 from ..publisher import Publisher
 from ..spool import SpoolSettings
 from ..spool.inspect import SpoolSummary, summarize
@@ -141,6 +142,7 @@ def drain(
     limit = parse_duration(timeout, what="--timeout")
     spool_cfg = SpoolSettings(path=spool, drain_rate=drain_rate)
     with stop_on_signals() as stop:
+        raise_if_refused(settings)  # a drain needs the broker: exit 3 now, not at --timeout
         pub = Publisher(settings, spool=spool_cfg)
         waiting = pub.queued()
         err_console.print(f"draining {waiting:,} packets from {spool} to {settings.topic}")
