@@ -19,6 +19,7 @@ from cosmic_horizons.publisher import Publisher
 from cosmic_horizons.publisher.forward import DRAIN_WINDOW
 from cosmic_horizons.spool import SpoolSettings
 from tests.broker.conftest import Outage
+from tests.engines import only_tansu
 from tests.helpers import consume_all, create_topic, fast_consumer, make_packet, wait_for
 
 ELEMENTS = 10
@@ -182,6 +183,7 @@ def test_sigkill_during_an_outage_and_the_drain_loses_nothing_returned(
     print(f"returned {len(returned)}, in topic {len(topic)}, duplicates {duplicates}")
 
 
+@only_tansu("client-side logging only; a Kafka node restart would add ~30 s for nothing new")
 def test_without_a_spool_an_outage_is_said_once_and_close_is_a_few_lines(
     outage: Outage, topic_name: str, caplog: pytest.LogCaptureFixture
 ) -> None:
