@@ -100,11 +100,13 @@ class Publisher:
         self._started = time.monotonic()
         self._backpressure_waits = 0
         self._metadata_timeout = metadata_timeout
+        self._spool = Spool(spool) if spool is not None else None  # taken first: one per spool
         try:
             self._producer = Producer(conf)
         except KafkaException as exc:
+            if self._spool is not None:
+                self._spool.close()
             raise ConfigError(f"invalid producer configuration: {exc}") from exc
-        self._spool = Spool(spool) if spool is not None else None
         self.stats = PublisherStats(pending=self.queued)
         self._watch.stats = self.stats
         self._forward: Forwarder | None = None
