@@ -9,7 +9,26 @@ from collections.abc import Callable
 
 import msgspec
 
-__all__ = ["PublisherStats", "StatsSnapshot"]
+__all__ = ["PublisherStats", "SpoolStats", "StatsSnapshot"]
+
+
+class SpoolStats(msgspec.Struct, frozen=True, kw_only=True):
+    """The publisher's spool (store and forward), when it has one."""
+
+    path: str
+    records: int
+    """Packets spooled, not yet acknowledged."""
+    bytes: int
+    oldest_age_s: float | None
+    drain_rate: float
+    """Packets acknowledged per second, last seconds."""
+    time_to_drain_s: float | None
+    """At the rate the backlog shrinks now; None when it does not shrink."""
+    spooling: bool
+    """True while new packets wait behind the spool (an outage, or a drain in progress)."""
+    outage: str | None
+    dropped: int
+    corrupt: int
 
 
 class StatsSnapshot(msgspec.Struct, frozen=True, kw_only=True):
@@ -28,6 +47,7 @@ class StatsSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     failures_by_reason: dict[str, int]
     started_at: float
     uptime_s: float
+    spool: SpoolStats | None = None
 
 
 class PublisherStats:

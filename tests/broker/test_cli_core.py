@@ -579,6 +579,7 @@ def test_consume_follow_waits_past_the_timeout(settings: KafkaSettings, tmp_path
     assert proc.returncode == 0, err.decode()
     assert "3 record(s)" in err.decode()
 
+
 def _broker_kafka(data: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     """``horizons broker --engine kafka`` in the background; the bootstrap it prints."""
     with log.open("ab") as err:

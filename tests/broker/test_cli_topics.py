@@ -303,6 +303,7 @@ def test_lower_retention_bytes_says_the_size_is_unknown_and_needs_yes(
     assert report["changes"][0]["after"] == "1000000000"
     assert report["deletes"] and "unknown" in report["deletes"][0]
 
+
 @only_kafka("Tansu lacks CreatePartitions (test above)")
 def test_prod_fix_adds_partitions_and_configs_and_reports_the_replication_drift_left(
     target: list[str], topic_name: str, bootstrap: str

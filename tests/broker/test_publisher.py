@@ -104,7 +104,7 @@ def test_kafkajs_legacy_follows_a_new_partition_count(
     # The embedded broker cannot add partitions: the topic is recreated larger instead, which
     # is what the publisher sees of growth (a new count in the metadata). The publisher's own
     # periodic re-read must notice (every 30 s; shortened here).
-    monkeypatch.setattr(publisher_module, "METADATA_REFRESH_S", 0.3)
+    monkeypatch.setattr(publisher_module.metadata, "METADATA_REFRESH_S", 0.3)
     bootstrap = settings.bootstrap_servers or ""
     create_topic(bootstrap, settings.topic, partitions=2)
     keys = [f"element-4-{n}" for n in range(1, 41)]

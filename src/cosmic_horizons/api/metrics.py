@@ -16,6 +16,7 @@ from prometheus_client.registry import Collector
 
 from ..array_view import HEALTH_ORDER
 from ..monitor.models import LAG_STATUSES
+from ..stats import SpoolStats
 from .state import ApiState
 
 __all__ = ["HorizonsCollector", "make_registry", "render_metrics"]
@@ -194,6 +195,8 @@ class HorizonsCollector(Collector):
         for reason, count in sorted(s.failures_by_reason.items()):
             by_reason.add_metric([reason], count)
         yield by_reason
+        if s.spool is not None:
+            yield from _spool_metrics(s.spool)
 
     def _array(self) -> Iterator[Metric]:
         view = self.state.array
@@ -258,3 +261,25 @@ def make_registry(state: ApiState) -> CollectorRegistry:
 
 def render_metrics(registry: CollectorRegistry) -> bytes:
     return generate_latest(registry)
+
+
+def _spool_metrics(sp: SpoolStats) -> Iterator[Metric]:
+    """The publisher's spool (store and forward)."""
+    for name, doc, gauge_value in (
+        ("records", "Packets spooled, not yet acknowledged", sp.records),
+        ("bytes", "Bytes of the spool's segment files", sp.bytes),
+        ("oldest_age_seconds", "Age of the oldest spooled packet", sp.oldest_age_s or 0.0),
+        ("drain_rate", "Spooled packets acknowledged per second, last seconds", sp.drain_rate),
+        (
+            "time_to_drain_seconds",
+            "At the current rate (-1: not shrinking)",
+            -1.0 if sp.time_to_drain_s is None else sp.time_to_drain_s,
+        ),
+        ("spooling", "1 while new packets wait behind the spool", int(sp.spooling)),
+    ):
+        yield GaugeMetricFamily(f"horizons_publisher_spool_{name}", doc, value=gauge_value)
+    for name, doc, count in (
+        ("dropped", "Packets dropped unsent by --spool-policy drop-oldest", sp.dropped),
+        ("corrupt", "Damaged spool records detected and skipped", sp.corrupt),
+    ):
+        yield CounterMetricFamily(f"horizons_publisher_spool_{name}", doc, value=count)

@@ -53,6 +53,9 @@ class Exit(IntEnum):
     UNHEALTHY = 7
     #: lag: lag seen in one sample only, no trend yet.
     UNKNOWN = 8
+    #: simulate/up/spool drain: packets were left in the spool (spooled, not lost: the next
+    #: run with the same --spool, or `spool drain`, delivers them); spool status: it holds some.
+    SPOOLED = 9
 
 
 def exit_for(exc: BaseException) -> Exit:

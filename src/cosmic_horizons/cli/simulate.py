@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,7 @@ from ..api.runtime import start_api
 from ..broker import EmbeddedBroker, port_is_free
 from ..cluster import require_reachable
 from ..config import KafkaSettings
+from ..errors import BrokerUnavailableError
 from ..kafka_local import LocalKafkaCluster
 from ..publisher import DeliveryReport, Publisher
 from ..simulator import ArraySimulator, stream
@@ -40,8 +42,25 @@ from .live import (
     publisher_line,
     report_delivery,
 )
+from .spool import (
+    DrainRateOpt,
+    FsyncEveryOpt,
+    FsyncIntervalOpt,
+    SpoolDirOpt,
+    SpoolMaxOpt,
+    SpoolPolicyOpt,
+    spool_settings,
+)
 
-__all__ = ["ensure_topic", "register", "run_simulation", "simulate", "up"]
+__all__ = [
+    "ensure_topic",
+    "exit_code",
+    "register",
+    "run_and_exit",
+    "run_simulation",
+    "simulate",
+    "up",
+]
 
 
 ElementsOpt = Annotated[int, typer.Option(help="Number of array elements (antennas).")]
@@ -51,6 +70,29 @@ SeedOpt = Annotated[int, typer.Option(help="Random seed: the same seed, the same
 ChunkOpt = Annotated[
     int, typer.Option(help="Complex64 visibility samples per data_chunk (0: none).")
 ]
+#: How long a run stopped by Ctrl-C/SIGTERM waits for deliveries before its final report
+#: (well inside the 10 s Compose and 30 s Kubernetes grace; with a spool nothing is lost).
+STOP_FLUSH_S = 5.0
+
+
+def _interrupt_at_end(
+    publisher: Publisher, stop: threading.Event | None, duration_s: float | None
+) -> threading.Event:
+    """Unblock a publish() waiting on a full queue or spool at ``--duration`` or on
+    ``stop``; set the returned event when the run ends normally."""
+    finished = threading.Event()
+    deadline = None if duration_s is None else time.monotonic() + duration_s
+
+    def watch() -> None:
+        while not finished.wait(0.1):
+            if (stop is not None and stop.is_set()) or (
+                deadline is not None and time.monotonic() >= deadline
+            ):
+                publisher.interrupt()
+                return
+
+    threading.Thread(target=watch, name="run-deadline", daemon=True).start()
+    return finished
 
 
 def run_simulation(
@@ -81,6 +123,7 @@ def run_simulation(
         )
     else:
         display = periodic_status(line, status_interval, err_console)
+    finished = _interrupt_at_end(publisher, stop, duration_s)
     with display:
         stream(
             simulator,
@@ -90,16 +133,77 @@ def run_simulation(
             count=count,
             stop=stop,
         )
-    if stop is not None and stop.is_set():
+    finished.set()
+    stopped = stop is not None and stop.is_set()
+    if stopped:
         err_console.print("stopping: flushing queued packets...")
-    report = publisher.close()
-    report_delivery(report, err_console)
+    report = publisher.close(timeout=STOP_FLUSH_S if stopped else 30.0)
+    report_run(report)
     return report
 
 
-def ensure_topic(settings: KafkaSettings) -> None:
-    """Create the topic with the profile's layout when missing; warn about drift."""
-    result = TopicAdmin(settings).ensure(desired_topic(settings.profile, settings.topic))
+def report_run(report: DeliveryReport) -> None:
+    """The run's one summary line: delivered, failed, and what waits in the spool."""
+    if report.spool_path is None or (report.spooled == 0 and report.dropped == 0):
+        report_delivery(report, err_console)
+        return
+    dropped = (
+        f"; {report.dropped:,} DROPPED by --spool-policy drop-oldest" if report.dropped else ""
+    )
+    err_console.print(
+        f"[bold yellow]delivered {report.delivered:,} of {report.sent:,}; failed "
+        f"{report.failed:,}; {report.spooled:,} spooled in {report.spool_path} (not lost: the "
+        f"next run with --spool {report.spool_path}, or `horizons spool drain`, delivers them)"
+        f"{dropped}[/]",
+        soft_wrap=True,
+    )
+
+
+def exit_code(report: DeliveryReport) -> Exit:
+    """OK, PROBLEM (failed or dropped packets) or SPOOLED (left in the spool, none lost)."""
+    if not report.kept:
+        return Exit.PROBLEM
+    if report.spooled:
+        return Exit.SPOOLED
+    return Exit.OK if report.complete else Exit.PROBLEM
+
+
+def run_and_exit(
+    publisher: Publisher,
+    simulator: ArraySimulator,
+    *,
+    rate: float,
+    status_interval: float,
+    stop: threading.Event,
+    duration_s: float | None = None,
+    count: int | None = None,
+) -> None:
+    """The run both ``simulate`` and ``up`` make: stream, report, exit with its code."""
+    report = run_simulation(
+        publisher,
+        simulator,
+        rate=rate,
+        duration_s=duration_s,
+        count=count,
+        live=err_console.is_terminal,
+        status_interval=status_interval,
+        stop=stop,
+    )
+    code = exit_code(report)
+    if code is not Exit.OK:
+        raise typer.Exit(code)
+
+
+def ensure_topic(settings: KafkaSettings, *, spooling: bool = False) -> None:
+    """Create the topic with the profile's layout when missing; warn about drift. With a
+    spool, an unreachable broker is a warning: the run starts spooling."""
+    try:
+        result = TopicAdmin(settings).ensure(desired_topic(settings.profile, settings.topic))
+    except BrokerUnavailableError as exc:
+        if not spooling:
+            raise
+        err_console.print(f"[yellow]{exc}[/]: starting anyway, spooling", soft_wrap=True)
+        return
     if result.created:
         err_console.print(f"created {settings.topic} ({settings.profile} layout)")
     elif not result.in_sync:
@@ -129,6 +233,12 @@ def simulate(
     topic: TopicOpt = None,
     profile: ProfileOpt = None,
     partitioner: PartitionerOpt = None,
+    spool: SpoolDirOpt = None,
+    spool_max: SpoolMaxOpt = "10GiB",
+    spool_policy: SpoolPolicyOpt = "block",
+    drain_rate: DrainRateOpt = 20_000.0,
+    fsync_every: FsyncEveryOpt = 1000,
+    fsync_interval: FsyncIntervalOpt = "1s",
 ) -> None:
     """Stream simulated array telemetry into the topic, with a live progress line (a status
     line every --status-interval when the output is a log)."""
@@ -138,26 +248,27 @@ def simulate(
         status_s = parse_status_interval(status_interval)
         if count is not None and count < 1:
             raise typer.BadParameter("must be at least 1", param_hint="--count")
+        spooling = spool_settings(
+            spool, spool_max, spool_policy, drain_rate, fsync_every, fsync_interval
+        )
         simulator = ArraySimulator(elements, sites, seed=seed, chunk_samples=chunk_samples)
         if ensure:
-            ensure_topic(settings)
-        publisher = Publisher(settings)
+            ensure_topic(settings, spooling=spooling is not None)
+        publisher = Publisher(settings, spool=spooling)
         err_console.print(
             f"simulating {elements} elements over {sites} sites at {rate:g} Hz each "
             f"into {settings.topic} on {settings.bootstrap_servers}"
+            + (f"; spool {spool}" if spool else "")
         )
-        report = run_simulation(
+        run_and_exit(
             publisher,
             simulator,
             rate=rate,
             duration_s=duration_s,
             count=count,
-            live=err_console.is_terminal,
             status_interval=status_s,
             stop=stop,
         )
-        if not report.complete:
-            raise typer.Exit(Exit.PROBLEM)
 
 
 def up(
@@ -185,15 +296,29 @@ def up(
     engine: EngineOpt = Engine.tansu,
     nodes: NodesOpt = 1,
     data: DataOpt = Path("data/kafka"),
+    spool: SpoolDirOpt = None,
+    spool_max: SpoolMaxOpt = "10GiB",
+    spool_policy: SpoolPolicyOpt = "block",
+    drain_rate: DrainRateOpt = 20_000.0,
+    fsync_every: FsyncEveryOpt = 1000,
+    fsync_interval: FsyncIntervalOpt = "1s",
 ) -> None:
     """The main job: broker (embedded unless Kafka is configured), topic, simulated array, API."""
     settings = load_settings(bootstrap, topic, profile).with_overrides(partitioner=partitioner)
     status_s = parse_status_interval(status_interval)
+    spooling = spool_settings(
+        spool, spool_max, spool_policy, drain_rate, fsync_every, fsync_interval
+    )
     with stop_on_signals() as stop, contextlib.ExitStack() as cleanup:
         if settings.bootstrap_servers is None and engine is Engine.kafka:
             local = LocalKafkaCluster(data, nodes).start()
             cleanup.callback(err_console.print, "Kafka cluster stopped")
             cleanup.callback(local.stop)
+            _stop_when_dead(
+                lambda: not any(local.running(n) for n in local.node_ids),
+                "every node of the local Kafka cluster exited",
+                stop,
+            )
             settings = settings.with_overrides(bootstrap=local.bootstrap)
             err_console.print(
                 f"no Kafka configured: local Apache Kafka ({nodes} node(s), data in {data}) on "
@@ -203,6 +328,11 @@ def up(
             embedded = EmbeddedBroker(port).start()
             cleanup.callback(err_console.print, "embedded broker stopped")
             cleanup.callback(embedded.stop)
+            _stop_when_dead(
+                lambda: not embedded.running,
+                f"the embedded broker (pid {embedded.pid}) exited",
+                stop,
+            )
             settings = settings.with_overrides(bootstrap=embedded.bootstrap)
             err_console.print(
                 f"no Kafka configured: embedded broker (Tansu, in-memory) on "
@@ -219,7 +349,7 @@ def up(
             )
         ensure_topic(settings)
         simulator = ArraySimulator(elements, sites, seed=seed, chunk_samples=chunk_samples)
-        publisher = Publisher(settings)
+        publisher = Publisher(settings, spool=spooling)
         if api:
             free = port_is_free(api_host, api_port)
             served = start_api(
@@ -234,18 +364,23 @@ def up(
             f"streaming {elements} elements over {sites} sites at {rate:g} Hz into "
             f"{settings.topic}; Ctrl-C stops"
         )
-        report = run_simulation(
-            publisher,
-            simulator,
-            rate=rate,
-            duration_s=None,
-            count=None,
-            live=err_console.is_terminal,
-            status_interval=status_s,
-            stop=stop,
-        )
-    if not report.complete:
-        raise typer.Exit(Exit.PROBLEM)
+        run_and_exit(publisher, simulator, rate=rate, status_interval=status_s, stop=stop)
+
+
+def _stop_when_dead(dead: Callable[[], bool], what: str, stop: threading.Event) -> None:
+    """Say once, clearly, that ``up``'s own broker died, and stop the run (nothing can be
+    delivered to a broker that is gone; with --spool the packets stay spooled)."""
+
+    def watch() -> None:
+        while not stop.wait(1.0):
+            if dead():
+                err_console.print(
+                    f"[bold red]{what}: nothing can be delivered any more; stopping[/]"
+                )
+                stop.set()
+                return
+
+    threading.Thread(target=watch, name="broker-watch", daemon=True).start()
 
 
 def register(app: typer.Typer) -> None:

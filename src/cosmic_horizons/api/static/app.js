@@ -200,7 +200,14 @@
         ["rate", `${fmtNum(p.rate, 1)} /s`],
         ["bytes", fmtBytes(p.bytes)],
         ["last error", p.last_error || "none"],
-      ]);
+      ].concat(p.spool ? [
+        ["spool", p.spool.spooling ? `SPOOLING${p.spool.outage ? ` (${p.spool.outage})` : ""}` : "live"],
+        ["spooled", `${fmtInt(p.spool.records)} (${fmtBytes(p.spool.bytes)})`],
+        ["oldest spooled", p.spool.oldest_age_s === null ? "none" : fmtAge(p.spool.oldest_age_s)],
+        ["drain rate", `${fmtNum(p.spool.drain_rate, 1)} /s`],
+        ["time to drain", p.spool.time_to_drain_s === null ? "n/a" : fmtDuration(p.spool.time_to_drain_s * 1000)],
+        ["spool dropped", fmtInt(p.spool.dropped)],
+      ] : []));
     }
     const box = $("components");
     clearChildren(box);

@@ -3,50 +3,37 @@
 Every packet handed to :meth:`Publisher.publish` ends in exactly one of two states:
 delivered (acknowledged by the broker), or failed, counted in the stats and logged with
 its reason. When librdkafka's local queue is full, ``publish`` waits (backpressure)
-instead of dropping packets or growing without bound.
+instead of dropping packets or growing without bound. With a spool (``spool=``), a third:
+spooled on disk until the broker takes it (:mod:`.forward`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from types import TracebackType
-from typing import Any, Final
+from typing import Any
 
 import msgspec
 from confluent_kafka import KafkaError as RdKafkaError
 from confluent_kafka import KafkaException, Message, Producer
-from confluent_kafka.admin import (  # type: ignore[attr-defined]
-    AdminClient,
-    ConfigResource,
-    ResourceType,
-)
 
-from .clients import (
-    CLIENT_ID,
-    MAX_RETRY_MS,
-    producer_config,
-)
-from .cluster import raise_if_refused
-from .config import KafkaSettings, mask_config
-from .errors import (
-    AuthorizationError,
-    BrokerError,
-    ConfigError,
-    PublishError,
-    TopicError,
-    classify_security,
-    kafka_errors,
-    note_client_error,
-)
-from .packet import KafkaPayload, encode_lines, encode_packet, packet_headers
-from .partitioner import PartitionerName, kafkajs_legacy_murmur2
-from .stats import PublisherStats, StatsSnapshot
-from .topics.models import desired_topic
+from ..clients import CLIENT_ID, producer_config
+from ..cluster import raise_if_refused
+from ..config import KafkaSettings, mask_config
+from ..errors import BrokerUnavailableError, ConfigError, PublishError
+from ..packet import KafkaPayload, encode_lines, encode_packet, packet_headers
+from ..partitioner import PartitionerName
+from ..spool import Spool, SpoolSettings
+from ..stats import PublisherStats, StatsSnapshot
+from .diagnose import LIBRDKAFKA_LOG
+from .forward import Forwarder, SpoolView
+from .metadata import LegacyPlacement, read_partition_count, refresh_count, topic_problem
+from .models import DeliveryReport, TopicMissingError
+from .watch import ProducerWatch
 
 __all__ = [
     "CLIENT_ID",
@@ -57,63 +44,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: How often the ``kafkajs-legacy`` publisher re-reads the topic's partition count.
-METADATA_REFRESH_S: Final = 30.0
-#: Keys whose partition the ``kafkajs-legacy`` publisher remembers (element keys repeat).
-PARTITION_CACHE_MAX: Final = 100_000
-#: Errors reported while a broker is still starting (the spec ignores "Metadata" errors).
-STARTUP_GRACE_S: Final = 30.0
-#: Packets in flight and none delivered for this long: a stall, reported once (librdkafka
-#: retries NOT_ENOUGH_REPLICAS and timeouts silently until message.timeout.ms).
-STALL_REPORT_S: Final = 5.0
-_TRANSIENT_CODES: Final = frozenset(
-    {
-        RdKafkaError._TRANSPORT,
-        RdKafkaError._ALL_BROKERS_DOWN,
-        RdKafkaError._RESOLVE,
-        RdKafkaError.LEADER_NOT_AVAILABLE,
-        RdKafkaError.NOT_LEADER_FOR_PARTITION,
-        RdKafkaError.UNKNOWN_TOPIC_OR_PART,
-        RdKafkaError.BROKER_NOT_AVAILABLE,
-    }
-)
-
-
-class _DebugLog(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """librdkafka's own log, at debug level: its errors also reach ``error_cb``, classified."""
-
-    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
-        super().log(logging.DEBUG, msg, *args, **kwargs)
-
-
-_LIBRDKAFKA_LOG = _DebugLog(logging.getLogger("cosmic_horizons.librdkafka"))
-
-
-class TopicMissingError(TopicError):
-    """The topic to publish to does not exist; project producers never create it."""
-
-    def __init__(self, topic: str, bootstrap: str) -> None:
-        super().__init__(
-            f"topic {topic!r} does not exist on {bootstrap}; create it with "
-            f"`horizons topics ensure --topic {topic}` (publishers never auto-create topics)",
-            code="UNKNOWN_TOPIC_OR_PART",
-        )
-        self.topic = topic
-
-
-class DeliveryReport(msgspec.Struct, frozen=True, kw_only=True):
-    """How a publisher ended: what was delivered, failed, and left undelivered at close."""
-
-    sent: int
-    delivered: int
-    failed: int
-    undelivered_at_close: int
-    """Packets still queued when the flush timeout ran out (also counted in ``failed``)."""
-
-    @property
-    def complete(self) -> bool:
-        return self.failed == 0 and self.delivered == self.sent
 
 
 class Publisher:
@@ -130,6 +60,10 @@ class Publisher:
     ``kafkajs-legacy`` needs the topic's partition count, so it always checks, and re-reads the
     count every :data:`METADATA_REFRESH_S` s and whenever a partition is unknown.
 
+    ``spool`` makes it a store-and-forward node: every accepted packet is journalled to
+    the spool before ``publish`` returns and leaves it on its acknowledgement (see
+    :mod:`.forward` and docs/publisher.md, "Store and forward").
+
     The publisher is thread-safe: several threads may call :meth:`publish`.
     """
 
@@ -142,6 +76,7 @@ class Publisher:
         partitioner: PartitionerName | None = None,
         check_topic: bool = True,
         metadata_timeout: float = 10.0,
+        spool: SpoolSettings | None = None,
     ) -> None:
         self.topic = topic or settings.topic
         if partitioner is not None:
@@ -153,120 +88,97 @@ class Publisher:
         conf.update(extra_config or {})
         log.debug("producer config: %s", mask_config(conf))
         # Only failures come back one by one; deliveries are derived (see PublisherStats).
-        conf["delivery.report.only.error"] = True
-        conf["on_delivery"] = self._on_delivery
-        conf["error_cb"] = self._on_error
-        conf.setdefault("logger", _LIBRDKAFKA_LOG)
+        conf["delivery.report.only.error"] = spool is None  # the spool needs every ack
+        conf["on_delivery"] = self._watch_delivery
+        self._watch = ProducerWatch(
+            settings, self.topic, acks_all=str(conf.get("acks")) in ("all", "-1")
+        )
+        conf["error_cb"] = self._watch.on_error
+        conf.setdefault("logger", LIBRDKAFKA_LOG)
         self._closed = threading.Event()
         self._headers: list[tuple[str, str | bytes | None]] = list(packet_headers())
         self._started = time.monotonic()
         self._backpressure_waits = 0
         self._metadata_timeout = metadata_timeout
-        self.stalls = 0
-        """Times deliveries stopped for STALL_REPORT_S with packets waiting (each reported)."""
-        self._stalled_since: float | None = None
-        self._acks_all = str(conf.get("acks")) in ("all", "-1")
+        self._spool = Spool(spool) if spool is not None else None  # taken first: one per spool
         try:
             self._producer = Producer(conf)
         except KafkaException as exc:
+            if self._spool is not None:
+                self._spool.close()
             raise ConfigError(f"invalid producer configuration: {exc}") from exc
         self.stats = PublisherStats(pending=self.queued)
-        #: kafkajs-legacy only: the topic's partition count and each key's partition under it.
+        self._watch.stats = self.stats
+        self._forward: Forwarder | None = None
+        self._interrupt = threading.Event()
         self._partitions = 0
+        #: kafkajs-legacy only: each key's partition (cleared when the count changes).
         self._partition_of: dict[str | bytes, int] | None = None
+        self._legacy: LegacyPlacement | None = None
         if check_topic or legacy:
             try:
                 raise_if_refused(settings)  # nothing listens: say so now, not after the timeout
                 self._partitions = self._read_partition_count()
+            except BrokerUnavailableError as exc:
+                if self._spool is None or legacy:
+                    self._abandon()
+                    raise
+                log.warning("%s: spooling to %s until it answers", exc, self._spool.path)
             except BaseException:
-                self._closed.set()
-                self._producer.close()
+                self._abandon()
                 raise
         if legacy:
-            self._partition_of = {}
+            self._legacy = LegacyPlacement(self._read_partition_count, self.topic, self._partitions)
+            self._partition_of = self._legacy.cache
         self._produce = self._producer.produce
         self._record_sent = self.stats.record_sent
         self._closed_flag = False
-        self._refresh = threading.Event()
-        self._refresher: threading.Thread | None = None
+        if self._spool is not None:
+            self._forward = Forwarder(
+                self._spool,
+                producer=self._producer,
+                topic=self.topic,
+                headers=self._headers,
+                partition_for=self._partition_for,
+                stats=self.stats,
+                probe=self._probe,
+            )
+            self._interrupt = self._forward.interrupt
+            self._watch.forward = self._forward
         self._poller = threading.Thread(target=self._poll_loop, name="publisher-poll", daemon=True)
         self._poller.start()
-        if legacy:
-            self._refresher = threading.Thread(
-                target=self._refresh_loop, name="publisher-metadata", daemon=True
-            )
-            self._refresher.start()
+
+    def _abandon(self) -> None:
+        """Undo a constructor that failed."""
+        self._closed.set()
+        self._producer.close()
+        if self._spool is not None:
+            self._spool.close()
 
     # -- topic metadata --------------------------------------------------------------------
 
     def _read_partition_count(self) -> int:
-        """The topic's partition count, from the cluster's full topic list."""
-        with kafka_errors("reading topic metadata", self.settings.require_bootstrap()):
-            # No topic named: a Metadata request for all topics creates none.
-            metadata = self._producer.list_topics(timeout=self._metadata_timeout)
-        found = metadata.topics.get(self.topic)
-        if found is None and self.settings.security_protocol != "PLAINTEXT":
-            # A secured cluster leaves out of the full list the topics this principal may not
-            # describe: ask for this one by name (auto-creation is off) to tell them apart.
-            with contextlib.suppress(KafkaException):
-                found = self._producer.list_topics(
-                    self.topic, timeout=self._metadata_timeout
-                ).topics.get(self.topic)
-            refused = (
-                None
-                if found is None
-                else classify_security(
-                    found.error.code() if found.error is not None else None,
-                    found.error.str() if found.error is not None else "",
-                )
-            )
-            if isinstance(refused, AuthorizationError):
-                raise refused.at(f"publishing to {self.topic}")
-        if found is None or found.error is not None or not found.partitions:
-            raise TopicMissingError(self.topic, self.settings.require_bootstrap())
-        return len(found.partitions)
+        return read_partition_count(
+            self._producer, self.settings, self.topic, self._metadata_timeout
+        )
 
     def refresh_partitions(self) -> int:
-        """Re-read the topic's partition count now (kafkajs-legacy also does so by itself).
-
-        A new count starts a new key cache. The count read is returned; on failure (broker
-        briefly away, topic deleted) a warning is logged and the last count is kept.
-        """
-        try:
-            count = self._read_partition_count()
-        except BrokerError as exc:
-            log.warning("partition count of %s not refreshed: %s", self.topic, exc)
-            return self._partitions
-        if count != self._partitions:
-            log.info("%s now has %d partitions (was %d)", self.topic, count, self._partitions)
-            self._partitions = count
-            if self._partition_of is not None:
-                self._partition_of = {}
-        return count
-
-    def _refresh_loop(self) -> None:
-        while not self._closed.is_set():
-            self._refresh.wait(METADATA_REFRESH_S)
-            self._refresh.clear()
-            if self._closed.is_set():
-                return
-            self.refresh_partitions()
+        """Re-read the topic's partition count now (kafkajs-legacy also does so by itself);
+        on failure the last count is kept (see :class:`.metadata.LegacyPlacement`)."""
+        if self._legacy is not None:
+            return self._legacy.refresh()
+        self._partitions = refresh_count(self._read_partition_count, self.topic, self._partitions)
+        return self._partitions
 
     @property
     def partitions(self) -> int:
         """The topic's partition count as last read (0 when it was not read)."""
-        return self._partitions
+        return self._partitions if self._legacy is None else self._legacy.count
 
     def _place(self, key: str | bytes) -> int:
         """kafkajs-legacy: the partition of ``key``, computed once per key and count."""
-        cache = self._partition_of
-        assert cache is not None
-        raw = key.encode() if isinstance(key, str) else key
-        partition = (kafkajs_legacy_murmur2(raw) & 0x7FFFFFFF) % self._partitions
-        if len(cache) >= PARTITION_CACHE_MAX:
-            cache.clear()
-        cache[key] = partition
-        return partition
+        assert self._legacy is not None
+        return self._legacy.place(key)
 
     # -- producing -------------------------------------------------------------------------
 
@@ -277,6 +189,9 @@ class Publisher:
         value = encode_packet(packet)
         timestamp = packet.timestamp_ms()
         key = packet.element_id
+        if self._forward is not None:
+            record = (key.encode(), value, timestamp, None)
+            return self._forward.publish([record], len(value)) == 1
         cache = self._partition_of
         try:
             if cache is None:
@@ -310,6 +225,14 @@ class Publisher:
             return 0
         # One JSON document per line; JSON strings never hold a raw newline.
         values = encode_lines(packets).split(b"\n")
+        if self._forward is not None:
+            return self._forward.publish(
+                [
+                    (p.element_id.encode(), v, p.timestamp_ms(), None)
+                    for p, v in zip(packets, values, strict=False)
+                ],
+                sum(map(len, values)),
+            )
         produce, topic, headers = self._produce, self.topic, self._headers
         cache = self._partition_of
         accepted = uncounted = nbytes = 0  # uncounted, nbytes: queued, not yet in the stats
@@ -354,6 +277,10 @@ class Publisher:
         """Queue an already-encoded record (used by replay); same accounting as :meth:`publish`."""
         if self._closed_flag:
             raise PublishError("the publisher is closed")
+        if self._forward is not None:
+            return (
+                self._forward.publish([(key, value, timestamp_ms or 0, headers)], len(value)) == 1
+            )
         return self._produce_slowly(
             key, value, timestamp_ms or 0, headers if headers is not None else self._headers
         )
@@ -387,6 +314,8 @@ class Publisher:
                 )
             except BufferError:
                 # Local queue full: wait for deliveries to make room (backpressure).
+                if self._interrupt.is_set():
+                    return False  # interrupt(): not accepted, not failed
                 self._backpressure_waits += 1
                 self._producer.poll(0.01)
                 continue
@@ -411,49 +340,51 @@ class Publisher:
             return True
 
     @property
+    def stalls(self) -> int:
+        """Times deliveries stopped for STALL_REPORT_S with packets waiting (each reported)."""
+        return self._watch.stalls
+
+    @property
     def backpressure_waits(self) -> int:
         """How many times publish() had to wait for a full local queue."""
         return self._backpressure_waits
 
     def queued(self) -> int:
-        """Packets queued or in flight, not yet acknowledged."""
+        """Packets queued or in flight, not yet acknowledged (with a spool: spooled)."""
+        if self._spool is not None:
+            return self._spool.records
         return 0 if self._closed.is_set() else len(self._producer)
 
+    def interrupt(self) -> None:
+        """Make a publish() blocked on a full queue or spool return now (fewer accepted):
+        ``--duration`` and SIGTERM end a run even while publishing cannot go on."""
+        self._interrupt.set()
+
+    def spool_view(self) -> SpoolView | None:
+        """The spool's records, bytes, oldest age, drain rate; None without a spool."""
+        return None if self._forward is None else self._forward.view()
+
+    def _probe(self) -> str | None:
+        return topic_problem(self._producer, self.topic)
+
     def flush(self, timeout: float = 30.0) -> int:
-        """Wait until everything queued is delivered or failed; how many are still pending."""
+        """Wait until everything queued is delivered or failed; how many are still pending
+        (with a spool: until the spool is empty; how many packets it holds)."""
+        if self._forward is not None:
+            self._forward.wait_acked(timeout)
+            return self.queued()
         return int(self._producer.flush(timeout))
 
     def snapshot(self) -> StatsSnapshot:
-        return self.stats.snapshot()
+        snap = self.stats.snapshot()
+        if self._forward is None:
+            return snap
+        return msgspec.structs.replace(snap, spool=self._forward.stats())
 
     # -- callbacks -------------------------------------------------------------------------
 
-    def _on_delivery(self, err: RdKafkaError | None, msg: Message) -> None:
-        if err is None:  # not reported with delivery.report.only.error, unless overridden
-            return
-        if err.code() == RdKafkaError._UNKNOWN_PARTITION and self._refresher is not None:
-            self._refresh.set()
-        reason = f"{err.name()}: {err.str()}"
-        self.stats.record_failed(reason)
-        log.error("packet for key %r to %s not delivered: %s", msg.key(), msg.topic(), reason)
-
-    def _on_error(self, err: RdKafkaError) -> None:
-        # A SASL/TLS failure explains the transport errors that follow it.
-        note_client_error(err, self.settings.bootstrap_servers)
-        starting = (
-            time.monotonic() - self._started < STARTUP_GRACE_S and self.stats.delivered() == 0
-        )
-        if err.code() in _TRANSIENT_CODES and starting and not err.fatal():
-            log.debug("broker not ready yet (%s: %s)", err.name(), err.str())
-            return
-        reason = f"{err.name()}: {err.str()}"
-        self.stats.record_error(reason)
-        if err.fatal():
-            log.critical("fatal producer error: %s", reason)
-        elif err.code() in _TRANSIENT_CODES:
-            log.warning("producer: %s (librdkafka keeps retrying)", reason)
-        else:
-            log.error("producer error: %s", reason)
+    def _watch_delivery(self, err: RdKafkaError | None, msg: Message) -> None:
+        self._watch.on_delivery(err, msg, None if self._legacy is None else self._legacy.wake)
 
     def _poll_loop(self) -> None:
         next_sample = time.monotonic()
@@ -464,63 +395,8 @@ class Publisher:
             if now >= next_sample:
                 self.stats.sample()
                 next_sample += 0.5
-                progress = self._watch_stall(now, progress)
-
-    def _watch_stall(self, now: float, progress: tuple[float, int]) -> tuple[float, int]:
-        """Report, in one line and in the stats, deliveries stopped with packets waiting."""
-        delivered, waiting = self.stats.delivered(), self.queued()
-        if delivered != progress[1] or waiting == 0:
-            if self._stalled_since is not None:
-                log.warning("deliveries resumed after %.1f s stalled", now - self._stalled_since)
-                self._stalled_since = None
-            return now, delivered
-        stalled_for = now - progress[0]
-        if self._stalled_since is None and stalled_for >= STALL_REPORT_S:
-            why = self._why_stalled()
-            if why is None and stalled_for < 3 * STALL_REPORT_S:
-                return progress  # metadata did not answer: ask again on the next tick
-            self._stalled_since = progress[0]
-            self.stalls += 1
-            reason = (
-                f"STALLED: no delivery to {self.topic} for {stalled_for:.0f} s, "
-                f"{waiting} packets waiting (librdkafka keeps retrying); "
-                f"{why or 'topic metadata unavailable'}"
-            )
-            self.stats.record_error(reason)
-            log.error("producer: %s", reason)
-        return progress
-
-    def _why_stalled(self) -> str | None:
-        """What the cluster says about a stall (leaderless partitions, too few in-sync
-        replicas for acks=all); None when it does not answer. A client of its own: the
-        producer's connections are busy retrying."""
-        admin = AdminClient({**self.settings.client_config(CLIENT_ID), "log_level": 0})
-        try:
-            # Every topic, none named: a Metadata request naming a missing topic creates it.
-            topic = admin.list_topics(timeout=3.0).topics[self.topic]
-        except (KafkaException, KeyError):
-            return None
-        min_isr = int(desired_topic(self.settings.profile).configs.get("min.insync.replicas", 1))
-        with contextlib.suppress(KafkaException, KeyError, ValueError, TimeoutError):
-            resource = ConfigResource(ResourceType.TOPIC, self.topic)
-            [future] = admin.describe_configs([resource], request_timeout=3.0).values()
-            min_isr = int(future.result(4.0)["min.insync.replicas"].value)
-        leaderless = sorted(p for p, m in topic.partitions.items() if m.leader < 0)
-        short = sorted(p for p, m in topic.partitions.items() if len(m.isrs) < min_isr)
-        parts = []
-        if leaderless:
-            parts.append(f"partitions {leaderless} have no leader")
-        if short and self._acks_all:
-            isr = {p: sorted(topic.partitions[p].isrs) for p in short}
-            parts.append(
-                f"partitions {short} have fewer in-sync replicas {isr} than "
-                f"min.insync.replicas={min_isr}: the brokers refuse acks=all writes "
-                "(NOT_ENOUGH_REPLICAS)"
-            )
-        return "; ".join(parts) or (
-            "every partition has a leader and enough in-sync replicas: waiting for "
-            f"acknowledgements or for the retry backoff (up to {MAX_RETRY_MS // 1000} s)"
-        )
+                waiting = self.queued() if self._forward is None else len(self._producer)
+                progress = self._watch.stall(now, progress, waiting)
 
     # -- shutdown --------------------------------------------------------------------------
 
@@ -529,6 +405,8 @@ class Publisher:
         if self._closed.is_set():
             return self._report(0)
         self._closed_flag = True
+        if self._forward is not None:
+            return self._close_spooled(timeout)
         remaining = self.flush(timeout)
         if remaining:
             log.error(
@@ -538,21 +416,34 @@ class Publisher:
             )
             self._producer.purge(in_queue=True, in_flight=True, blocking=False)
             self._producer.flush(5.0)  # serves the purge delivery reports
-        self._closed.set()
-        self._refresh.set()
-        self._poller.join(5.0)
-        if self._refresher is not None:
-            self._refresher.join(self._metadata_timeout + 5.0)
-        self._producer.close()
+        self._stop_threads()
         return self._report(remaining)
 
-    def _report(self, undelivered: int) -> DeliveryReport:
+    def _stop_threads(self) -> None:
+        self._closed.set()
+        self._poller.join(5.0)
+        if self._legacy is not None:
+            self._legacy.close(self._metadata_timeout + 5.0)
+        self._producer.close()
+
+    def _close_spooled(self, timeout: float) -> DeliveryReport:
+        """Deliver what can be within ``timeout`` s (not waiting out an outage); the rest
+        stays in the spool, never purged unspooled, reported in one line by the caller."""
+        assert self._forward is not None and self._spool is not None
+        left = self._forward.close(timeout)
+        self._stop_threads()
+        return self._report(0, spooled=left)
+
+    def _report(self, undelivered: int, *, spooled: int = 0) -> DeliveryReport:
         snap = self.stats.snapshot()
         return DeliveryReport(
             sent=snap.sent,
             delivered=snap.delivered,
             failed=snap.failed,
             undelivered_at_close=undelivered,
+            spooled=spooled,
+            spool_path=None if self._spool is None else str(self._spool.path),
+            dropped=0 if self._spool is None else self._spool.dropped,
         )
 
     def __enter__(self) -> Publisher:

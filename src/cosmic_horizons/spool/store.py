@@ -1,0 +1,418 @@
+"""The spool: append-only segment files of checksummed records, and a cursor of what is acked.
+
+Layout of a spool directory::
+
+    00000000000000000000.seg   records from seq 0 on (the name is the first seq)
+    00000000000000052110.seg   the next segment, ...
+    cursor                     u64: the first seq not yet acknowledged (rewritten in place)
+    lock                       held (flock) by the one process using the spool
+
+Records are appended with one ``write`` per batch (unbuffered: a SIGKILL loses nothing a
+call returned for; power loss loses what was not yet fsynced, see :class:`SpoolSettings`).
+A record leaves the spool when it is acknowledged: the cursor moves past every
+acknowledged prefix, and a segment whose records are all behind it is deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import struct
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from ..errors import StorageError
+from .reader import SpoolReader
+from .records import Headers, SpoolRecord, encode_record, scan
+from .settings import SpoolSettings, SpoolStatus
+
+__all__ = ["Spool"]
+
+log = logging.getLogger(__name__)
+
+_CURSOR: Final = struct.Struct("<Q")
+_SUFFIX: Final = ".seg"
+
+
+@dataclass(slots=True)
+class _Segment:
+    first_seq: int
+    path: Path
+    size: int
+    first_ts_ms: int | None = None
+    created: float = field(default_factory=time.time)
+
+
+def _segment_name(seq: int) -> str:
+    return f"{seq:020d}{_SUFFIX}"
+
+
+class Spool:
+    """An open spool directory (one process at a time); thread-safe."""
+
+    def __init__(self, settings: SpoolSettings) -> None:
+        self.settings = settings
+        self.path = settings.path
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._lock_fd = os.open(self.path / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StorageError(f"spool {self.path}: {exc.strerror or exc}") from exc
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self._lock_fd)
+            raise StorageError(
+                f"spool {self.path} is in use by another process (one publisher per spool)"
+            ) from None
+        self._lock = threading.Lock()
+        self._append_lock = threading.Lock()  # appends are whole: their seqs are contiguous
+        self._damage_seen: set[tuple[str, int]] = set()
+        self._room = threading.Condition(self._lock)
+        self.dropped = 0
+        self.corrupt = 0
+        self._acked_above: set[int] = set()
+        self._since_fsync = 0
+        self._last_fsync = time.monotonic()
+        self._segments: list[_Segment] = []
+        self._cursor_fd = os.open(self.path / "cursor", os.O_RDWR | os.O_CREAT, 0o644)
+        raw = os.pread(self._cursor_fd, _CURSOR.size, 0)
+        self._low = _CURSOR.unpack(raw)[0] if len(raw) == _CURSOR.size else 0
+        self._recover()
+        self._fd = os.open(self._segments[-1].path, os.O_WRONLY | os.O_APPEND)
+        self._closed = False
+
+    # -- recovery --------------------------------------------------------------------------
+
+    def _recover(self) -> None:
+        paths = sorted(self.path.glob(f"*{_SUFFIX}"))
+        for path in paths:
+            try:
+                first = int(path.name.removesuffix(_SUFFIX))
+            except ValueError:
+                log.warning("spool %s: ignoring %s (not a segment name)", self.path, path.name)
+                continue
+            self._segments.append(_Segment(first, path, path.stat().st_size, None))
+        if not self._segments:
+            self._next = self._low
+            self._segments.append(self._new_segment_file(self._low))
+            return
+        last = self._segments[-1]
+        data = last.path.read_bytes()
+        self._next = last.first_seq
+        good_end = 0
+        for item in scan(data):
+            if isinstance(item, SpoolRecord):
+                self._next = item.seq + 1
+                good_end = item.end
+                if last.first_ts_ms is None:
+                    last.first_ts_ms = item.timestamp_ms
+            elif item.torn_tail:
+                self.corrupt += 1
+                log.warning(
+                    "spool %s: torn final record in %s at offset %d (%d bytes, a write cut "
+                    "short): skipped and cut off; every record before it is kept",
+                    self.path,
+                    last.path.name,
+                    item.offset,
+                    item.length,
+                )
+            else:
+                self.corrupt += 1
+                log.warning(
+                    "spool %s: damaged record in %s at offset %d (%d bytes, checksum "
+                    "mismatch): skipped, never delivered",
+                    self.path,
+                    last.path.name,
+                    item.offset,
+                    item.length,
+                )
+        if good_end < len(data):
+            os.truncate(last.path, good_end)
+            last.size = good_end
+        for seg in self._segments[:-1]:
+            seg.first_ts_ms = self._first_ts(seg)
+        # Segments wholly behind the cursor were acknowledged before a crash.
+        while len(self._segments) > 1 and self._segments[1].first_seq <= self._low:
+            self._unlink(self._segments.pop(0))
+        self._low = max(self._low, self._segments[0].first_seq)
+        self._low = min(self._low, self._next)
+
+    def _first_ts(self, seg: _Segment) -> int | None:
+        with open(seg.path, "rb") as f:
+            head = f.read(64 * 1024)
+        for item in scan(head):
+            if isinstance(item, SpoolRecord):
+                return item.timestamp_ms
+        return None
+
+    def _new_segment_file(self, first_seq: int) -> _Segment:
+        path = self.path / _segment_name(first_seq)
+        path.touch()
+        return _Segment(first_seq, path, 0, None)
+
+    def _unlink(self, seg: _Segment) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            seg.path.unlink()
+
+    # -- appending -------------------------------------------------------------------------
+
+    def append(
+        self,
+        records: Sequence[tuple[bytes, bytes, int, Headers | None]],
+        interrupt: threading.Event | None = None,
+    ) -> tuple[int, int]:
+        """Append ``(key, value, timestamp_ms, headers)`` records in order: (first seq, count).
+
+        When full, ``block`` waits for room (until ``interrupt`` is set: fewer are appended)
+        and ``drop-oldest`` deletes the oldest segment, counted and logged.
+        """
+        with self._append_lock:
+            with self._lock:
+                first = self._next
+            encoded = [
+                encode_record(first + i, ts, key, value, headers)
+                for i, (key, value, ts, headers) in enumerate(records)
+            ]
+            with self._lock:
+                return first, self._append_locked(encoded, records, interrupt)
+
+    def _append_locked(
+        self,
+        encoded: list[bytes],
+        records: Sequence[tuple[bytes, bytes, int, Headers | None]],
+        interrupt: threading.Event | None,
+    ) -> int:
+        done = 0
+        while done < len(encoded):
+            if self._closed:
+                raise StorageError(f"spool {self.path} is closed")
+            room = self.settings.max_bytes - self.total_bytes
+            if self._segments[-1].size >= self.settings.segment_limit:
+                self._roll()
+            seg_room = self.settings.segment_limit - self._segments[-1].size
+            end, size = done, 0
+            while end < len(encoded) and size + len(encoded[end]) <= room:
+                if size + len(encoded[end]) > seg_room and end > done:
+                    break
+                size += len(encoded[end])
+                end += 1
+            if end > done:
+                self._write(encoded[done:end], size, records[done][2])
+                done = end
+                continue
+            if self.settings.policy == "drop-oldest" and self._drop_oldest():
+                continue
+            if interrupt is not None and interrupt.is_set():
+                break
+            self._room.wait(0.1)
+        return done
+
+    def _write(self, batch: list[bytes], size: int, first_ts: int) -> None:
+        seg = self._segments[-1]
+        if seg.first_ts_ms is None:
+            seg.first_ts_ms = first_ts
+        data = b"".join(batch)
+        try:
+            written = os.write(self._fd, data)
+            while written < len(data):
+                written += os.write(self._fd, data[written:])
+        except OSError as exc:
+            raise StorageError(f"spool {self.path}: {exc.strerror or exc}") from exc
+        seg.size += len(data)
+        self._next += len(batch)
+        self._since_fsync += len(batch)
+        self._maybe_fsync()
+
+    def _roll(self) -> None:
+        """Close the segment being written and begin the next."""
+        os.fsync(self._fd)
+        os.close(self._fd)
+        seg = self._new_segment_file(self._next)
+        self._segments.append(seg)
+        self._fd = os.open(seg.path, os.O_WRONLY | os.O_APPEND)
+
+    def _maybe_fsync(self) -> None:
+        s = self.settings
+        now = time.monotonic()
+        if (s.fsync_every and self._since_fsync >= s.fsync_every) or (
+            s.fsync_interval_s and now - self._last_fsync >= s.fsync_interval_s
+        ):
+            os.fsync(self._fd)
+            self._since_fsync = 0
+            self._last_fsync = now
+
+    def _drop_oldest(self) -> bool:
+        """Delete the oldest segment to make room; False when only the one being written is left."""
+        if len(self._segments) == 1:
+            if self._segments[0].size == 0:
+                return False
+            self._roll()
+        oldest = self._segments.pop(0)
+        end = self._segments[0].first_seq
+        lost = sum(
+            1 for s in range(max(oldest.first_seq, self._low), end) if s not in self._acked_above
+        )
+        self._acked_above = {s for s in self._acked_above if s >= end}
+        self._unlink(oldest)
+        self.dropped += lost
+        log.warning(
+            "SPOOL FULL (%d bytes, --spool-max %d, policy drop-oldest): dropped %d unsent "
+            "packets (seq %d..%d, %s); %d dropped so far",
+            self.total_bytes + oldest.size,
+            self.settings.max_bytes,
+            lost,
+            oldest.first_seq,
+            end - 1,
+            oldest.path.name,
+            self.dropped,
+        )
+        if self._low < end:
+            self._set_low(end)
+        return True
+
+    # -- acknowledging ---------------------------------------------------------------------
+
+    def ack(self, seq: int) -> None:
+        """Record ``seq`` as delivered; the cursor moves past every acknowledged prefix."""
+        with self._lock:
+            low = self._low
+            if seq < low:
+                return
+            if seq != low:
+                self._acked_above.add(seq)
+                return
+            low += 1
+            above = self._acked_above
+            while low in above:
+                above.discard(low)
+                low += 1
+            self._set_low(low)
+
+    def _set_low(self, low: int) -> None:
+        self._low = low
+        if not self._closed:
+            os.pwrite(self._cursor_fd, _CURSOR.pack(low), 0)
+        segs = self._segments
+        freed = False
+        while len(segs) > 1 and segs[1].first_seq <= low:
+            self._unlink(segs.pop(0))
+            freed = True
+        if freed:
+            self._room.notify_all()
+
+    def is_done(self, seq: int) -> bool:
+        """``seq`` needs no sending: acknowledged already, or dropped."""
+        return seq < self._low or seq in self._acked_above
+
+    @property
+    def acked_seq(self) -> int:
+        return self._low
+
+    @property
+    def next_seq(self) -> int:
+        return self._next
+
+    @property
+    def records(self) -> int:
+        return self._next - self._low - len(self._acked_above)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(s.size for s in self._segments)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def reader(self) -> SpoolReader:
+        """A sequential reader of this spool's records (see :class:`SpoolReader`)."""
+        return SpoolReader(self)
+
+    def _locate(self, seq: int) -> tuple[Path, int, bool] | None:
+        """The segment holding ``seq`` (or the first one after it): path, size, active."""
+        with self._lock:
+            segs = self._segments
+            for i, seg in enumerate(segs):
+                last = i == len(segs) - 1
+                if last or segs[i + 1].first_seq > seq:
+                    return seg.path, seg.size, last
+        return None
+
+    def _after(self, path: Path) -> tuple[Path, int, bool] | None:
+        """The segment after ``path`` (None when ``path`` is the one being written)."""
+        with self._lock:
+            for i, seg in enumerate(self._segments[:-1]):
+                if seg.path == path:
+                    nxt = self._segments[i + 1]
+                    return nxt.path, nxt.size, i + 1 == len(self._segments) - 1
+        return None
+
+    def _size_of(self, path: Path) -> tuple[int, bool] | None:
+        with self._lock:
+            for i, seg in enumerate(self._segments):
+                if seg.path == path:
+                    return seg.size, i == len(self._segments) - 1
+        return None
+
+    def _report_damage(self, path: Path, offset: int, length: int) -> None:
+        key = (path.name, offset)
+        if key in self._damage_seen:
+            return
+        self._damage_seen.add(key)
+        self.corrupt += 1
+        log.warning(
+            "spool %s: damaged record in %s at offset %d (%d bytes, checksum mismatch): "
+            "skipped, never delivered; the records around it are",
+            self.path,
+            path.name,
+            offset,
+            length,
+        )
+
+    # -- status and closing ----------------------------------------------------------------
+
+    def status(self) -> SpoolStatus:
+        with self._lock:
+            ts = next((s.first_ts_ms for s in self._segments if s.first_ts_ms is not None), None)
+            records = self.records
+            return SpoolStatus(
+                path=str(self.path),
+                records=records,
+                bytes=self.total_bytes,
+                segments=len(self._segments),
+                oldest_age_s=(
+                    round(max(0.0, time.time() - ts / 1000), 3)
+                    if ts is not None and records
+                    else None
+                ),
+                next_seq=self._next,
+                acked_seq=self._low,
+                dropped=self.dropped,
+                corrupt=self.corrupt,
+                max_bytes=self.settings.max_bytes,
+                policy=self.settings.policy,
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._room.notify_all()
+            os.fsync(self._fd)
+            os.close(self._fd)
+            os.fsync(self._cursor_fd)
+            os.close(self._cursor_fd)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
