@@ -21,6 +21,7 @@ from rich.logging import RichHandler
 from ..errors import HorizonsError
 from . import archive, archive_read, records, serve, simulate, topics, topics_alter, topics_trim
 from . import broker as broker_cli
+from . import doctor as doctor_cli
 from . import monitor as monitor_cli
 from . import topics_usage as topics_usage_cli
 from . import tuning as tuning_cli
@@ -58,6 +59,7 @@ simulate.register(app)
 monitor_cli.register(app)
 serve.register(app)
 tuning_cli.register(app)
+doctor_cli.register(app)
 topics_alter.register(topics.app)
 topics_trim.register(topics.app)
 topics_usage_cli.register(topics.app)
