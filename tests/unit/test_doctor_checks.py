@@ -198,7 +198,7 @@ def test_headroom_is_the_time_until_the_oldest_unread_record_is_deleted() -> Non
         "archiver", "WARN", "r", 10, 5.0, (GroupPartition(TOPIC, 0, 500, unread_ms=NOW - 6 * DAY),)
     )
     warn = only(check_headroom(healthy(groups=(lagging,))), "WARN")
-    assert "deleted in 1d" in warn.message and f"{TOPIC}[0]" in warn.message
+    assert "deleted in 1.0 d" in warn.message and f"{TOPIC}[0]" in warn.message
     fresh = dataclasses.replace(lagging, partitions=(GroupPartition(TOPIC, 0, 500, NOW - DAY),))
     assert levels(check_headroom(healthy(groups=(fresh,)))) == ["OK"]
 

@@ -20,6 +20,7 @@ __all__ = [
     "check_headroom",
     "check_lag",
     "headroom_ms",
+    "human_duration",
 ]
 
 #: A group whose oldest unread record is deleted within this fraction of the retention WARNs.
@@ -69,6 +70,14 @@ def headroom_ms(unread_ms: int, retention_ms: int, now_ms: int) -> int:
     return unread_ms + retention_ms - now_ms
 
 
+def human_duration(ms: float) -> str:
+    """``1.5 d``, ``3.2 h``, ``4.0 min``, ``12 s``: a duration at a readable scale."""
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("min", 60_000)):
+        if ms >= size:
+            return f"{ms / size:.1f} {unit}"
+    return f"{ms / 1000:.0f} s"
+
+
 def check_headroom(s: ClusterState) -> list[CheckResult]:
     """Time until retention deletes offsets a group has not read (the archiver's especially)."""
     out: list[CheckResult] = []
@@ -110,7 +119,7 @@ def check_headroom(s: ClusterState) -> list[CheckResult]:
                 "headroom",
                 "WARN" if tight else "OK",
                 f"group {g.name}: its oldest unread record is deleted in "
-                f"{format_duration_ms(max(0, left))} ({where})",
+                f"{human_duration(max(0, left))} ({where})",
                 f"catch the group up or raise retention: horizons topics alter "
                 f"{s.topic} --retention 14d"
                 if tight
