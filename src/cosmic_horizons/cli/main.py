@@ -23,6 +23,7 @@ from . import archive, archive_read, records, serve, simulate, topics, topics_al
 from . import broker as broker_cli
 from . import doctor as doctor_cli
 from . import monitor as monitor_cli
+from . import plan as plan_cli
 from . import topics_usage as topics_usage_cli
 from . import tuning as tuning_cli
 from .common import err_console
@@ -60,6 +61,7 @@ monitor_cli.register(app)
 serve.register(app)
 tuning_cli.register(app)
 doctor_cli.register(app)
+plan_cli.register(app)
 topics_alter.register(topics.app)
 topics_trim.register(topics.app)
 topics_usage_cli.register(topics.app)
