@@ -96,9 +96,9 @@ def test_dead_letters_since_the_last_run_warn(
     _, doc = doctor(bootstrap, topic_name, state)
     assert by_check(doc, "dlq")[0]["level"] == "OK", doc
     producer = Producer({"bootstrap.servers": bootstrap})
-    for _ in range(3):  # one batch each: Tansu's watermarks count batches, not records
+    for _ in range(3):  # one batch: the embedded broker's reported end counts batches
         producer.produce(f"{topic_name}.dlq", b"not a packet")
-        assert producer.flush(30) == 0
+    assert producer.flush(30) == 0
     _, doc = doctor(bootstrap, topic_name, state)
     [dlq] = by_check(doc, "dlq")
     assert dlq["level"] == "WARN" and "+3 dead letter(s) since the last check" in dlq["message"]
@@ -141,3 +141,25 @@ def test_unreachable_cluster_exits_3_with_one_fail(tmp_path: Path) -> None:
     assert result.exit_code == Exit.UNREACHABLE, result.stdout + result.stderr
     assert result.stdout.startswith("FAIL connect")
     assert "127.0.0.1:9 did not answer" in result.stdout
+
+
+def test_with_the_archive_doctor_verifies_it_and_says_what_a_trim_drops(
+    bootstrap: str, topic_name: str, tmp_path: Path
+) -> None:
+    ensure(bootstrap, topic_name)
+    produce(bootstrap, topic_name, 20)
+    storage = (tmp_path / "archive").as_uri()
+    run = runner.invoke(
+        app,
+        ["archive", "run", "-b", bootstrap, "-t", topic_name, "--storage", storage,
+         "--group", f"{topic_name}.archiver", "--stop-at-end", "--workers", "0",
+         "--max-records", "10"],
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stdout + run.stderr
+    _, doc = doctor(bootstrap, topic_name, tmp_path / "state.json", "--storage", storage)
+    [archive] = by_check(doc, "archive")
+    assert archive["level"] == "OK" and "2 file(s), no gaps" in archive["message"], archive
+    [trim] = [r for r in by_check(doc, "disk") if "archive already holds" in r["message"]]
+    assert "holds 20 of the 20 record(s)" in trim["message"], trim
+    [lag] = [r for r in by_check(doc, "lag") if f"{topic_name}.archiver" in r["message"]]
+    assert lag["level"] == "OK", lag  # the archiver is caught up

@@ -243,3 +243,11 @@ def test_archive_problems_warn_and_an_unreachable_archive_fails() -> None:
     warn = only(check_archive(healthy(archive=(3, ("gap in partition 0: 10-19",)))), "WARN")
     assert "gap in partition 0" in warn.message
     assert levels(check_archive(healthy(archive=None, archive_error="bucket missing"))) == ["FAIL"]
+
+
+def test_disk_says_what_the_archive_already_holds() -> None:
+    [line] = [r for r in check_disk(healthy(archive_trim=(600, 1000))) if "archive" in r.message]
+    assert "holds 600 of the 1000 record(s)" in line.message
+    assert f"horizons topics trim {TOPIC} --archived" in line.message
+    skipped = check_disk(healthy(usage=None, usage_error="no API", archive_trim=(0, 10)))
+    assert [r.level for r in skipped] == ["SKIP", "OK"]

@@ -132,7 +132,8 @@ def check_headroom(s: ClusterState) -> list[CheckResult]:
 def check_disk(s: ClusterState) -> list[CheckResult]:
     """The spec's "Disk space growing": bytes per broker (DescribeLogDirs), capacity, growth."""
     if s.usage is None:
-        return [CheckResult("disk", "SKIP", f"no disk usage: {s.usage_error or 'not read'}")]
+        skip = CheckResult("disk", "SKIP", f"no disk usage: {s.usage_error or 'not read'}")
+        return [skip, *_trim_plan(s)]
     out: list[CheckResult] = []
     per_broker = s.usage.by_broker()
     for d in s.usage.log_dirs:
@@ -166,7 +167,23 @@ def check_disk(s: ClusterState) -> list[CheckResult]:
     line = ", ".join(f"{b}: {format_bytes(n)}" for b, n in per_broker.items())
     growth = _growth(s, total)
     out.append(CheckResult("disk", "OK", f"{format_bytes(total)} on disk ({line}){growth}"))
+    out.extend(_trim_plan(s))
     return out
+
+
+def _trim_plan(s: ClusterState) -> list[CheckResult]:
+    """How much of what Kafka holds the archive already has, and what a trim would drop."""
+    if s.archive_trim is None:
+        return []
+    droppable, held = s.archive_trim
+    return [
+        CheckResult(
+            "disk",
+            "OK",
+            f"the archive already holds {droppable} of the {held} record(s) of {s.topic} "
+            f"in Kafka; `horizons topics trim {s.topic} --archived` would drop them",
+        )
+    ]
 
 
 def _growth(s: ClusterState, total: int) -> str:

@@ -89,7 +89,7 @@ def gather(
         if dlq in topics
         else None
     )
-    archive, archive_error = _archive(storage, settings.topic)
+    archive, archive_error, archive_trim = _archive(storage, settings.topic, offsets)
     return _replace(
         base,
         brokers=tuple(sorted(brokers, key=lambda b: b.id)),
@@ -108,6 +108,7 @@ def gather(
         previous_dlq_records=last.dlq_records if last else None,
         archive=archive,
         archive_error=archive_error,
+        archive_trim=archive_trim,
     )
 
 
@@ -178,27 +179,22 @@ def _peek_consumer(settings: KafkaSettings, timeout: float) -> Consumer:
 def _offsets(
     settings: KafkaSettings, topics: dict[str, TopicState], names: Iterable[str], timeout: float
 ) -> dict[_TP, Offsets]:
-    consumer = _peek_consumer(settings, timeout)
+    """Log start and end of ``names``' partitions, as the monitor reads them (exact on the
+    embedded broker too, whose reported ends count batches), and the profile topic's oldest
+    record times."""
     out: dict[_TP, Offsets] = {}
-    try:
-        for name in names:
-            state = topics.get(name)
-            if state is None:
-                continue
-            ids = [p.id for p in state.partitions]
-            for p in ids:
-                with kafka_errors("ListOffsets", f"{name}[{p}]", client=consumer,
-                                  bootstrap=settings.bootstrap_servers):  # fmt: skip
-                    low, high = consumer.get_watermark_offsets(
-                        TopicPartition(name, p), timeout=timeout
-                    )
-                out[(name, p)] = Offsets(low, high)
-            if name == settings.topic:
-                oldest = oldest_record_times(settings, name, ids, timeout=timeout)
-                for p, ms in oldest.items():
-                    out[(name, p)] = Offsets(out[(name, p)].earliest, out[(name, p)].latest, ms)
-    finally:
-        consumer.close()
+    for name in names:
+        if name not in topics:
+            continue
+        with Monitor(settings, name, timeout=timeout) as monitor:
+            snapshot = monitor.poll()
+        for p in snapshot.partition_details or ():
+            if p.earliest_offset is not None and p.latest_offset is not None:
+                out[(name, p.partition)] = Offsets(p.earliest_offset, p.latest_offset)
+        if name == settings.topic:
+            ids = [pid for t, pid in out if t == name]
+            for pid, ms in oldest_record_times(settings, name, ids, timeout=timeout).items():
+                out[(name, pid)] = dataclasses.replace(out[(name, pid)], oldest_ms=ms)
     return out
 
 
@@ -297,17 +293,21 @@ def _usage(settings: KafkaSettings, timeout: float) -> tuple[Any, str | None]:
 
 
 def _archive(
-    storage: str | None, topic: str
-) -> tuple[tuple[int, tuple[str, ...]] | None, str | None]:
+    storage: str | None, topic: str, offsets: Mapping[_TP, Offsets]
+) -> tuple[tuple[int, tuple[str, ...]] | None, str | None, tuple[int, int] | None]:
+    """``archive verify``'s summary, and the trim plan: what the archive already holds."""
     if storage is None:
-        return None, None
+        return None, None, None
     from ..archiver.storage import ArchiveStorage
+    from ..archiver.trim import plan_trim
     from ..archiver.verify import verify_archive
 
     try:
-        report = verify_archive(ArchiveStorage(storage), topic=topic)
+        store = ArchiveStorage(storage)
+        report = verify_archive(store, topic=topic)
+        files = store.list_files(topic)
     except HorizonsError as exc:
-        return None, str(exc)
+        return None, str(exc), None
     problems = [
         *(
             f"gap in {g.topic}[{g.partition}]: offsets {g.first}-{g.last} missing"
@@ -319,7 +319,15 @@ def _archive(
         ),
         *(f"bad file {f.path}: {f.kind} ({f.detail})" for f in report.file_problems),
     ]
-    return (report.files, tuple(problems)), None
+    mine = {p: o for (t, p), o in offsets.items() if t == topic}
+    trim = None
+    if mine:
+        plan = plan_trim(
+            topic, files, {p: o.earliest for p, o in mine.items()},
+            {p: o.latest for p, o in mine.items()},
+        )  # fmt: skip
+        trim = (plan.deletes, sum(o.latest - o.earliest for o in mine.values()))
+    return (report.files, tuple(problems)), None, trim
 
 
 def state_path_for(settings: KafkaSettings) -> Path:

@@ -130,3 +130,6 @@ class ClusterState:
     #: ``archive verify``'s summary when --storage was given: (files, problems) or an error.
     archive: tuple[int, tuple[str, ...]] | None = None
     archive_error: str | None = None
+    #: What the archive already holds of the topic: (records a trim would drop, records in
+    #: Kafka), from the trim plan (``topics trim --archived``).
+    archive_trim: tuple[int, int] | None = None
