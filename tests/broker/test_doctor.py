@@ -5,6 +5,7 @@ and an unreachable cluster. Results are checked against what the test did to the
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,10 +16,11 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from typer.testing import CliRunner
 
+from cosmic_horizons.broker import find_free_port, port_is_free, tansu_binary
 from cosmic_horizons.cli.exits import Exit
 from cosmic_horizons.cli.main import app
 from cosmic_horizons.packet import encode_packet
-from tests.engines import only_kafka
+from tests.engines import only_kafka, only_tansu
 from tests.helpers import make_packet, wait_for
 
 runner = CliRunner()
@@ -163,3 +165,30 @@ def test_with_the_archive_doctor_verifies_it_and_says_what_a_trim_drops(
     assert "holds 20 of the 20 record(s)" in trim["message"], trim
     [lag] = [r for r in by_check(doc, "lag") if f"{topic_name}.archiver" in r["message"]]
     assert lag["level"] == "OK", lag  # the archiver is caught up
+
+
+@only_tansu("a Tansu process started here can advertise any address; the Kafka fixtures cannot")
+def test_a_broker_advertising_an_address_this_host_cannot_reach_fails(tmp_path: Path) -> None:
+    # The spec's compose mistake for real: the broker answers on 127.0.0.1 but tells
+    # clients to come back at a name that does not resolve here.
+    port = find_free_port()
+    proc = subprocess.Popen(
+        [tansu_binary(), "broker", "--listener-url", f"tcp://127.0.0.1:{port}",
+         "--advertised-listener-url", f"tcp://kafka.invalid:{port}",
+         "--cluster-id", "doctor-advertised", "--storage-engine", "memory://tansu/"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for(lambda: not port_is_free("127.0.0.1", port) or None, "the broker", 15)
+        code, doc = doctor(
+            f"127.0.0.1:{port}", "element.raw_data", tmp_path / "s", "--timeout", "2s"
+        )
+        [listeners] = by_check(doc, "listeners")
+        assert listeners["level"] == "FAIL", doc
+        assert f"advertises kafka.invalid:{port}" in listeners["message"]
+        assert "does not resolve" in listeners["message"]
+        assert "advertised.listeners" in listeners["fix"]
+        assert code == Exit.UNHEALTHY
+    finally:
+        proc.terminate()
+        proc.wait(10)
