@@ -251,3 +251,14 @@ def test_disk_says_what_the_archive_already_holds() -> None:
     assert f"horizons topics trim {TOPIC} --archived" in line.message
     skipped = check_disk(healthy(usage=None, usage_error="no API", archive_trim=(0, 10)))
     assert [r.level for r in skipped] == ["SKIP", "OK"]
+
+
+def test_tight_headroom_of_the_archiver_fails_and_disk_names_the_retention_limits() -> None:
+    archiver = GroupState(
+        "cosmic-horizons-archiver", "WARN", "r", 10, 5.0,
+        (GroupPartition(TOPIC, 0, 500, unread_ms=NOW - 6 * DAY),),
+    )  # fmt: skip
+    fail = only(check_headroom(healthy(groups=(archiver,))), "FAIL")
+    assert "(the archiver)" in fail.message
+    [total] = [r for r in check_disk(healthy()) if "on disk" in r.message]
+    assert "retention.ms 1w" in total.message and "retention.bytes 1.0 TiB" in total.message

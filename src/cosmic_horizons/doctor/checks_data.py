@@ -5,6 +5,7 @@ dead letters, and the archive. Each is a pure function of a :class:`~.state.Clus
 from __future__ import annotations
 
 from .._units import format_bytes, format_duration_ms
+from ..archiver.archiver import DEFAULT_GROUP as ARCHIVER_GROUP
 from ..topics.models import dlq_topic_name
 from .state import CheckResult, ClusterState, Level
 
@@ -114,11 +115,15 @@ def check_headroom(s: ClusterState) -> list[CheckResult]:
             continue
         left, where, retention = worst
         tight = left < HEADROOM_WARN * retention
+        # What retention takes before the archiver has it is lost for good.
+        archiver = g.name == ARCHIVER_GROUP
+        level: Level = ("FAIL" if archiver else "WARN") if tight else "OK"
         out.append(
             CheckResult(
                 "headroom",
-                "WARN" if tight else "OK",
-                f"group {g.name}: its oldest unread record is deleted in "
+                level,
+                f"group {g.name}{' (the archiver)' if archiver else ''}: its oldest unread "
+                "record is deleted in "
                 f"{human_duration(max(0, left))} ({where})",
                 f"catch the group up or raise retention: horizons topics alter "
                 f"{s.topic} --retention 14d"
@@ -166,7 +171,9 @@ def check_disk(s: ClusterState) -> list[CheckResult]:
     total = s.usage.total_bytes
     line = ", ".join(f"{b}: {format_bytes(n)}" for b, n in per_broker.items())
     growth = _growth(s, total)
-    out.append(CheckResult("disk", "OK", f"{format_bytes(total)} on disk ({line}){growth}"))
+    out.append(
+        CheckResult("disk", "OK", f"{format_bytes(total)} on disk ({line}){growth}{_limits(s)}")
+    )
     out.extend(_trim_plan(s))
     return out
 
@@ -184,6 +191,21 @@ def _trim_plan(s: ClusterState) -> list[CheckResult]:
             f"in Kafka; `horizons topics trim {s.topic} --archived` would drop them",
         )
     ]
+
+
+def _limits(s: ClusterState) -> str:
+    """The topic's retention limits, which bound its size."""
+    topic = s.topics.get(s.topic)
+    if topic is None:
+        return ""
+    ms = _int(topic.configs.get("retention.ms"))
+    size = _int(topic.configs.get("retention.bytes"))
+    parts = []
+    if ms is not None:
+        parts.append(f"retention.ms {format_duration_ms(ms)}")
+    if size is not None:
+        parts.append("retention.bytes " + ("unlimited" if size < 0 else format_bytes(size)))
+    return f"; {s.topic}: {', '.join(parts)}" if parts else ""
 
 
 def _growth(s: ClusterState, total: int) -> str:
