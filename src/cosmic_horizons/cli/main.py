@@ -22,8 +22,11 @@ from rich.logging import RichHandler
 from ..errors import HorizonsError
 from . import archive, archive_read, records, serve, simulate, topics, topics_alter, topics_trim
 from . import broker as broker_cli
+from . import doctor as doctor_cli
 from . import monitor as monitor_cli
+from . import plan as plan_cli
 from . import spool as spool_cli
+from . import topics_usage as topics_usage_cli
 from . import tuning as tuning_cli
 from .common import err_console
 from .exits import fail_with, guarded
@@ -59,8 +62,11 @@ simulate.register(app)
 monitor_cli.register(app)
 serve.register(app)
 tuning_cli.register(app)
+doctor_cli.register(app)
+plan_cli.register(app)
 topics_alter.register(topics.app)
 topics_trim.register(topics.app)
+topics_usage_cli.register(topics.app)
 app.add_typer(topics.app, name="topics")
 archive_read.register(archive.app)
 app.add_typer(archive.app, name="archive")
