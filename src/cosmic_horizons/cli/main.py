@@ -4,7 +4,8 @@ command runs under the one error-to-exit mapping (:func:`.exits.guarded`).
 Modules by what the commands act on: :mod:`.broker` (broker, check), :mod:`.tuning`
 (broker-config), :mod:`.records` (schema, produce, consume), :mod:`.simulate` (simulate, up),
 :mod:`.topics` (topics ensure, list, describe), :mod:`.topics_alter` (topics alter),
-:mod:`.topics_trim` (topics trim), :mod:`.monitor` (monitor, lag), :mod:`.serve` (serve),
+:mod:`.topics_trim` (topics trim), :mod:`.topics_delete` (topics delete), :mod:`.groups`
+(groups reset, delete), :mod:`.monitor` (monitor, lag), :mod:`.serve` (serve),
 :mod:`.archive` (archive run), :mod:`.archive_read` (archive ls, verify, replay).
 Exit codes: :class:`.exits.Exit`, docs/exit-codes.md.
 """
@@ -19,8 +20,19 @@ import typer
 from rich.logging import RichHandler
 
 from ..errors import HorizonsError
-from . import archive, archive_read, records, serve, simulate, topics, topics_alter, topics_trim
+from . import (
+    archive,
+    archive_read,
+    records,
+    serve,
+    simulate,
+    topics,
+    topics_alter,
+    topics_delete,
+    topics_trim,
+)
 from . import broker as broker_cli
+from . import groups as groups_cli
 from . import monitor as monitor_cli
 from . import tuning as tuning_cli
 from .common import err_console
@@ -59,7 +71,9 @@ serve.register(app)
 tuning_cli.register(app)
 topics_alter.register(topics.app)
 topics_trim.register(topics.app)
+topics_delete.register(topics.app)
 app.add_typer(topics.app, name="topics")
+app.add_typer(groups_cli.app, name="groups")
 archive_read.register(archive.app)
 app.add_typer(archive.app, name="archive")
 
