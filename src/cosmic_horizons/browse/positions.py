@@ -4,12 +4,14 @@ and which partition holds an element's records."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import msgspec
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
+from confluent_kafka import KafkaError as RdKafkaError
 
 from ..clients import consumer_config
+from ..cluster import raise_if_refused
 from ..config import KafkaSettings
 from ..errors import ConfigError, kafka_errors
 from ..partitioner import partition_for
@@ -32,15 +34,24 @@ class Start(msgspec.Struct, frozen=True, kw_only=True):
             raise ConfigError("give only one of --offset, --from-time, --from-beginning")
 
 
-def reader(settings: KafkaSettings, *, timeout: float = 10.0) -> Consumer:
-    """A consumer for assigned partitions: joins no group, commits nothing."""
+def reader(
+    settings: KafkaSettings,
+    *,
+    timeout: float = 10.0,
+    error_cb: Callable[[RdKafkaError], None] | None = None,
+) -> Consumer:
+    """A consumer for assigned partitions: joins no group, commits nothing. ``error_cb``
+    replaces the default one (it should hand errors to ``note_client_error`` too)."""
+    extra: dict[str, object] = {"enable.partition.eof": True}
+    if error_cb is not None:
+        extra["error_cb"] = error_cb
     return Consumer(
         consumer_config(
             settings,
             "peek",
             group=f"horizons-browse-{uuid.uuid4().hex[:12]}",
             socket_timeout_ms=int(timeout * 1000),
-            extra={"enable.partition.eof": True},
+            extra=extra,
         )
     )
 
@@ -49,6 +60,7 @@ def topic_partitions(consumer: Consumer, settings: KafkaSettings, topic: str) ->
     """The partition ids of ``topic``; :class:`TopicMissingError` when it does not exist
     (all topics are listed: asking for one creates it on brokers that auto-create)."""
     bootstrap = settings.require_bootstrap()
+    raise_if_refused(settings)  # nothing listens: say so now, not after the timeout
     with kafka_errors("Metadata", topic, client=consumer, bootstrap=bootstrap):
         metadata = consumer.list_topics(timeout=10.0)
     found = metadata.topics.get(topic)

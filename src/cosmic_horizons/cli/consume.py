@@ -202,7 +202,7 @@ class _Session:
 def _assign(session: _Session, partition: list[int], element: str | None, start: Start) -> Consumer:
     """A group-less consumer assigned the chosen partitions at ``start``."""
     settings, topic = session.settings, session.settings.topic
-    consumer = reader(settings)
+    consumer = reader(settings, error_cb=session.on_error)
     parts = topic_partitions(consumer, settings, topic)
     chosen = partition or parts
     unknown = sorted(set(chosen) - set(parts))
