@@ -126,11 +126,18 @@ def test_reset_bad_arguments_exit_2_and_change_nothing(bootstrap: str, group_on_
     assert committed(bootstrap, group) == before
 
 
-def test_reset_of_a_group_without_offsets_needs_the_topic(bootstrap: str) -> None:
-    code, _, err = horizons("groups", "reset", f"nobody-{uuid.uuid4().hex[:6]}",
-                            "--to-earliest", "--execute", "-b", bootstrap)  # fmt: skip
+def test_reset_of_a_group_without_offsets_needs_the_topic(bootstrap: str, topic_name: str) -> None:
+    nobody = f"nobody-{uuid.uuid4().hex[:6]}"
+    code, _, err = horizons("groups", "reset", nobody, "--to-earliest", "--execute",
+                            "-b", bootstrap)  # fmt: skip
     assert code == 1
     assert "no committed offsets" in err and "--topic" in err
+    # A shift needs committed offsets to move: with none, nothing is done, and it says so.
+    create_topic(bootstrap, topic_name)
+    code, _, err = horizons("groups", "reset", nobody, "--shift", "1", "--execute",
+                            "--topic", topic_name, "-b", bootstrap)  # fmt: skip
+    assert code == 1 and "nothing to reset" in err and "no committed offset to shift" in err
+    assert committed(bootstrap, nobody) == {}
 
 
 def test_delete_asks_then_deletes(bootstrap: str, topic_name: str, group_on_topic: str) -> None:
@@ -144,6 +151,8 @@ def test_delete_asks_then_deletes(bootstrap: str, topic_name: str, group_on_topi
     assert code == 0, err
     assert f"deleted group {group}" in out
     assert committed(bootstrap, group) == {}
+    code, _, err = horizons("groups", "delete", group, "--yes", "-b", bootstrap)
+    assert code == 1 and f"group {group} does not exist" in err
 
 
 @only_kafka("Tansu reports no members of a consumer group, so none can be live")

@@ -116,6 +116,8 @@ def reset(
         err_console.print(f"[yellow]warning:[/] {exc}; --execute will be refused", soft_wrap=True)
         info = None
     plan = admin.plan(group, to, topic)
+    if execute and not plan.partitions:
+        fail(f"groups reset {group}: nothing to reset ({'; '.join(plan.skipped)})", Exit.PROBLEM)
     if execute:
         admin.alter(group, plan.offsets)
     if as_json:
@@ -150,6 +152,8 @@ def delete(
     except GroupBusyError as exc:
         fail(str(exc), Exit.REFUSED)
     committed = admin.committed(group)
+    if not committed:
+        fail(f"group {group} does not exist (no live members, no committed offsets)")
     topics = sorted({t for t, _ in committed})
     what = f"{len(committed)} committed offset(s) on {', '.join(topics) or 'no topic'}"
     err_console.print(f"group {group}: {what}", soft_wrap=True, markup=False)

@@ -155,9 +155,12 @@ class GroupAdmin:
         request = [ConsumerGroupTopicPartitions(group, parts)]
         futures = self._admin.alter_consumer_group_offsets(request, request_timeout=self.timeout)
         result = self._wait(futures[group], "OffsetCommit", group)
-        for tp in result.topic_partitions or ():
-            if tp.error is not None:
-                raise KafkaException(tp.error)
+        with kafka_errors(
+            "OffsetCommit", group, client=self._admin, bootstrap=self.settings.bootstrap_servers
+        ):
+            for tp in result.topic_partitions or ():
+                if tp.error is not None:
+                    raise KafkaException(tp.error)
 
     def delete(self, group: str) -> None:
         """Delete ``group`` and its committed offsets (DeleteGroups)."""
