@@ -73,6 +73,19 @@ def test_ensure_more_partitions_on_a_smaller_topic_says_how_to_grow_it(
     assert topics(bootstrap)[topic_name] == 1  # without --fix nothing changed
 
 
+def test_ensure_takes_more_partitions_than_asked_as_in_sync(
+    bootstrap: str, topic_name: str
+) -> None:
+    create_topic(bootstrap, topic_name, partitions=3)  # dev asks for 1
+    code, out, err = horizons("topics", "ensure", "--fix", "-t", topic_name, "-b", bootstrap)
+    assert code == 0, err
+    assert f"{topic_name}: fixed, in sync" in out  # the configs; the 3 partitions are fine
+    code, out, _ = horizons("topics", "ensure", "--partitions", "2", "-t", topic_name,
+                            "-b", bootstrap)  # fmt: skip
+    assert (code, f"{topic_name}: in sync" in out) == (0, True)
+    assert topics(bootstrap)[topic_name] == 3
+
+
 @only_kafka("Tansu lacks CreatePartitions")
 def test_ensure_partitions_fix_grows_the_topic(bootstrap: str, topic_name: str) -> None:
     create_topic(bootstrap, topic_name, partitions=1)

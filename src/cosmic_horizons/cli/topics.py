@@ -113,6 +113,15 @@ def _grow_hint(spec: TopicSpec, result: EnsureResult) -> str | None:
     )
 
 
+def _at_least_actual(admin: TopicAdmin, spec: TopicSpec) -> TopicSpec:
+    """``spec`` with the topic's own partition count when it has more: more partitions than
+    asked for are fine (Kafka cannot remove them, and consumers gain parallelism)."""
+    actual = admin.diff(spec).actual_partitions
+    if actual is not None and actual > spec.partitions:
+        return dataclasses.replace(spec, partitions=actual)
+    return spec
+
+
 def _print_ensure(spec: TopicSpec, profile: str, result: EnsureResult, fix: bool) -> None:
     table = Table(title=f"{spec.name} ({profile}): desired vs actual", title_justify="left")
     for column in ("setting", "desired", "actual", "status"):
@@ -181,6 +190,7 @@ def ensure(
     if with_dlq:
         specs.append(dataclasses.replace(spec, name=dlq_topic_name(spec.name)))
     admin = TopicAdmin(settings)
+    specs = [_at_least_actual(admin, s) for s in specs]
     results = [admin.ensure(s, fix=fix) for s in specs]
     if as_json:
         print_json(
