@@ -9,7 +9,7 @@ import pytest
 from confluent_kafka import Producer
 from typer.testing import CliRunner
 
-from cosmic_horizons.cli import topics_alter as topics_cli
+from cosmic_horizons.cli import confirm
 from cosmic_horizons.cli.main import app
 from tests.engines import only_kafka, only_tansu
 from tests.helpers import create_topic
@@ -227,9 +227,10 @@ def test_alter_takes_kafkas_own_form(target: list[str], topic_name: str, bootstr
     configs = _configs(bootstrap, topic_name)
     assert (configs["retention.ms"], configs["retention.bytes"]) == ("1814400000", "214748364800")
     code, _, err = horizons(
-        "topics", "alter", topic_name, "--add-config", "cleanup.policy=compact", "-b", bootstrap
-    )
-    assert code == 2 and "only retention.ms and retention.bytes" in err
+        "topics", "alter", topic_name, "--add-config", "retention.ms=1", "--retention", "2d",
+        "-b", bootstrap,
+    )  # fmt: skip
+    assert code == 2 and "retention.ms is given twice" in err
 
 
 def test_alter_below_the_age_of_the_data_needs_yes(
@@ -271,7 +272,7 @@ def test_alter_asks_on_a_terminal(
 ) -> None:
     horizons("topics", "ensure", *target)
     _produce_aged(bootstrap, topic_name, age_s=2 * 86400)
-    monkeypatch.setattr(topics_cli, "_interactive", lambda: True)
+    monkeypatch.setattr(confirm, "interactive", lambda: True)
     result = runner.invoke(
         app, ["topics", "alter", topic_name, "--retention", "1d", "-b", bootstrap], input="n\n"
     )

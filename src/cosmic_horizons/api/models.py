@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from ..array_view import ArraySnapshot
+from ..browse import BrowsedRecord
 from ..monitor.models import GroupLag, KafkaSnapshot
 from ..stats import StatsSnapshot
 
@@ -17,6 +18,7 @@ __all__ = [
     "LagReport",
     "Liveness",
     "Readiness",
+    "RecordsPage",
     "ServiceStats",
     "TopicInfo",
     "TopicsReport",
@@ -98,6 +100,16 @@ class DataPlaneUpdate(msgspec.Struct, frozen=True, kw_only=True):
     stats: ServiceStats
 
 
+class RecordsPage(msgspec.Struct, frozen=True, kw_only=True):
+    """The latest records of one partition or one element (the dashboard's records panel),
+    decoded, oldest first; ``error`` on a record that is not a valid packet."""
+
+    topic: str
+    partition: int | None
+    element: str | None
+    records: list[BrowsedRecord]
+
+
 #: Every model that appears in a response (their schemas are added to the OpenAPI document).
 API_MODELS: tuple[type[msgspec.Struct], ...] = (
     ErrorBody,
@@ -109,4 +121,5 @@ API_MODELS: tuple[type[msgspec.Struct], ...] = (
     ServiceStats,
     ArraySnapshot,
     DataPlaneUpdate,
+    RecordsPage,
 )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Iterable
 from typing import Annotated
 
 import msgspec
@@ -15,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .._units import format_bytes
+from ..archiver.fileformat import ArchivedRecord
 from ..archiver.reader import (
     FileInfo,
     ReadStats,
@@ -31,6 +33,7 @@ from ..archiver.replay import (
 )
 from ..archiver.storage import ArchiveStorage
 from ..archiver.verify import VerifyReport, verify_archive
+from ..browse import kafka_window
 from ..clients import REPLAY_OVERRIDES
 from ..publisher import Publisher
 from ..topics.admin import TopicAdmin
@@ -263,6 +266,14 @@ def replay(
     rate: Annotated[
         float | None, typer.Option("--rate", help="At most this many packets per second.")
     ] = None,
+    from_kafka: Annotated[
+        bool,
+        typer.Option(
+            "--from-kafka",
+            help="Read the window from the source topic in Kafka (ListOffsets by timestamp) "
+            "instead of the archive: what retention still holds replays without the archive.",
+        ),
+    ] = False,
     storage: StorageOpt = None,
     bootstrap: BootstrapOpt = None,
     profile: ProfileOpt = None,
@@ -270,7 +281,8 @@ def replay(
 ) -> None:
     """Republish archived packets timed in [--from, --to), in order, or print them.
 
-    Per partition in offset order; across partitions by record timestamp.
+    Per partition in offset order; across partitions by record timestamp. With --from-kafka
+    the window is read from the source topic itself (invalid records there are skipped).
     Each record keeps its key and timestamp, plus a replay.source header.
     Exit 1 when any packet was not delivered (or Ctrl-C/SIGTERM stopped it early), 6 when the
     destination topic does not exist.
@@ -281,7 +293,6 @@ def replay(
     destination = topic or source_topic
     if not to_stdout:
         check_destination(source_topic, destination, into_source=into_source)
-    store = ArchiveStorage(storage)
     if not to_stdout and not TopicAdmin(settings).exists(destination):
         fail(
             f"destination topic {destination!r} does not exist at "
@@ -290,7 +301,12 @@ def replay(
         )
     stop = threading.Event()
     stats = ReadStats()
-    records = iter_records(store, source_topic, window, elements=elements or (), stats=stats)
+    records: Iterable[ArchivedRecord]
+    if from_kafka:
+        records = kafka_window(settings, source_topic, window, elements=elements or (), stop=stop)
+    else:
+        store = ArchiveStorage(storage)
+        records = iter_records(store, source_topic, window, elements=elements or (), stats=stats)
     if to_stdout:
         out = sys.stdout.buffer
         try:
@@ -313,16 +329,25 @@ def replay(
                 )
         finally:
             publisher.close(timeout=30)
-    _replay_summary(report, stats, source_topic, window, as_json=as_json and not to_stdout)
+    _replay_summary(
+        report, stats, source_topic, window, as_json=as_json and not to_stdout, kafka=from_kafka
+    )
     if report.interrupted or not report.complete:  # stopped early: not all of the window
         raise typer.Exit(Exit.PROBLEM)
 
 
 def _replay_summary(
-    report: ReplayReport, stats: ReadStats, source: str, window: TimeWindow, *, as_json: bool
+    report: ReplayReport,
+    stats: ReadStats,
+    source: str,
+    window: TimeWindow,
+    *,
+    as_json: bool,
+    kafka: bool = False,
 ) -> None:
     summary = {
         "source": source,
+        "read_from": "kafka" if kafka else "archive",
         "destination": report.destination,
         "from_ms": window.start_ms,
         "to_ms": window.end_ms,
@@ -341,8 +366,9 @@ def _replay_summary(
         return
     line = (
         f"replay {source} [{format_ms(window.start_ms)}, {format_ms(window.end_ms)}) -> "
-        f"{report.destination}: {report.read:,} packets from {stats.files:,} files, "
-        f"{report.delivered:,} delivered, {report.failed:,} failed"
+        f"{report.destination}: {report.read:,} packets from "
+        + ("Kafka, " if kafka else f"{stats.files:,} files, ")
+        + f"{report.delivered:,} delivered, {report.failed:,} failed"
     )
     if stats.duplicates:
         line += f", {stats.duplicates:,} duplicate offsets skipped (run `archive verify`)"

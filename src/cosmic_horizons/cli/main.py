@@ -7,6 +7,9 @@ Modules by what the commands act on: :mod:`.broker` (broker, check), :mod:`.tuni
 :mod:`.topics_trim` (topics trim), :mod:`.monitor` (monitor, lag), :mod:`.serve` (serve),
 :mod:`.archive` (archive run), :mod:`.archive_read` (archive ls, verify, replay),
 :mod:`.spool` (spool status, inspect, drain).
+:mod:`.topics_trim` (topics trim), :mod:`.topics_delete` (topics delete), :mod:`.groups`
+(groups reset, delete), :mod:`.monitor` (monitor, lag), :mod:`.serve` (serve),
+:mod:`.archive` (archive run), :mod:`.archive_read` (archive ls, verify, replay).
 Exit codes: :class:`.exits.Exit`, docs/exit-codes.md.
 """
 
@@ -20,9 +23,20 @@ import typer
 from rich.logging import RichHandler
 
 from ..errors import HorizonsError
-from . import archive, archive_read, records, serve, simulate, topics, topics_alter, topics_trim
+from . import (
+    archive,
+    archive_read,
+    records,
+    serve,
+    simulate,
+    topics,
+    topics_alter,
+    topics_delete,
+    topics_trim,
+)
 from . import broker as broker_cli
 from . import doctor as doctor_cli
+from . import groups as groups_cli
 from . import monitor as monitor_cli
 from . import plan as plan_cli
 from . import spool as spool_cli
@@ -67,7 +81,9 @@ plan_cli.register(app)
 topics_alter.register(topics.app)
 topics_trim.register(topics.app)
 topics_usage_cli.register(topics.app)
+topics_delete.register(topics.app)
 app.add_typer(topics.app, name="topics")
+app.add_typer(groups_cli.app, name="groups")
 archive_read.register(archive.app)
 app.add_typer(archive.app, name="archive")
 app.add_typer(spool_cli.app, name="spool")

@@ -30,6 +30,7 @@ from .common import (
     JsonOpt,
     ProfileOpt,
     TopicOpt,
+    fail,
     load_settings,
     out_console,
     print_json,
@@ -101,6 +102,26 @@ def _ensure_rows(spec: TopicSpec, result: EnsureResult) -> list[tuple[str, str, 
     return rows
 
 
+def _grow_hint(spec: TopicSpec, result: EnsureResult) -> str | None:
+    """How to grow a topic that has fewer partitions than asked for, when it has."""
+    if not result.after.partitions_to_add:
+        return None
+    return (
+        f"grow it with: horizons topics ensure --topic {spec.name} --partitions "
+        f"{spec.partitions} --fix (partitions can only be added; a key may then map to "
+        "another partition than its earlier records)"
+    )
+
+
+def _at_least_actual(admin: TopicAdmin, spec: TopicSpec) -> TopicSpec:
+    """``spec`` with the topic's own partition count when it has more: more partitions than
+    asked for are fine (Kafka cannot remove them, and consumers gain parallelism)."""
+    actual = admin.diff(spec).actual_partitions
+    if actual is not None and actual > spec.partitions:
+        return dataclasses.replace(spec, partitions=actual)
+    return spec
+
+
 def _print_ensure(spec: TopicSpec, profile: str, result: EnsureResult, fix: bool) -> None:
     table = Table(title=f"{spec.name} ({profile}): desired vs actual", title_justify="left")
     for column in ("setting", "desired", "actual", "status"):
@@ -122,6 +143,9 @@ def _print_ensure(spec: TopicSpec, profile: str, result: EnsureResult, fix: bool
         out_console.print(f"  - {line}", soft_wrap=True)
     if result.after.fixable and not fix:
         out_console.print("  run again with --fix to apply the fixable differences")
+    hint = _grow_hint(spec, result)
+    if hint is not None:
+        out_console.print(f"  {hint}", soft_wrap=True)
 
 
 @app.command()
@@ -137,6 +161,15 @@ def ensure(
         bool,
         typer.Option("--with-dlq", help="Also ensure the dead-letter topic <topic>.dlq."),
     ] = False,
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            "--partitions",
+            help="Partitions wanted (for more consumer parallelism); never fewer than the "
+            "profile's \\[default: the profile's].",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create the topic as the profile says, or compare it with the profile (and --fix it).
@@ -145,10 +178,19 @@ def ensure(
     """
     settings = load_settings(bootstrap, topic, profile)
     spec = desired_topic(settings.profile, settings.topic)
+    if partitions is not None:
+        if partitions < spec.partitions:
+            fail(
+                f"--partitions {partitions}: the {settings.profile} profile needs at least "
+                f"{spec.partitions}",
+                Exit.USAGE,
+            )
+        spec = dataclasses.replace(spec, partitions=partitions)
     specs = [spec]
     if with_dlq:
         specs.append(dataclasses.replace(spec, name=dlq_topic_name(spec.name)))
     admin = TopicAdmin(settings)
+    specs = [_at_least_actual(admin, s) for s in specs]
     results = [admin.ensure(s, fix=fix) for s in specs]
     if as_json:
         print_json(
@@ -157,8 +199,9 @@ def ensure(
                     **msgspec.to_builtins(r),
                     "in_sync": r.in_sync,
                     "problems": r.after.problems(),
+                    "grow": _grow_hint(s, r),
                 }
-                for r in results
+                for s, r in zip(specs, results, strict=True)
             ]
         )
     else:

@@ -1,4 +1,4 @@
-"""``horizons topics alter NAME``: change a topic's retention, asking before it deletes data.
+"""``horizons topics alter NAME``: change any topic config, asking before it deletes data.
 
 Registered onto the ``topics`` sub-app with :func:`register` (in :mod:`.main`).
 """
@@ -6,8 +6,9 @@ Registered onto the ``topics`` sub-app with :func:`register` (in :mod:`.main`).
 from __future__ import annotations
 
 import re
-import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 import typer
@@ -15,17 +16,67 @@ from rich.markup import escape
 
 from .._units import format_age_ms, format_bytes, format_duration_ms, parse_duration, parse_size
 from ..config import KafkaSettings
-from ..errors import ConfigError
-from ..topics import TopicAdmin, TopicState
+from ..errors import ConfigError, TopicError, UnsupportedByBrokerError
+from ..topics import ConfigChange, TopicAdmin, TopicState
 from ..topics.ages import oldest_record_times
-from .common import BootstrapOpt, JsonOpt, err_console, fail, load_settings, out_console, print_json
-from .exits import Exit
+from .common import BootstrapOpt, JsonOpt, err_console, load_settings, out_console, print_json
+from .confirm import confirm_or_refuse
 from .topics import NameArg, show_value
 
 __all__ = ["alter", "register"]
 
 _UNLIMITED = {"-1", "infinite", "unlimited"}
 _BARE = re.compile(r"^\s*\d+(\.\d+)?\s*$")
+
+
+@dataclass(frozen=True)
+class _Limit:
+    """A retention limit given with a unit: its option, parser and bare-number hint."""
+
+    key: str
+    option: str
+    parse: Callable[[str], int]
+    show: Callable[[float], str]
+    suggest: str  # the unit a bare number most likely meant
+    base: str  # the unit Kafka counts in
+    step: float  # a bare number from this size is shown in a readable unit too
+
+
+_LIMITS = {
+    "retention.ms": _Limit(
+        "retention.ms",
+        "--retention",
+        lambda t: round(parse_duration(t, what="--retention") * 1000),
+        format_duration_ms,
+        "d",
+        "ms",
+        1000,
+    ),
+    "retention.bytes": _Limit(
+        "retention.bytes",
+        "--retention-bytes",
+        lambda t: parse_size(t, what="--retention-bytes"),
+        format_bytes,
+        "GB",
+        "B",
+        1024,
+    ),
+}
+
+
+def _limit_for(key: str) -> _Limit | None:
+    """How a value with a unit is read for ``key``: a retention option, or any ``*.ms`` or
+    ``*.bytes`` config (segment.ms=7d, max.message.bytes=2MiB)."""
+    known = _LIMITS.get(key)
+    if known is not None:
+        return known
+    for suffix, kind in ((".ms", "retention.ms"), (".bytes", "retention.bytes")):
+        if key.endswith(suffix):
+            base = _LIMITS[kind]
+            return _Limit(
+                key, "--config", base.parse, base.show, base.suggest, base.base, base.step
+            )
+    return None
 
 
 def _kafka_form(text: str, key: str, option: str) -> str | None:
@@ -41,58 +92,43 @@ def _kafka_form(text: str, key: str, option: str) -> str | None:
     return value
 
 
-def _retention_ms(text: str) -> int:
-    kafka = _kafka_form(text, "retention.ms", "--retention")
+def _parse_limit(limit: _Limit, text: str) -> int:
+    """``text`` of ``limit.option``: a value with a unit, unlimited, or Kafka's key=N form."""
+    kafka = _kafka_form(text, limit.key, limit.option)
     if kafka is not None:
         return int(kafka)
     if text.strip().lower() in _UNLIMITED:
         return -1
     if _BARE.match(text):
-        # Kafka counts milliseconds, people count days: a bare number is either.
+        # Kafka counts milliseconds and bytes, people count days and gigabytes.
         n = text.strip()
-        as_ms = f"{n}ms" + (f", that is {format_duration_ms(float(n))}" if float(n) >= 1000 else "")
+        readable = f", that is {limit.show(float(n))}" if float(n) >= limit.step else ""
         raise ConfigError(
-            f"--retention {n!r} has no unit: did you mean {n}d? for milliseconds write "
-            f"{as_ms} (or retention.ms={n})"
+            f"{limit.option} {n!r} has no unit: did you mean {n}{limit.suggest}? for "
+            f"{'milliseconds' if limit.base == 'ms' else 'bytes'} write "
+            f"{n}{limit.base}{readable} (or {limit.key}={n})"
         )
-    return round(parse_duration(text, what="--retention") * 1000)
-
-
-def _retention_bytes(text: str) -> int:
-    kafka = _kafka_form(text, "retention.bytes", "--retention-bytes")
-    if kafka is not None:
-        return int(kafka)
-    if text.strip().lower() in _UNLIMITED:
-        return -1
-    if _BARE.match(text):
-        n = text.strip()
-        as_bytes = f"{n}B" + (f", that is {format_bytes(float(n))}" if float(n) >= 1024 else "")
-        raise ConfigError(
-            f"--retention-bytes {n!r} has no unit: did you mean {n}GB? for bytes write "
-            f"{as_bytes} (or retention.bytes={n})"
-        )
-    value = parse_size(text, what="--retention-bytes")
+    value = limit.parse(text)
     if value <= 0:
-        raise ConfigError(f"--retention-bytes: {text!r} must be greater than zero")
+        raise ConfigError(f"{limit.option}: {text!r} must be greater than zero")
     return value
 
 
-def _add_config(text: str) -> dict[str, str]:
-    """kafka-configs.sh's ``--add-config retention.ms=N,retention.bytes=M``."""
+def _config_items(texts: list[str], option: str) -> dict[str, str]:
+    """``key=value`` items (comma-separated or repeated): Kafka's names, the broker checks."""
     out: dict[str, str] = {}
-    for item in (i.strip() for i in text.split(",")):
+    for item in (i.strip() for t in texts for i in t.split(",")):
         if not item:
             continue
-        key = item.partition("=")[0].strip()
-        if key not in ("retention.ms", "retention.bytes"):
-            raise ConfigError(
-                f"--add-config: {item!r}: only retention.ms and retention.bytes can be set here"
-            )
-        value = _kafka_form(item, key, "--add-config")
-        assert value is not None  # key=... was just split off
+        key, sep, value = (s.strip() for s in item.partition("="))
+        if not sep or not key:
+            raise ConfigError(f"{option}: {item!r}: expected key=value (retention.ms=86400000)")
+        limit = _limit_for(key)
+        if limit is not None and not value.lstrip("-").isdigit():
+            value = str(_parse_limit(limit, value))  # 7d, 200GB: a unit is accepted here too
+        if key in out:
+            raise ConfigError(f"{option}: {key} is given twice")
         out[key] = value
-    if not out:
-        raise ConfigError("--add-config: give retention.ms=N and/or retention.bytes=N")
     return out
 
 
@@ -114,50 +150,104 @@ def _when(ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
 
 
-def _what_is_deleted(
-    settings: KafkaSettings, state: TopicState, ms: int | None, size: int | None
-) -> list[str]:
-    """What the change deletes, one sentence each; empty when it deletes nothing we know of."""
+def _deleted_by_age(settings: KafkaSettings, state: TopicState, ms: int) -> list[str]:
+    oldest = oldest_record_times(settings, state.name, [p.id for p in state.partitions])
+    now = int(time.time() * 1000)
+    cutoff = now - ms
+    older = {p: t for p, t in oldest.items() if t is not None and t < cutoff}
+    unknown = sorted(p for p, t in oldest.items() if t is None)
     found: list[str] = []
-    if ms is not None and _lowered(ms, _as_int(state.configs.get("retention.ms"))):
-        oldest = oldest_record_times(settings, state.name, [p.id for p in state.partitions])
-        now = int(time.time() * 1000)
-        cutoff = now - ms
-        older = {p: t for p, t in oldest.items() if t is not None and t < cutoff}
-        unknown = sorted(p for p, t in oldest.items() if t is None)
-        if older:
-            first = min(older.values())
-            found.append(
-                f"retention.ms {format_duration_ms(ms)} is shorter than the age of the data: "
-                f"records timed before {_when(cutoff)} will be deleted from partition(s) "
-                f"{', '.join(map(str, sorted(older)))} (oldest record {_when(first)}, "
-                f"{format_age_ms(now - first)} old)"
-            )
-        if unknown:
-            found.append(
-                f"the age of the data in partition(s) {', '.join(map(str, unknown))} is unknown "
-                "(its first record could not be read): records older than "
-                f"{format_duration_ms(ms)} there will be deleted"
-            )
-    if size is not None:
-        before = _as_int(state.configs.get("retention.bytes"))
-        if _lowered(size, before):
-            was = "not set" if before is None else ("unlimited" if before < 0 else str(before))
-            found.append(
-                f"retention.bytes {size} ({format_bytes(size)}) is lower than before ({was}); "
-                "the broker does not report the topic's size here (no DescribeLogDirs), so it "
-                f"is unknown: the oldest segments beyond {format_bytes(size)} per partition "
-                "will be deleted"
-            )
+    if older:
+        first = min(older.values())
+        found.append(
+            f"retention.ms {format_duration_ms(ms)} is shorter than the age of the data: "
+            f"records timed before {_when(cutoff)} will be deleted from partition(s) "
+            f"{', '.join(map(str, sorted(older)))} (oldest record {_when(first)}, "
+            f"{format_age_ms(now - first)} old)"
+        )
+    if unknown:
+        found.append(
+            f"the age of the data in partition(s) {', '.join(map(str, unknown))} is unknown "
+            "(its first record could not be read): records older than "
+            f"{format_duration_ms(ms)} there will be deleted"
+        )
     return found
 
 
-def _interactive() -> bool:
-    return sys.stdin.isatty() and sys.stderr.isatty()
+def _what_is_deleted(
+    settings: KafkaSettings, state: TopicState, changes: dict[str, str]
+) -> list[str]:
+    """What the change deletes, one sentence each; empty when it deletes nothing we know of."""
+    found: list[str] = []
+    ms = _as_int(changes.get("retention.ms"))
+    if ms is not None and _lowered(ms, _as_int(state.configs.get("retention.ms"))):
+        found.extend(_deleted_by_age(settings, state, ms))
+    size = _as_int(changes.get("retention.bytes"))
+    before = _as_int(state.configs.get("retention.bytes"))
+    if size is not None and _lowered(size, before):
+        was = "not set" if before is None else ("unlimited" if before < 0 else str(before))
+        found.append(
+            f"retention.bytes {size} ({format_bytes(size)}) is lower than before ({was}); "
+            "the broker does not report the topic's size here (no DescribeLogDirs), so it "
+            f"is unknown: the oldest segments beyond {format_bytes(size)} per partition "
+            "will be deleted"
+        )
+    return found
+
+
+def _changes(
+    retention: str | None, retention_bytes: str | None, configs: list[str], add_config: str | None
+) -> dict[str, str]:
+    """Every requested change as Kafka's key and value; a key given twice is an error."""
+    changes = _config_items(configs, "--config")
+    if add_config is not None:
+        extra = _config_items([add_config], "--add-config")
+        for key in extra.keys() & changes.keys():
+            raise ConfigError(f"alter: {key} is given twice (--config and --add-config)")
+        changes.update(extra)
+    for limit, text in (
+        (_LIMITS["retention.ms"], retention),
+        (_LIMITS["retention.bytes"], retention_bytes),
+    ):
+        if text is None:
+            continue
+        if limit.key in changes:
+            raise ConfigError(f"alter: {limit.key} is given twice ({limit.option} and --config)")
+        changes[limit.key] = str(_parse_limit(limit, text))
+    if not changes:
+        raise ConfigError("alter: give --config key=value (or --retention/--retention-bytes)")
+    for key in _LIMITS:
+        value = _as_int(changes.get(key))
+        if value is not None and (value < -1 or value == 0):
+            raise ConfigError(f"{key}={value}: must be positive, or -1 for unlimited")
+    return changes
+
+
+def _apply(admin: TopicAdmin, name: str, changes: dict[str, str]) -> list[ConfigChange]:
+    """Apply ``changes`` in one request (the broker applies all or none of them); a key or
+    value the broker refuses is a usage error (exit 2), nothing changed."""
+    try:
+        return admin.alter_configs(name, changes)
+    except (UnsupportedByBrokerError, TopicError) as exc:
+        if isinstance(exc, TopicError) and exc.code not in ("INVALID_CONFIG", "INVALID_REQUEST"):
+            raise
+        if isinstance(exc, UnsupportedByBrokerError) and "INVALID_REQUEST" not in exc.answer:
+            raise
+        raise ConfigError(f"{name}: the broker refused the change: {exc}") from exc
 
 
 def alter(
     name: NameArg,
+    config: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="key=value of any topic config the broker accepts (repeat, or separate "
+            "with commas); retention.ms and retention.bytes also take units (7d, 200GB).",
+            show_default=False,
+        ),
+    ] = None,
     retention: Annotated[
         str | None,
         typer.Option(
@@ -178,10 +268,17 @@ def alter(
         str | None,
         typer.Option(
             "--add-config",
-            help="kafka-configs.sh's form: retention.ms=1209600000[,retention.bytes=N].",
+            help="kafka-configs.sh's form: key=value[,key=value] (as --config).",
             show_default=False,
         ),
     ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Show old and new values and what would be deleted; change nothing.",
+        ),
+    ] = False,
     yes: Annotated[
         bool,
         typer.Option(
@@ -191,52 +288,65 @@ def alter(
     bootstrap: BootstrapOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Change a topic's retention (incremental alter configs). Exit 1 if it does not exist.
+    """Change topic configs (incremental alter configs); old and new values are shown.
 
-    A change that deletes data (retention shorter than the age of the oldest record, a lower
+    The broker applies all the changes or none (a refused key or value: exit 2). A
+    change that deletes data (retention shorter than the age of the oldest record, a lower
     retention.bytes) says what goes and asks first; without a terminal it needs --yes
-    (otherwise exit 5, nothing changed).
+    (otherwise exit 5, nothing changed). Exit 1 if the topic does not exist.
     """
-    if retention is None and retention_bytes is None and add_config is None:
-        raise ConfigError("alter: give --retention and/or --retention-bytes (or --add-config)")
-    ms = None if retention is None else _retention_ms(retention)
-    size = None if retention_bytes is None else _retention_bytes(retention_bytes)
-    if add_config is not None:
-        kafka = _add_config(add_config)
-        if ("retention.ms" in kafka and ms is not None) or (
-            "retention.bytes" in kafka and size is not None
-        ):
-            raise ConfigError("alter: a setting is given twice (--add-config and --retention*)")
-        ms = _as_int(kafka.get("retention.ms")) if "retention.ms" in kafka else ms
-        size = _as_int(kafka.get("retention.bytes")) if "retention.bytes" in kafka else size
-    for key, value in (("retention.ms", ms), ("retention.bytes", size)):
-        if value is not None and (value < -1 or value == 0):
-            raise ConfigError(f"{key}={value}: must be positive, or -1 for unlimited")
+    changes = _changes(retention, retention_bytes, config or [], add_config)
     settings = load_settings(bootstrap)
     admin = TopicAdmin(settings)
     state = admin.describe(name)  # no such topic: exit 1, before anything else
-    deleted = _what_is_deleted(settings, state, ms, size)
-    if deleted:
-        for line in deleted:
-            err_console.print(f"[yellow]warning:[/] {escape(name)}: {escape(line)}")
-        if not yes:
-            if not _interactive():
-                fail(
-                    f"{name}: this change deletes data; refusing without --yes (no terminal "
-                    "to ask); nothing was changed",
-                    Exit.REFUSED,
-                )
-            if not typer.confirm(f"apply to {name} and delete that data?", err=True):
-                fail(f"{name}: not confirmed; nothing was changed", Exit.REFUSED)
-    changes = admin.alter_retention(name, ms, retention_bytes=size)
-    if as_json:
-        print_json({"topic": name, "changes": changes, "deletes": deleted})
+    deleted = _what_is_deleted(settings, state, changes)
+    for line in deleted:
+        err_console.print(f"[yellow]warning:[/] {escape(name)}: {escape(line)}")
+    if dry_run:
+        _report(
+            name,
+            [(k, state.configs.get(k), v) for k, v in changes.items()],
+            deleted,
+            as_json=as_json,
+            dry_run=True,
+        )
         return
-    for c in changes:
+    if deleted:
+        confirm_or_refuse(
+            f"{name}: this change deletes data", f"apply to {name} and delete that data?", yes=yes
+        )
+    done = _apply(admin, name, changes)
+    _report(
+        name, [(c.key, c.before, c.after) for c in done], deleted, as_json=as_json, dry_run=False
+    )
+
+
+def _report(
+    name: str,
+    rows: list[tuple[str, str | None, str | None]],
+    deleted: list[str],
+    *,
+    as_json: bool,
+    dry_run: bool,
+) -> None:
+    if as_json:
+        print_json(
+            {
+                "topic": name,
+                "dry_run": dry_run,
+                "changes": [{"key": k, "before": b, "after": a} for k, b, a in rows],
+                "deletes": deleted,
+            }
+        )
+        return
+    for key, before, after in rows:
         out_console.print(
-            f"{name}: {c.key} {show_value(c.key, c.before)} -> {show_value(c.key, c.after)}",
+            f"{name}: {key} {show_value(key, before)} -> {show_value(key, after)}"
+            + (" (dry run)" if dry_run else ""),
             soft_wrap=True,
         )
+    if dry_run:
+        err_console.print("dry run: nothing was changed")
 
 
 def register(app: typer.Typer) -> None:

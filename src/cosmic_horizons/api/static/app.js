@@ -463,6 +463,49 @@
     for (const r of e.reasons) ul.appendChild(el("li", null, r));
   }
 
+  // ---- records panel: the latest records of one element or partition ----------------------
+  async function loadRecords(ev) {
+    if (ev) ev.preventDefault();
+    const params = new URLSearchParams();
+    const element = $("records-element").value.trim();
+    const partition = $("records-partition").value.trim();
+    if (element) params.set("element", element);
+    else if (partition !== "") params.set("partition", partition);
+    params.set("limit", $("records-limit").value || "20");
+    const error = $("records-error");
+    const tbody = $("records-table").querySelector("tbody");
+    let body;
+    try {
+      const res = await fetch("/api/records?" + params.toString(), { credentials: "same-origin" });
+      body = await res.json();
+      if (!res.ok) throw new Error(typeof body.detail === "string" ? body.detail : res.statusText);
+    } catch (e) {
+      error.hidden = false;
+      setText(error, e && e.message ? e.message : String(e));
+      return;
+    }
+    error.hidden = true;
+    clearChildren(tbody);
+    if (!body.records.length) { emptyRow(tbody, 9, "no records"); return; }
+    for (const r of body.records.slice().reverse()) { // newest first
+      const p = r.packet;
+      const m = p ? p.metrics : null;
+      const tr = row([
+        { text: r.partition, cls: "r" },
+        { text: fmtInt(r.offset), cls: "r" },
+        { text: r.timestampMs === null ? "—" : new Date(r.timestampMs).toISOString() },
+        { text: p ? p.elementId : (r.key === null ? "—" : r.key), cls: "mono" },
+        { text: p ? p.siteId : "—" },
+        { text: m ? fmtNum(m.rfiLevel, 2) : "—", cls: "r" },
+        { text: m ? fmtNum(m.noiseFloor, 2) : "—", cls: "r" },
+        { text: m ? fmtNum(m.powerUsage, 1) : "—", cls: "r" },
+        { text: p ? p.timestamp : (r.error || "invalid"), title: r.error || undefined },
+      ]);
+      if (r.error) tr.className = "invalid";
+      tbody.appendChild(tr);
+    }
+  }
+
   // ---- wiring --------------------------------------------------------------------------------
   // The badge says whether the page shows live data: the stream is up AND the broker answered.
   // "live" (green) needs both; an unreachable broker is "broker down" whatever the stream does.
@@ -504,6 +547,11 @@
     $("problems-only").addEventListener("change", applyFilter);
     $("element-search").addEventListener("input", applyFilter);
     $("detail-close").addEventListener("click", () => select(null));
+    $("records-form").addEventListener("submit", loadRecords);
+    $("detail-records").addEventListener("click", () => {
+      $("records-element").value = state.selected || "";
+      loadRecords();
+    });
     tick();
     setInterval(tick, 1000);
     connect();
