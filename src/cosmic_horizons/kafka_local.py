@@ -180,6 +180,7 @@ class SecureSetup:
     """
 
     folder: Path
+    users: tuple[str, ...] = SECURE_USERS
 
     @property
     def certs(self) -> CertPaths:
@@ -208,12 +209,14 @@ class SecureSetup:
 
     def ensure(self, hosts: tuple[str, ...]) -> None:
         """Create the CA, certificates and passwords unless they exist already."""
-        if self.certs.exist() and all(self.password_file(u).is_file() for u in SECURE_USERS):
-            return
         self.folder.mkdir(parents=True, exist_ok=True)
         os.chmod(self.folder, 0o700)
-        for name in (*SECURE_USERS, "client-key"):
-            _write_secret(self.folder / f"{name}.password", secrets.token_hex(16))
+        for user in self.users:  # a user added later gets a password, the rest stay
+            if not self.password_file(user).is_file():
+                _write_secret(self.password_file(user), secrets.token_hex(16))
+        if self.certs.exist():
+            return
+        _write_secret(self.client_key_password_file, secrets.token_hex(16))
         paths = issue_certificates(
             self.folder,
             hosts=hosts,
@@ -270,7 +273,10 @@ class LocalKafkaCluster:
         overrides: Mapping[str, str] | None = None,
         host: str = "127.0.0.1",
         secure: bool = False,
+        users: tuple[str, ...] | None = None,
     ) -> None:
+        """``users``: the SCRAM users of a secured cluster besides ``admin`` and ``guest``
+        (default: the components' users of :func:`cosmic_horizons.acls.default_users`)."""
         if nodes < 1:
             raise ConfigError(f"a Kafka cluster needs at least one node, not {nodes}")
         self.data_dir = Path(data_dir)
@@ -278,7 +284,12 @@ class LocalKafkaCluster:
         self.profile: Profile = profile
         self.overrides = dict(overrides or {})
         self.secure = secure
-        self.security = SecureSetup(self.data_dir / "secure")
+        if users is None:
+            from .acls import default_users
+
+            users = default_users()
+        extra = tuple(u for u in users if u not in SECURE_USERS)
+        self.security = SecureSetup(self.data_dir / "secure", (*SECURE_USERS, *extra))
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
         self._logs: dict[int, IO[bytes]] = {}
         state = self._load_state()
@@ -525,7 +536,7 @@ class LocalKafkaCluster:
         if not self.secure:
             return []
         args: list[str] = []
-        for user in SECURE_USERS:
+        for user in self.security.users:
             password = self.security.password(user).reveal()
             args += ["--add-scram", f"{SCRAM_MECHANISM}=[name={user},password={password}]"]
         return args
@@ -825,6 +836,8 @@ def secure_instructions(cluster: LocalKafkaCluster) -> str:
             f'"$(cat {shlex.quote(str(sec.client_key_password_file))})"',
             f"OAUTHBEARER (unsecured-JWS validator, token 'sub' is the principal; for tests): "
             f"{cluster.oauth_bootstrap}",
-            "the user 'guest' has no ACLs (everything it asks is refused: not authorized).",
+            "the user 'guest' has no ACLs (everything it asks is refused: not authorized); "
+            "the components' users (" + ", ".join(sec.users[len(SECURE_USERS) :]) + ") get "
+            "theirs from `horizons acls apply` (passwords in the same folder).",
         ]
     )

@@ -223,6 +223,7 @@ def test_zz_no_secret_in_any_output(secure_kafka: SecureKafka) -> None:
     secrets = [
         secure_kafka.password("admin"),
         secure_kafka.password("guest"),
+        *(secure_kafka.password(u) for u in secure_kafka.cluster.security.users),
         secure_kafka.cluster.security.client_key_password().reveal(),
         WRONG_PASSWORD,
         OAUTH_SECRET,

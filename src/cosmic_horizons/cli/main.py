@@ -5,7 +5,8 @@ Modules by what the commands act on: :mod:`.broker` (broker, check), :mod:`.tuni
 (broker-config), :mod:`.records` (schema, produce, consume), :mod:`.simulate` (simulate, up),
 :mod:`.topics` (topics ensure, list, describe), :mod:`.topics_alter` (topics alter),
 :mod:`.topics_trim` (topics trim), :mod:`.monitor` (monitor, lag), :mod:`.serve` (serve),
-:mod:`.archive` (archive run), :mod:`.archive_read` (archive ls, verify, replay).
+:mod:`.archive` (archive run), :mod:`.archive_read` (archive ls, verify, replay),
+:mod:`.acls` (acls --print, apply, check).
 Exit codes: :class:`.exits.Exit`, docs/exit-codes.md.
 """
 
@@ -19,6 +20,7 @@ import typer
 from rich.logging import RichHandler
 
 from ..errors import HorizonsError
+from . import acls as acls_cli
 from . import archive, archive_read, records, serve, simulate, topics, topics_alter, topics_trim
 from . import broker as broker_cli
 from . import monitor as monitor_cli
@@ -62,6 +64,7 @@ topics_trim.register(topics.app)
 app.add_typer(topics.app, name="topics")
 archive_read.register(archive.app)
 app.add_typer(archive.app, name="archive")
+app.add_typer(acls_cli.app, name="acls")
 
 
 def _guard_every_command(typer_app: typer.Typer) -> None:
