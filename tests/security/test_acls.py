@@ -167,9 +167,8 @@ def test_a_missing_acl_is_one_line_naming_it(applied: SecureKafka) -> None:
     check = applied.horizons("acls", "check", env=admin)
     assert check.code == Exit.PROBLEM, check.output
     assert f"(publisher): missing DescribeConfigs on topic {topic}" in check.stdout
-    run = applied.horizons(
-        "simulate", "--count", "5", "--elements", "1", "--sites", "1", env=_as(applied, "publisher", topic)
-    )  # fmt: skip
+    env = _as(applied, "publisher", topic)
+    run = applied.horizons("simulate", "--count", "5", "--elements", "1", "--sites", "1", env=env)
     _one_clear_line(run, f"DescribeConfigs on {topic}", "not authorized", "ACL")
     assert _record_count(applied, topic) == 0
 
@@ -177,10 +176,8 @@ def test_a_missing_acl_is_one_line_naming_it(applied: SecureKafka) -> None:
 def test_acls_print_forms(applied: SecureKafka) -> None:
     env = applied.env("admin", HORIZONS_TOPIC=TOPIC)
     text = _ok(applied.horizons("acls", "--print", env=env, debug=False)).stdout
-    assert (
-        f"--allow-principal User:horizons-publisher --operation Write --operation Describe --topic {TOPIC}"
-        in text
-    )  # noqa: E501
+    publisher = "--allow-principal User:horizons-publisher --operation Write --operation Describe"
+    assert f"{publisher} --topic {TOPIC}" in text
     yaml_text = _ok(applied.horizons("acls", "--print", "--format", "strimzi", env=env)).stdout
     assert yaml_text.count("kind: KafkaUser") == 4
 
