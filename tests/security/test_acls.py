@@ -124,7 +124,7 @@ def test_serve_as_monitor(applied: SecureKafka) -> None:
     )
     bodies: dict[str, str] = {}
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
                 ready = json.loads(_get(port, "/api/ready"))
