@@ -211,7 +211,8 @@ def test_oauthbearer_oidc_client_credentials(secure_kafka: SecureKafka) -> None:
 
 
 def test_help_does_not_show_secrets(secure_kafka: SecureKafka) -> None:
-    for args in (["--help"], ["broker", "--help"], ["check", "--help"], ["simulate", "--help"]):
+    helps = (["--help"], ["broker", "--help"], ["check", "--help"], ["simulate", "--help"])
+    for args in (*helps, ["acls", "--help"], ["acls", "apply", "--help"]):
         run = secure_kafka.horizons(*args, env=secure_kafka.env("admin"), debug=False)
         assert run.code == 0, run.output
 
@@ -223,6 +224,7 @@ def test_zz_no_secret_in_any_output(secure_kafka: SecureKafka) -> None:
     secrets = [
         secure_kafka.password("admin"),
         secure_kafka.password("guest"),
+        *(secure_kafka.password(u) for u in secure_kafka.cluster.security.users),
         secure_kafka.cluster.security.client_key_password().reveal(),
         WRONG_PASSWORD,
         OAUTH_SECRET,

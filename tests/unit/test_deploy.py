@@ -397,3 +397,64 @@ def _parse(args: list[str]) -> None:
 )
 def test_every_command_in_the_deploy_files_parses(where: str, args: list[str]) -> None:
     _parse(args)
+
+
+# -- the secured variant (deploy/k8s-secure: Strimzi, SASL_SSL, one KafkaUser per component) --
+
+SECURE = DEPLOY / "k8s-secure"
+#: The component each secured service logs in as.
+SECURE_LOGINS = {
+    "horizons-api": "horizons-monitor",
+    "horizons-archiver": "horizons-archiver",
+    "topic-init": "horizons-operator",
+}
+
+
+def _secure(name: str) -> list[dict[str, Any]]:
+    with (SECURE / name).open() as f:
+        return [d for d in yaml.safe_load_all(f) if d]
+
+
+def test_kafka_users_are_what_horizons_acls_print_gives() -> None:
+    from cosmic_horizons.acls import acl_plan
+    from cosmic_horizons.acls_text import strimzi_users
+
+    printed = [d for d in yaml.safe_load_all(strimzi_users(acl_plan(DEFAULT_TOPIC, "prod"))) if d]
+    assert _secure("users.yaml") == printed  # regenerate: see the head of users.yaml
+    for user in printed:
+        assert user["spec"]["authentication"]["type"] == "scram-sha-512"
+        assert user["metadata"]["labels"]["strimzi.io/cluster"] == "horizons"
+
+
+def test_secured_kafka_has_sasl_ssl_and_mtls_listeners_and_the_prod_settings() -> None:
+    docs = {d["kind"]: d for d in _secure("kafka.yaml")}
+    kafka = docs["Kafka"]["spec"]["kafka"]
+    auth = {lst["name"]: (lst["tls"], lst["authentication"]["type"]) for lst in kafka["listeners"]}
+    assert auth == {"scram": (True, "scram-sha-512"), "mtls": (True, "tls")}
+    assert kafka["authorization"]["type"] == "simple"
+    assert {k: str(v).lower() for k, v in kafka["config"].items()} == {
+        k: v.lower() for k, v in recommended_settings("prod").items()
+    }
+    assert docs["KafkaNodePool"]["spec"]["replicas"] == 3
+
+
+def test_secured_services_log_in_as_their_own_kafka_user() -> None:
+    users = {d["metadata"]["name"] for d in _secure("users.yaml")}
+    patched = {d["metadata"]["name"]: d for d in _secure("credentials.yaml")}
+    assert set(patched) == set(SECURE_LOGINS)
+    for name, doc in patched.items():
+        spec = doc["spec"]["template"]["spec"]
+        for container in spec.get("initContainers", []) + spec["containers"]:
+            env = {e["name"]: e for e in container["env"]}
+            user = env["KAFKA_SASL_USERNAME"]["value"]
+            assert user == SECURE_LOGINS[name] and user in users
+            assert env["KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
+            assert env["KAFKA_SASL_MECHANISM"]["value"] == "SCRAM-SHA-512"
+            ref = env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
+            assert ref == {"name": user, "key": "password"}  # the User Operator's Secret
+            assert env["KAFKA_BOOTSTRAP_SERVERS"]["value"].endswith(":9093")  # the scram listener
+        assert spec["volumes"][0]["secret"]["secretName"] == "horizons-cluster-ca-cert"
+    pods = [d for d in _k8s_documents() if d["kind"] in ("Deployment", "Job")]
+    base = {c["name"] for d in pods for c in _containers(d) if c["image"].startswith("cosmic-")}
+    secured = {c["name"] for d in patched.values() for c in _containers(d)}
+    assert secured == base  # every service of the base logs in

@@ -143,6 +143,12 @@ def run(
     serve_host: Annotated[
         str, typer.Option("--serve-host", help="Address the API listens on.")
     ] = "127.0.0.1",
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure", help="Serve a non-loopback --serve-host without HORIZONS_API_TOKEN."
+        ),
+    ] = False,
     status_interval: StatusIntervalOpt = DEFAULT_STATUS_INTERVAL,
     bootstrap: BootstrapOpt = None,
     topic: TopicOpt = None,
@@ -152,6 +158,10 @@ def run(
     """Archive the topic into Parquet files, exactly once; Ctrl-C/SIGTERM stop cleanly."""
     settings = load_settings(bootstrap, topic, profile)
     status_s = parse_status_interval(status_interval)
+    if serve_port is not None:  # refused before the archiver joins its group
+        from ..api.guard import require_safe_exposure, token_from_env
+
+        require_safe_exposure(serve_host, token_from_env(), insecure)
     roll = RollPolicy(
         max_records=max_records,
         max_bytes=parse_size(max_bytes, what="--max-bytes"),
@@ -182,8 +192,7 @@ def run(
             stop,
             group,
             run_note,
-            serve_host,
-            serve_port,
+            (serve_host, serve_port, insecure),
             status_s,
             as_json,
         )
@@ -196,8 +205,7 @@ def _run(
     stop: threading.Event,
     group: str,
     run_note: str | None,
-    serve_host: str,
-    serve_port: int | None,
+    serve: tuple[str, int | None, bool],
     status_s: float,
     as_json: bool,
 ) -> None:
@@ -209,11 +217,16 @@ def _run(
     if run_note:
         err_console.print(run_note)
     api = None
+    serve_host, serve_port, insecure = serve
     if serve_port is not None:
         from ..api import start_api
 
         api = start_api(
-            settings, host=serve_host, port=serve_port, extra_stats={"archiver": archiver.stats}
+            settings,
+            host=serve_host,
+            port=serve_port,
+            extra_stats={"archiver": archiver.stats},
+            insecure=insecure,
         )
         err_console.print(
             f"API and dashboard at [bold]{api.url}/[/] "

@@ -10,6 +10,7 @@ Modules by what the commands act on: :mod:`.broker` (broker, check), :mod:`.tuni
 :mod:`.topics_trim` (topics trim), :mod:`.topics_delete` (topics delete), :mod:`.groups`
 (groups reset, delete), :mod:`.monitor` (monitor, lag), :mod:`.serve` (serve),
 :mod:`.archive` (archive run), :mod:`.archive_read` (archive ls, verify, replay).
+:mod:`.acls` (acls --print, apply, check).
 Exit codes: :class:`.exits.Exit`, docs/exit-codes.md.
 """
 
@@ -23,6 +24,7 @@ import typer
 from rich.logging import RichHandler
 
 from ..errors import HorizonsError
+from . import acls as acls_cli
 from . import (
     archive,
     archive_read,
@@ -87,6 +89,7 @@ app.add_typer(groups_cli.app, name="groups")
 archive_read.register(archive.app)
 app.add_typer(archive.app, name="archive")
 app.add_typer(spool_cli.app, name="spool")
+app.add_typer(acls_cli.app, name="acls")
 
 
 def _guard_every_command(typer_app: typer.Typer) -> None:

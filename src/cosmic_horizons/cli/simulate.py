@@ -15,6 +15,7 @@ from rich.live import Live
 from rich.text import Text
 
 from .._units import parse_duration
+from ..api.guard import require_safe_exposure, token_from_env
 from ..api.runtime import start_api
 from ..broker import EmbeddedBroker, port_is_free
 from ..cluster import require_reachable
@@ -285,6 +286,12 @@ def up(
         bool, typer.Option(help="Serve the HTTP API, /metrics and the dashboard.")
     ] = True,
     api_host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            "--insecure", help="Serve a non-loopback --api-host without HORIZONS_API_TOKEN."
+        ),
+    ] = False,
     api_port: Annotated[
         int, typer.Option(help="API port (a free one is used when it is taken).")
     ] = 8000,
@@ -309,6 +316,8 @@ def up(
     spooling = spool_settings(
         spool, spool_max, spool_policy, drain_rate, fsync_every, fsync_interval
     )
+    if api:  # refused before any broker starts
+        require_safe_exposure(api_host, token_from_env(), insecure)
     with stop_on_signals() as stop, contextlib.ExitStack() as cleanup:
         if settings.bootstrap_servers is None and engine is Engine.kafka:
             local = LocalKafkaCluster(data, nodes).start()
@@ -353,7 +362,11 @@ def up(
         if api:
             free = port_is_free(api_host, api_port)
             served = start_api(
-                settings, publisher=publisher, host=api_host, port=api_port if free else 0
+                settings,
+                publisher=publisher,
+                host=api_host,
+                port=api_port if free else 0,
+                insecure=insecure,
             )
             cleanup.callback(served.close)
             err_console.print(

@@ -27,7 +27,7 @@ from ..errors import BrokerUnavailableError, ConfigError, HorizonsError
 from .java import java_command
 from .process import launch, reap, tail, terminate
 from .properties import NodeSpec, broker_settings, server_properties
-from .security import SecureSetup
+from .security import SECURE_USERS, SecureSetup
 from .state import load_state, new_cluster_id, save_state
 
 __all__ = ["LocalKafkaCluster"]
@@ -50,7 +50,10 @@ class LocalKafkaCluster:
         overrides: Mapping[str, str] | None = None,
         host: str = "127.0.0.1",
         secure: bool = False,
+        users: tuple[str, ...] | None = None,
     ) -> None:
+        """``users``: the SCRAM users of a secured cluster besides ``admin`` and ``guest``
+        (default: the components' users of :func:`cosmic_horizons.acls.default_users`)."""
         if nodes < 1:
             raise ConfigError(f"a Kafka cluster needs at least one node, not {nodes}")
         self.data_dir = Path(data_dir)
@@ -58,7 +61,12 @@ class LocalKafkaCluster:
         self.profile: Profile = profile
         self.overrides = dict(overrides or {})
         self.secure = secure
-        self.security = SecureSetup(self.data_dir / "secure")
+        if users is None:
+            from ..acls import default_users
+
+            users = default_users()
+        extra = tuple(u for u in users if u not in SECURE_USERS)
+        self.security = SecureSetup(self.data_dir / "secure", (*SECURE_USERS, *extra))
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
         self._logs: dict[int, IO[bytes]] = {}
         state = load_state(self.data_dir)

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..config import Profile
 from .cluster import LocalKafkaCluster
 from .java import KAFKA_VERSION
-from .security import SCRAM_MECHANISM
+from .security import SCRAM_MECHANISM, SECURE_USERS
 from .state import STATE_FILE
 
 __all__ = ["run_foreground", "secure_instructions"]
@@ -83,6 +83,8 @@ def secure_instructions(cluster: LocalKafkaCluster) -> str:
             f'"$(cat {shlex.quote(str(sec.client_key_password_file))})"',
             f"OAUTHBEARER (unsecured-JWS validator, token 'sub' is the principal; for tests): "
             f"{cluster.oauth_bootstrap}",
-            "the user 'guest' has no ACLs (everything it asks is refused: not authorized).",
+            "the user 'guest' has no ACLs (everything it asks is refused: not authorized); "
+            "the components' users (" + ", ".join(sec.users[len(SECURE_USERS) :]) + ") get "
+            "theirs from `horizons acls apply` (passwords in the same folder).",
         ]
     )

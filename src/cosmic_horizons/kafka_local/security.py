@@ -41,6 +41,7 @@ class SecureSetup:
     """
 
     folder: Path
+    users: tuple[str, ...] = SECURE_USERS
 
     @property
     def certs(self) -> CertPaths:
@@ -69,12 +70,14 @@ class SecureSetup:
 
     def ensure(self, hosts: tuple[str, ...]) -> None:
         """Create the CA, certificates and passwords unless they exist already."""
-        if self.certs.exist() and all(self.password_file(u).is_file() for u in SECURE_USERS):
-            return
         self.folder.mkdir(parents=True, exist_ok=True)
         os.chmod(self.folder, 0o700)
-        for name in (*SECURE_USERS, "client-key"):
-            _write_secret(self.folder / f"{name}.password", secrets.token_hex(16))
+        for user in self.users:  # a user added later gets a password, the rest stay
+            if not self.password_file(user).is_file():
+                _write_secret(self.password_file(user), secrets.token_hex(16))
+        if self.certs.exist():
+            return
+        _write_secret(self.client_key_password_file, secrets.token_hex(16))
         paths = issue_certificates(
             self.folder,
             hosts=hosts,
@@ -99,7 +102,7 @@ class SecureSetup:
     def scram_args(self) -> list[str]:
         """``kafka-storage format`` arguments that write every user's SCRAM credentials."""
         args: list[str] = []
-        for user in SECURE_USERS:
+        for user in self.users:
             password = self.password(user).reveal()
             args += ["--add-scram", f"{SCRAM_MECHANISM}=[name={user},password={password}]"]
         return args
