@@ -126,6 +126,25 @@ def _log4j_config() -> Path | None:
     return None
 
 
+def jmx_exporter_agent(host: str, port: int) -> str:
+    """``-javaagent:`` for the Prometheus JMX exporter on ``host:port`` with the project's rules
+    (the jar from ``tools/kafka/fetch``, the rules from ``deploy/kafka-metrics.yaml``)."""
+    jars = sorted((kafka_home() / "agent").glob("jmx_prometheus_javaagent-*.jar"))
+    rules = [
+        p
+        for p in (
+            Path(__file__).resolve().parents[2] / "deploy" / "kafka-metrics.yaml",
+            kafka_home() / "kafka-metrics.yaml",
+        )
+        if p.is_file()
+    ]
+    if not jars or not rules:
+        raise HorizonsError(
+            f"the Prometheus JMX exporter is not in {kafka_home() / 'agent'}: run tools/kafka/fetch"
+        )
+    return f"-javaagent:{jars[-1]}={host}:{port}:{rules[0]}"
+
+
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
     """``preexec_fn``: SIGKILL this child when the thread that started it dies (Linux)."""
     os.setsid()
@@ -160,6 +179,13 @@ class NodeSpec:
     controller_port: int
     ssl_port: int = 0
     oauth_port: int = 0
+    metrics_port: int = 0
+    """The Prometheus JMX exporter's port (0: the node runs without it)."""
+
+    @property
+    def voter(self) -> bool:
+        """A controller of the quorum too (nodes added later are brokers only)."""
+        return self.controller_port != 0
 
 
 #: The SASL/SCRAM users a secured cluster is formatted with: ``admin`` is a super user,
@@ -270,6 +296,7 @@ class LocalKafkaCluster:
         overrides: Mapping[str, str] | None = None,
         host: str = "127.0.0.1",
         secure: bool = False,
+        jmx_exporter: bool = False,
     ) -> None:
         if nodes < 1:
             raise ConfigError(f"a Kafka cluster needs at least one node, not {nodes}")
@@ -291,10 +318,11 @@ class LocalKafkaCluster:
                     f"cluster: {'add' if was_secure else 'drop'} --secure or use another "
                     "data folder"
                 )
-            if len(self.nodes) != nodes:
+            voters = sum(n.voter for n in self.nodes)
+            if voters != nodes:
                 raise ConfigError(
-                    f"{self.data_dir} holds a {len(self.nodes)}-node Kafka cluster, "
-                    f"not {nodes} nodes (use --nodes {len(self.nodes)} or another data folder)"
+                    f"{self.data_dir} holds a {voters}-node Kafka cluster, "
+                    f"not {nodes} nodes (use --nodes {voters} or another data folder)"
                 )
         else:
             self.cluster_id = _new_cluster_id()
@@ -305,6 +333,7 @@ class LocalKafkaCluster:
                     find_free_port(host),
                     find_free_port(host) if secure else 0,
                     find_free_port(host) if secure else 0,
+                    find_free_port(host) if jmx_exporter else 0,
                 )
                 for i in range(1, nodes + 1)
             ]
@@ -367,6 +396,7 @@ class LocalKafkaCluster:
                     int(n["controller_port"]),
                     int(n.get("ssl_port", 0)),
                     int(n.get("oauth_port", 0)),
+                    int(n.get("metrics_port", 0)),
                 )
                 for n in raw["nodes"]
             ]
@@ -386,6 +416,7 @@ class LocalKafkaCluster:
                     "controller_port": n.controller_port,
                     **({"ssl_port": n.ssl_port} if n.ssl_port else {}),
                     **({"oauth_port": n.oauth_port} if n.oauth_port else {}),
+                    **({"metrics_port": n.metrics_port} if n.metrics_port else {}),
                 }
                 for n in self.nodes
             ],
@@ -396,7 +427,7 @@ class LocalKafkaCluster:
         """The settings every node shares: the profile's, capped at N replicas, then overrides."""
         settings = recommended_settings(self.profile)
         settings.update(LOCAL_SETTINGS)
-        count = len(self.nodes)
+        count = sum(n.voter for n in self.nodes)  # as started: added brokers change nothing
         for name in _REPLICA_COUNTS:
             current = int(settings.get(name, "3"))
             settings[name] = str(min(current, count))
@@ -404,7 +435,9 @@ class LocalKafkaCluster:
         return settings
 
     def _properties(self, node: NodeSpec) -> str:
-        voters = ",".join(f"{n.node_id}@{self.host}:{n.controller_port}" for n in self.nodes)
+        voters = ",".join(
+            f"{n.node_id}@{self.host}:{n.controller_port}" for n in self.nodes if n.voter
+        )
         own = {
             "process.roles": "broker,controller",
             "node.id": str(node.node_id),
@@ -418,6 +451,9 @@ class LocalKafkaCluster:
         }
         if self.secure:
             own.update(self._secure_properties(node))
+        if not node.voter:  # a broker added later: the quorum stays the first nodes
+            own["process.roles"] = "broker"
+            own["listeners"] = f"PLAINTEXT://{self.host}:{node.port}"
         lines = [f"# written by cosmic_horizons.kafka_local ({self.profile} profile)"]
         lines += [f"{k}={v}" for k, v in own.items()]
         lines += [f"{k}={v}" for k, v in self.broker_settings().items()]
@@ -465,12 +501,14 @@ class LocalKafkaCluster:
 
     # -- processes -------------------------------------------------------------------------
 
-    def _java(self, main: str, *args: str) -> list[str]:
+    def _java(self, main: str, *args: str, metrics_port: int = 0) -> list[str]:
         opts = os.environ.get("HORIZONS_KAFKA_JVM_OPTS")
         cmd = [java_binary(), *(shlex.split(opts) if opts else DEFAULT_JVM_OPTS)]
         log4j = _log4j_config()
         if log4j is not None:
             cmd.append(f"-Dlog4j2.configurationFile={log4j}")
+        if metrics_port:
+            cmd.append(jmx_exporter_agent(self.host, metrics_port))
         cmd += ["-cp", str(kafka_libs() / "*"), main, *args]
         return cmd
 
@@ -539,7 +577,7 @@ class LocalKafkaCluster:
         if log is None:
             log = self._logs[node_id] = open(self.log_path(node_id), "ab")  # noqa: SIM115
         self._procs[node_id] = subprocess.Popen(
-            self._java("kafka.Kafka", str(props)),
+            self._java("kafka.Kafka", str(props), metrics_port=self.spec(node_id).metrics_port),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
@@ -690,6 +728,30 @@ class LocalKafkaCluster:
         self.spec(node_id)
         self._spawn(node_id)
         self.wait_ready([node_id], timeout=timeout)
+
+    def add_node(self, *, timeout: float = 90.0) -> NodeSpec:
+        """Add a broker-only node (the next id) to the running cluster; wait until registered.
+
+        It joins the same controller quorum and takes no partition by itself: a reassignment
+        gives it replicas (``horizons cluster rebalance``). Plaintext clusters only."""
+        if self.secure:
+            raise HorizonsError("adding a node to a secured local Kafka cluster is not supported")
+        metrics = find_free_port(self.host) if any(n.metrics_port for n in self.nodes) else 0
+        node = NodeSpec(
+            max(self.node_ids) + 1, find_free_port(self.host), 0, metrics_port=metrics
+        )
+        self.nodes.append(node)
+        self._format()
+        self._spawn(node.node_id)
+        self.wait_ready([node.node_id], timeout=timeout)
+        return node
+
+    def metrics_url(self, node_id: int) -> str:
+        """The node's JMX exporter endpoint (``http://host:port/metrics``)."""
+        port = self.spec(node_id).metrics_port
+        if not port:
+            raise HorizonsError(f"Kafka node {node_id} runs without the JMX exporter")
+        return f"http://{self.host}:{port}/metrics"
 
     def restart(self, node_id: int, *, hard: bool = False, timeout: float = 90.0) -> None:
         """Stop one node (SIGTERM; SIGKILL when ``hard``), start it again, wait for it."""
