@@ -5,7 +5,8 @@ Modules by what the commands act on: :mod:`.broker` (broker, check), :mod:`.tuni
 (broker-config), :mod:`.records` (schema, produce, consume), :mod:`.simulate` (simulate, up),
 :mod:`.topics` (topics ensure, list, describe), :mod:`.topics_alter` (topics alter),
 :mod:`.topics_trim` (topics trim), :mod:`.monitor` (monitor, lag), :mod:`.serve` (serve),
-:mod:`.archive` (archive run), :mod:`.archive_read` (archive ls, verify, replay).
+:mod:`.archive` (archive run), :mod:`.archive_read` (archive ls, verify, replay),
+:mod:`.cluster` (cluster status, rebalance, drain).
 Exit codes: :class:`.exits.Exit`, docs/exit-codes.md.
 """
 
@@ -21,6 +22,7 @@ from rich.logging import RichHandler
 from ..errors import HorizonsError
 from . import archive, archive_read, records, serve, simulate, topics, topics_alter, topics_trim
 from . import broker as broker_cli
+from . import cluster as cluster_cli
 from . import monitor as monitor_cli
 from . import tuning as tuning_cli
 from .common import err_console
@@ -62,6 +64,7 @@ topics_trim.register(topics.app)
 app.add_typer(topics.app, name="topics")
 archive_read.register(archive.app)
 app.add_typer(archive.app, name="archive")
+app.add_typer(cluster_cli.app, name="cluster")
 
 
 def _guard_every_command(typer_app: typer.Typer) -> None:

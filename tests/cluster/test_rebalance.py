@@ -1,0 +1,231 @@
+"""Scaling the cluster up and down: a fourth broker joins and takes its share while a
+publisher publishes and an archiver archives, then is drained and stopped; and the brokers'
+JMX exporter. Kafka only (as this folder): Tansu is one node and has no reassignment.
+
+One module-scoped cluster of its own (3 KRaft nodes with the exporter, a 4th broker added):
+the tests run in order on it (scale up, metrics, drain, a node killed), ~2 minutes in all.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from confluent_kafka.admin import AdminClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from cosmic_horizons.archiver.storage import ArchiveStorage
+from cosmic_horizons.kafka_local import LocalKafkaCluster
+from cosmic_horizons.publisher import Publisher
+from cosmic_horizons.scaling import leader_counts, replica_counts
+from tests.broker.test_archiver import _archiver_cmd, _spawn, assert_exactly_once, read_archive
+from tests.cluster.conftest import CLUSTER_TEST_OVERRIDES, OUTPUT
+from tests.cluster.faults import (
+    BASE_MS,
+    SteadyPublisher,
+    horizons,
+    note,
+    packet,
+    prod_settings,
+    prod_topic,
+    time_until,
+    unique_name,
+)
+from tests.cluster.kafka_tools import reassign_verify
+from tests.helpers import consume_all
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES = ROOT / "deploy" / "kafka-metrics.yaml"
+CONTROLLER_ONLY = {
+    "kafka_controller_active_controller_count",
+    "kafka_controller_offline_partitions",
+}
+PER_TOPIC = {"kafka_server_topic_bytes_in_total", "kafka_server_topic_bytes_out_total"}
+
+
+@pytest.fixture(scope="module")
+def grown() -> Iterator[LocalKafkaCluster]:
+    """Three prod-profile nodes with the JMX exporter; the first test adds node 4."""
+    data = OUTPUT / "kafka-rebalance"
+    shutil.rmtree(data, ignore_errors=True)
+    cluster = LocalKafkaCluster(
+        data, 3, profile="prod", overrides=CLUSTER_TEST_OVERRIDES, jmx_exporter=True
+    )
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def layout(bootstrap: str) -> dict[tuple[str, int], tuple[list[int], list[int], int]]:
+    """{(topic, partition): (replicas, isr, leader)} of every topic."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    meta = admin.list_topics(timeout=10)
+    return {
+        (name, pid): (list(p.replicas), list(p.isrs), p.leader)
+        for name, t in meta.topics.items()
+        for pid, p in t.partitions.items()
+    }
+
+
+def scrape(url: str) -> dict[str, float]:
+    """{sample name with labels: value} of one exporter endpoint (Prometheus text parser)."""
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(s.labels.items()))
+            out[f"{s.name}{{{labels}}}" if labels else s.name] = s.value
+    return out
+
+
+def names(samples: dict[str, float]) -> set[str]:
+    return {k.split("{")[0] for k in samples}
+
+
+def rule_names() -> set[str]:
+    return {r["name"] for r in yaml.safe_load(RULES.read_text())["rules"]}
+
+
+def under_replicated(cluster: LocalKafkaCluster, nodes: list[int]) -> float:
+    return sum(
+        scrape(cluster.metrics_url(n)).get("kafka_server_under_replicated_partitions", 0.0)
+        for n in nodes
+    )
+
+
+@pytest.mark.timeout(240)
+def test_a_fourth_broker_takes_its_share_while_publishing_and_archiving(
+    grown: LocalKafkaCluster, tmp_path: Path
+) -> None:
+    cluster, bootstrap = grown, grown.bootstrap
+    topic = unique_name("rebalance")
+    prod_topic(bootstrap, topic)
+    with Publisher(prod_settings(bootstrap, topic)) as pub:  # data in it before node 4
+        assert pub.publish_many([packet(n) for n in range(1_000_000, 1_002_000)]) == 2000
+        assert pub.flush(60) == 0
+    archive = tmp_path / "archive"
+    log = tmp_path / "archiver.log"
+    archiver = _spawn(_archiver_cmd(bootstrap, topic, archive), log)
+    publisher = SteadyPublisher(prod_settings(bootstrap, topic), rate=300).start()
+    try:
+        started = time.monotonic()
+        cluster.add_node()
+        added_s = time.monotonic() - started
+        everyone = ",".join(f"{cluster.host}:{n.port}" for n in cluster.nodes)
+        plan_file = tmp_path / "plan.json"
+        proc = horizons("cluster", "rebalance", "--plan", "--plan-file", str(plan_file),
+                        "-b", everyone, timeout=60)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        plan = json.loads(plan_file.read_text())
+        assert any(4 in e["replicas"] for e in plan["partitions"]), plan
+        begin = time.monotonic()
+        proc = horizons("cluster", "rebalance", "--execute", "--plan-file", str(plan_file),
+                        "--throttle", "20MB/s", "--timeout", "90s", "--json", "-b", everyone,
+                        timeout=120)  # fmt: skip
+        rebalance_s = time.monotonic() - begin
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        result = json.loads(proc.stdout)
+        assert result["completed"] and result["throttle_removed"], result
+    finally:
+        report = publisher.stop()
+    assert report.failed == 0, report
+    archiver.send_signal(signal.SIGTERM)
+    assert archiver.wait(60) == 0, log.read_text()[-3000:]
+    finisher = _spawn(_archiver_cmd(bootstrap, topic, archive, "--flush-at-end", "--stop-at-end"),
+                      log)  # fmt: skip
+    assert finisher.wait(90) == 0, log.read_text()[-3000:]
+
+    # Kafka's own tool agrees that every partition of the plan is where it says.
+    states = reassign_verify(bootstrap, str(plan_file))
+    assert set(states.values()) == {"completed"}, states
+    assert len(states) == len(plan["partitions"])
+
+    # Every broker within one of the even share, for the topic and for the whole cluster;
+    # the new broker leads partitions; every replica in sync.
+    now = layout(everyone)
+    ids = [1, 2, 3, 4]
+    mine = [r for (t, _), (r, _, _) in now.items() if t == topic]
+    for assignment in (mine, [r for r, _, _ in now.values()]):
+        counts = replica_counts(assignment, ids)
+        share = sum(counts.values()) / len(ids)
+        assert all(abs(c - share) < 1 for c in counts.values()), counts
+    leaders = [leader for _, _, leader in now.values()]
+    assert leaders.count(4) >= 1, leader_counts([r for r, _, _ in now.values()], ids)
+    assert all(sorted(r) == sorted(isr) for r, isr, _ in now.values())
+
+    # No record lost or duplicated: the topic holds each published packet once, and the
+    # archive holds each record of the topic once.
+    expected = {
+        (m.partition(), m.offset()): (m.key(), m.value())
+        for m in consume_all(bootstrap, topic, 2000 + len(publisher.published))
+    }
+    published = set(range(1_000_000, 1_002_000)) | set(publisher.published)
+    _, rows = read_archive(ArchiveStorage(archive.as_uri()), topic)
+    archived = [r.kafka_timestamp_ms - BASE_MS for r in rows]
+    assert len(archived) == len(set(archived)) and set(archived) == published
+    assert_exactly_once(ArchiveStorage(archive.as_uri()), topic, expected)
+    note("rebalance_scale_up", add_node_s=added_s, rebalance_s=rebalance_s,
+         partitions_moved=len(plan["partitions"]), records=len(published),
+         moved_bytes=result["moved_bytes"])  # fmt: skip
+
+
+def test_every_node_exports_the_configured_metrics(grown: LocalKafkaCluster) -> None:
+    wanted = rule_names()
+    seen_topic: set[str] = set()
+    for node in grown.nodes:
+        got = names(scrape(grown.metrics_url(node.node_id)))
+        required = wanted - PER_TOPIC - (set() if node.voter else CONTROLLER_ONLY)
+        assert required <= got, f"node {node.node_id} misses {sorted(required - got)}"
+        seen_topic |= got & PER_TOPIC
+    assert seen_topic == PER_TOPIC, "no broker exported bytes in/out per topic"
+    active = [
+        scrape(grown.metrics_url(n.node_id))["kafka_controller_active_controller_count"]
+        for n in grown.nodes
+        if n.voter
+    ]
+    assert sorted(active) == [0.0, 0.0, 1.0], active
+
+
+@pytest.mark.timeout(120)
+def test_drain_one_of_four_then_stop_it(grown: LocalKafkaCluster) -> None:
+    if len(grown.nodes) < 4:
+        pytest.skip("needs the fourth broker the scale-up test adds")
+    everyone = ",".join(f"{grown.host}:{n.port}" for n in grown.nodes)
+    begin = time.monotonic()
+    proc = horizons("cluster", "drain", "4", "--json", "--timeout", "60s", "-b", everyone,
+                    timeout=90)  # fmt: skip
+    drain_s = time.monotonic() - begin
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["completed"]
+    assert all(4 not in r for r, _, _ in layout(everyone).values())
+    grown.stop_node(4)
+    bootstrap = grown.bootstrap.rsplit(",", 1)[0]  # the three voters
+    after = layout(bootstrap)
+    lagging = {k: v for k, v in after.items() if sorted(v[0]) != sorted(v[1])}
+    assert not lagging, f"under-replicated after the drain: {lagging}"
+    assert under_replicated(grown, [1, 2, 3]) == 0
+    # With three brokers left, draining one more cannot keep replication factor 3.
+    refused = horizons("cluster", "drain", "1", "-b", bootstrap, timeout=60)
+    assert refused.returncode == 5, refused.stdout + refused.stderr
+    assert "has replication factor 3, but only 2 broker(s)" in refused.stderr
+    note("rebalance_drain", drain_s=drain_s)
+
+
+@pytest.mark.timeout(90)
+def test_under_replicated_metric_rises_when_a_node_is_killed(grown: LocalKafkaCluster) -> None:
+    survivors = [1, 2]
+    assert under_replicated(grown, survivors) == 0
+    grown.kill(3)
+    took = time_until(lambda: under_replicated(grown, survivors) > 0, 45, step=0.5)
+    assert took is not None, "kafka_server_under_replicated_partitions stayed 0 after a kill"
+    note("rebalance_urp_metric", seconds_to_rise=took, value=under_replicated(grown, survivors))
