@@ -96,6 +96,13 @@ def rule_names() -> set[str]:
     return {r["name"] for r in yaml.safe_load(RULES.read_text())["rules"]}
 
 
+def archiver_cmd(bootstrap: str, topic: str, archive: Path, *extra: str) -> list[str]:
+    """The archiver of the broker tests, with files of 1000 records (it keeps up)."""
+    cmd = _archiver_cmd(bootstrap, topic, archive, *extra)
+    cmd[cmd.index("--max-records") + 1] = "1000"
+    return cmd
+
+
 def under_replicated(cluster: LocalKafkaCluster, nodes: list[int]) -> float:
     return sum(
         scrape(cluster.metrics_url(n)).get("kafka_server_under_replicated_partitions", 0.0)
@@ -110,17 +117,19 @@ def test_a_fourth_broker_takes_its_share_while_publishing_and_archiving(
     cluster, bootstrap = grown, grown.bootstrap
     topic = unique_name("rebalance")
     prod_topic(bootstrap, topic)
+    assert time_until(lambda: len([k for k in layout(bootstrap) if k[0] == topic]) == 3, 30)
     with Publisher(prod_settings(bootstrap, topic)) as pub:  # data in it before node 4
         assert pub.publish_many([packet(n) for n in range(1_000_000, 1_002_000)]) == 2000
         assert pub.flush(60) == 0
     archive = tmp_path / "archive"
     log = tmp_path / "archiver.log"
-    archiver = _spawn(_archiver_cmd(bootstrap, topic, archive), log)
-    publisher = SteadyPublisher(prod_settings(bootstrap, topic), rate=300).start()
+    archiver = _spawn(archiver_cmd(bootstrap, topic, archive), log)
+    publisher = SteadyPublisher(prod_settings(bootstrap, topic), rate=100).start()
     try:
         started = time.monotonic()
         cluster.add_node()
         added_s = time.monotonic() - started
+        print(f"node 4 added in {added_s:.1f} s", flush=True)
         everyone = ",".join(f"{cluster.host}:{n.port}" for n in cluster.nodes)
         plan_file = tmp_path / "plan.json"
         proc = horizons("cluster", "rebalance", "--plan", "--plan-file", str(plan_file),
@@ -133,6 +142,7 @@ def test_a_fourth_broker_takes_its_share_while_publishing_and_archiving(
                         "--throttle", "20MB/s", "--timeout", "90s", "--json", "-b", everyone,
                         timeout=120)  # fmt: skip
         rebalance_s = time.monotonic() - begin
+        print(f"rebalance executed in {rebalance_s:.1f} s", flush=True)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         result = json.loads(proc.stdout)
         assert result["completed"] and result["throttle_removed"], result
@@ -141,7 +151,7 @@ def test_a_fourth_broker_takes_its_share_while_publishing_and_archiving(
     assert report.failed == 0, report
     archiver.send_signal(signal.SIGTERM)
     assert archiver.wait(60) == 0, log.read_text()[-3000:]
-    finisher = _spawn(_archiver_cmd(bootstrap, topic, archive, "--flush-at-end", "--stop-at-end"),
+    finisher = _spawn(archiver_cmd(bootstrap, topic, archive, "--flush-at-end", "--stop-at-end"),
                       log)  # fmt: skip
     assert finisher.wait(90) == 0, log.read_text()[-3000:]
 

@@ -62,7 +62,7 @@ class ExecuteResult(msgspec.Struct, kw_only=True):
 
 
 def _kp_tp(topic: str, partition: int) -> Any:
-    from kafka import TopicPartition as KpTopicPartition  # type: ignore[import-untyped]
+    from kafka import TopicPartition as KpTopicPartition
 
     return KpTopicPartition(topic, partition)
 
@@ -165,9 +165,8 @@ def elect_preferred(
     if not tps:
         return 0
     try:
-        answers = admin.elect_leaders(ElectionType.PREFERRED, tps, request_timeout=timeout).result(
-            timeout + 1
-        )
+        # No request_timeout: confluent-kafka 2.16's elect_leaders fails on any keyword.
+        answers = admin.elect_leaders(ElectionType.PREFERRED, tps).result(timeout + 1)
     except KafkaException:
         return 0  # ELECTION_NOT_NEEDED for all of them, or retried by the broker later
     return sum(1 for err in answers.values() if err is None)

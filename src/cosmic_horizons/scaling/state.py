@@ -14,7 +14,8 @@ import msgspec
 from ..cluster import make_admin
 from ..config import KafkaSettings
 from ..errors import kafka_errors
-from .kpadmin import kafka_python_admin, kp_errors, partition_sizes, replica_sizes
+from ..topics.usage import describe_log_dirs
+from .kpadmin import kafka_python_admin, kp_errors
 from .models import Broker, Layout, PartitionLayout
 from .planner import leader_counts, replica_counts
 
@@ -94,15 +95,19 @@ def read_cluster(settings: KafkaSettings, *, timeout: float = 10.0) -> ClusterVi
         described = admin.describe_cluster(request_timeout=timeout).result(timeout + 1)
     with kafka_errors("Metadata", bootstrap, client=admin, bootstrap=bootstrap):
         metadata = admin.list_topics(timeout=timeout)
+    usage = describe_log_dirs(settings, timeout_s=timeout)
+    sizes: dict[tuple[str, int, int], int] = {}
+    for r in usage.current():
+        key = (r.topic, r.partition, r.broker)
+        sizes[key] = sizes.get(key, 0) + r.size_bytes
     kp = kafka_python_admin(settings, timeout=timeout)
     try:
-        sizes = replica_sizes(kp, bootstrap)
         with kp_errors("ListPartitionReassignments", bootstrap):
             moving = kp.list_partition_reassignments()
         controller = _controller(kp, bootstrap)
     finally:
         kp.close()
-    largest = partition_sizes(sizes)
+    largest = usage.partition_bytes()
     partitions = tuple(
         PartitionLayout(
             topic=name,
