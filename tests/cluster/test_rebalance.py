@@ -20,8 +20,10 @@ import pytest
 import yaml
 from confluent_kafka.admin import AdminClient
 from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
 
 from cosmic_horizons.archiver.storage import ArchiveStorage
+from cosmic_horizons.cli.main import app
 from cosmic_horizons.kafka_local import LocalKafkaCluster
 from cosmic_horizons.publisher import Publisher
 from cosmic_horizons.scaling import leader_counts, replica_counts
@@ -30,7 +32,6 @@ from tests.cluster.conftest import CLUSTER_TEST_OVERRIDES, OUTPUT
 from tests.cluster.faults import (
     BASE_MS,
     SteadyPublisher,
-    horizons,
     note,
     packet,
     prod_settings,
@@ -63,6 +64,20 @@ def grown() -> Iterator[LocalKafkaCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+class Ran:
+    def __init__(self, code: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = code, stdout, stderr
+
+
+def horizons(*args: str, timeout: float = 0.0) -> Ran:
+    """``horizons ARGS`` in this process (a new Python per command costs seconds here);
+    ``timeout`` is the command's own (--timeout)."""
+    result = CliRunner().invoke(app, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return Ran(result.exit_code, result.stdout, result.stderr)
 
 
 def layout(bootstrap: str) -> dict[tuple[str, int], tuple[list[int], list[int], int]]:
