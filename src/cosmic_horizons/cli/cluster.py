@@ -195,7 +195,7 @@ def _run(
     *,
     throttle: int | None,
     wait: bool,
-    timeout: str,
+    timeout: float,
     json_out: bool,
 ) -> None:
     if not json_out:
@@ -212,7 +212,7 @@ def _run(
         plan,
         throttle=throttle,
         wait=wait,
-        timeout=parse_duration(timeout, what="--timeout"),
+        timeout=timeout,
     )
     print_json(result) if json_out else _print_result(result)
     if wait and not result.completed:
@@ -260,6 +260,8 @@ def rebalance(
     mode = _modes(plan=plan, execute=execute, status=show_status, cancel=cancel)
     rate = parse_throttle(throttle)
     ids = parse_brokers(brokers)
+    wait_s = parse_duration(timeout, what="--timeout")
+    entries = read_plan_file(plan_file) if mode == "execute" and plan_file is not None else None
     settings = _settings(bootstrap)
     if mode == "status":
         return _reassign_status(settings, json_out)
@@ -270,10 +272,8 @@ def rebalance(
         )
         return None
     view = read_cluster(settings)
-    if mode == "execute" and plan_file is not None:
-        chosen = plan_from_entries(
-            read_plan_file(plan_file), view.layout, f"--plan-file {plan_file}"
-        )
+    if entries is not None:
+        chosen = plan_from_entries(entries, view.layout, f"--plan-file {plan_file}")
     else:
         chosen = plan_rebalance(view.layout, ids, topics=topic or None)
     if mode == "plan":
@@ -281,9 +281,7 @@ def rebalance(
             write_plan_file(chosen, plan_file)
         print_json(plan_json(chosen)) if json_out else _print_plan(chosen, view)
         return None
-    return _run(
-        settings, chosen, view, throttle=rate, wait=wait, timeout=timeout, json_out=json_out
-    )
+    return _run(settings, chosen, view, throttle=rate, wait=wait, timeout=wait_s, json_out=json_out)
 
 
 @app.command("drain")
@@ -299,6 +297,7 @@ def drain(
 ) -> None:
     """Move every replica off BROKER (before stopping it for good)."""
     rate = parse_throttle(throttle)
+    wait_s = parse_duration(timeout, what="--timeout")
     settings = _settings(bootstrap)
     view = read_cluster(settings)
     chosen = plan_drain(view.layout, broker)
@@ -307,4 +306,4 @@ def drain(
             write_plan_file(chosen, plan_file)
         print_json(plan_json(chosen)) if json_out else _print_plan(chosen, view)
         return
-    _run(settings, chosen, view, throttle=rate, wait=wait, timeout=timeout, json_out=json_out)
+    _run(settings, chosen, view, throttle=rate, wait=wait, timeout=wait_s, json_out=json_out)
