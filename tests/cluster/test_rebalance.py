@@ -27,6 +27,7 @@ from cosmic_horizons.cli.main import app
 from cosmic_horizons.kafka_local import LocalKafkaCluster
 from cosmic_horizons.publisher import Publisher
 from cosmic_horizons.scaling import leader_counts, replica_counts
+from cosmic_horizons.scaling.exporter import BrokerMetricsReader
 from tests.broker.test_archiver import _archiver_cmd, _spawn, assert_exactly_once, read_archive
 from tests.cluster.conftest import CLUSTER_TEST_OVERRIDES, OUTPUT
 from tests.cluster.faults import (
@@ -219,6 +220,11 @@ def test_every_node_exports_the_configured_metrics(grown: LocalKafkaCluster) -> 
         if n.voter
     ]
     assert sorted(active) == [0.0, 0.0, 1.0], active
+    # What the dashboard reads from them (HORIZONS_BROKER_METRICS).
+    urls = tuple(grown.metrics_url(n.node_id) for n in grown.nodes)
+    report = BrokerMetricsReader(urls).report()
+    assert all(b.up for b in report.brokers) and report.under_replicated == 0, report
+    assert sum(b.bytes_in_total or 0 for b in report.brokers) > 0
 
 
 @pytest.mark.timeout(120)

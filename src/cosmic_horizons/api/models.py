@@ -8,6 +8,7 @@ import msgspec
 
 from ..array_view import ArraySnapshot
 from ..monitor.models import GroupLag, KafkaSnapshot
+from ..scaling.exporter import BrokerMetricsReport
 from ..stats import StatsSnapshot
 
 __all__ = [
@@ -109,4 +110,5 @@ API_MODELS: tuple[type[msgspec.Struct], ...] = (
     ServiceStats,
     ArraySnapshot,
     DataPlaneUpdate,
+    BrokerMetricsReport,
 )

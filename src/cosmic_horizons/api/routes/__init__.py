@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import array, dashboard, messaging, metrics, probes, stream
+from . import array, brokers, dashboard, messaging, metrics, probes, stream
 
 __all__ = ["ROUTERS"]
 
@@ -13,6 +13,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     probes.router,
     messaging.router,
     array.router,
+    brokers.router,
     stream.router,
     metrics.router,
     dashboard.router,
