@@ -163,3 +163,12 @@ def test_unknown_broker_or_topic_is_a_usage_error() -> None:
         plan_rebalance(lay, topics=["nope"])
     with pytest.raises(ConfigError, match="no broker 7"):
         plan_drain(lay, 7)
+
+
+def test_drain_moves_nothing_else_even_where_moving_is_free() -> None:
+    """Empty partitions cost (almost) nothing to move: a drain still leaves them alone."""
+    sizes = {("t", i): 0 for i in range(4)}
+    lay = layout({"t": [(1, 2), (1, 2), (1, 2), (3, 4)]}, brokers=4, sizes=sizes)
+    plan = plan_drain(lay, 4)
+    assert [m.partition for m in plan.moves] == [3]
+    assert plan.replicas_moved == 1

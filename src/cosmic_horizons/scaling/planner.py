@@ -100,7 +100,9 @@ def _place_replicas(
     source, sink = net.node(), net.node()
     nodes = {b: net.node() for b in brokers}
     rack_names = sorted({racks.get(b) or "" for b in brokers}) if any(racks.values()) else []
-    bound = sum((p.size + 1) * len(p.replicas) for p in parts) + 1
+    # A new replica costs twice its bytes (+1): more than the overflow of ``minimal`` (1), so a
+    # drain never moves a replica it need not move; ``bound`` is more than every move at once.
+    bound = sum(2 * (p.size + 1) * len(p.replicas) for p in parts) + 1
     handles: list[list[tuple[int, tuple[int, int]]]] = []
     for p in parts:
         rf = len(p.replicas)
@@ -115,7 +117,7 @@ def _place_replicas(
                 via.update({b: rnode for b in brokers if (racks.get(b) or "") == rack})
         row = []
         for b in brokers:
-            cost = 0 if b in p.replicas else p.size + 1
+            cost = 0 if b in p.replicas else 2 * (p.size + 1)
             row.append((b, net.edge(via[b], nodes[b], 1, cost)))
         handles.append(row)
     total = sum(len(p.replicas) for p in parts)

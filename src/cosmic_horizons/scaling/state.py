@@ -13,7 +13,7 @@ import msgspec
 
 from ..cluster import make_admin
 from ..config import KafkaSettings
-from ..errors import kafka_errors
+from ..errors import UnsupportedByBrokerError, kafka_errors
 from ..topics.usage import describe_log_dirs
 from .kpadmin import kafka_python_admin, kp_errors
 from .models import Broker, Layout, PartitionLayout
@@ -77,8 +77,12 @@ class ClusterView(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _controller(kp: Any, target: str) -> int | None:
-    with kp_errors("DescribeQuorum", target):
-        quorum = kp.describe_metadata_quorum()
+    """The KRaft quorum leader; None where the broker has no DescribeQuorum (not KRaft)."""
+    try:
+        with kp_errors("DescribeQuorum", target):
+            quorum = kp.describe_metadata_quorum()
+    except UnsupportedByBrokerError:
+        return None
     for topic in quorum.get("topics", []):
         for part in topic.get("partitions", []):
             leader = part.get("leader_id")
