@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
 from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
@@ -27,6 +28,7 @@ from cosmic_horizons.cli.main import app
 from cosmic_horizons.kafka_local import LocalKafkaCluster
 from cosmic_horizons.publisher import Publisher
 from cosmic_horizons.scaling import leader_counts, replica_counts
+from cosmic_horizons.scaling.execute import throttled_topics
 from cosmic_horizons.scaling.exporter import BrokerMetricsReader
 from tests.broker.test_archiver import _archiver_cmd, _spawn, assert_exactly_once, read_archive
 from tests.cluster.conftest import CLUSTER_TEST_OVERRIDES, OUTPUT
@@ -203,6 +205,52 @@ def test_a_fourth_broker_takes_its_share_while_publishing_and_archiving(
     note("rebalance_scale_up", add_node_s=added_s, rebalance_s=rebalance_s,
          partitions_moved=len(plan["partitions"]), records=len(published),
          moved_bytes=result["moved_bytes"])  # fmt: skip
+
+
+@pytest.mark.timeout(120)
+def test_a_throttled_reassignment_shows_progress_and_cancels(grown: LocalKafkaCluster) -> None:
+    if len(grown.nodes) < 4:
+        pytest.skip("needs the fourth broker the scale-up test adds")
+    everyone = ",".join(f"{grown.host}:{n.port}" for n in grown.nodes)
+    # 3 MB per partition, all led by broker 4: more than one fetch (1 MB) can copy at once.
+    topic = unique_name("cancel")
+    admin = AdminClient({"bootstrap.servers": everyone, "log_level": 0})
+    new = NewTopic(topic, 3, replica_assignment=[[4, 1], [4, 2], [4, 3]])
+    admin.create_topics([new], operation_timeout=20)[topic].result(30)
+    assert time_until(lambda: len([k for k in layout(everyone) if k[0] == topic]) == 3, 30)
+    producer = Producer({"bootstrap.servers": everyone, "acks": "all", "linger.ms": 20})
+    for i in range(90):
+        producer.produce(topic, b"x" * 100_000, partition=i % 3)
+        producer.poll(0)
+    assert producer.flush(60) == 0
+    before = {k: v[0] for k, v in layout(everyone).items() if k[0] == topic}
+    # Off broker 4 onto brokers 1-3, at 1 KB/s: it cannot finish while we look.
+    args = ["--topic", topic, "--brokers", "1,2,3", "--throttle", "1KB/s", "--json"]
+    proc = horizons("cluster", "rebalance", "--execute", "--no-wait", *args, "-b", everyone)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["submitted"] >= 1
+    status = horizons("cluster", "rebalance", "--status", "--json", "-b", everyone)
+    assert status.returncode == 0, status.stderr
+    moving = json.loads(status.stdout)["reassignments"]
+    assert moving and all(r["topic"] == topic and r["adding"] for r in moving), moving
+    throttled = throttled_topics(admin, [topic], 10)
+    assert throttled == [topic]
+    cancelled = horizons("cluster", "rebalance", "--cancel", "--json", "-b", everyone)
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert len(json.loads(cancelled.stdout)["cancelled"]) == len(moving)
+    def replicas_now() -> dict[tuple[str, int], list[int]]:
+        return {k: sorted(v[0]) for k, v in layout(everyone).items() if k[0] == topic}
+
+    # The partitions still copying at --cancel go back to their replicas (one that finished
+    # first keeps its new ones).
+    was = {(r["topic"], r["partition"]) for r in moving}
+    back = {k: sorted(v) for k, v in before.items() if k in was}
+    took = time_until(lambda: {k: v for k, v in replicas_now().items() if k in was} == back, 30)
+    assert took is not None, f"after --cancel {replicas_now()}, before {back}"
+    assert not json.loads(horizons("cluster", "status", "--json", "-b", everyone).stdout)[
+        "reassignments"
+    ]
+    assert throttled_topics(admin, [topic], 10) == []
 
 
 def test_every_node_exports_the_configured_metrics(grown: LocalKafkaCluster) -> None:
