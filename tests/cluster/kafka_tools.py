@@ -23,6 +23,7 @@ TOOLS = {
     "kafka-cluster": "org.apache.kafka.tools.ClusterTool",
     "kafka-metadata-quorum": "org.apache.kafka.tools.MetadataQuorumCommand",
     "kafka-get-offsets": "org.apache.kafka.tools.GetOffsetShell",
+    "kafka-reassign-partitions": "org.apache.kafka.tools.reassign.ReassignPartitionsCommand",
 }
 
 #: A client JVM that starts fast on a busy two-core machine: C1 only, a small serial heap.
@@ -268,3 +269,22 @@ def get_offsets(bootstrap: str, topic: str, time: str = "-1") -> dict[int, int]:
         if len(parts) == 3 and parts[0] == topic:
             offsets[int(parts[1])] = int(parts[2])
     return offsets
+
+
+# -- kafka-reassign-partitions -------------------------------------------------------------
+
+
+def reassign_verify(bootstrap: str, plan_file: str) -> dict[str, str]:
+    """``kafka-reassign-partitions --verify``: {"topic-partition": "completed" | "in progress" |
+    what else it said} from its ``Reassignment of partition X is ...`` lines."""
+    out = run_tool("kafka-reassign-partitions", "--bootstrap-server", bootstrap, "--verify",
+                   "--reassignment-json-file", plan_file)  # fmt: skip
+    states: dict[str, str] = {}
+    for line in out.splitlines():
+        m = re.match(r"Reassignment of partition (\S+) is (.+?)\.?$", line.strip())
+        if m:
+            text = m.group(2)
+            states[m.group(1)] = "completed" if text.startswith("complete") else text
+    if not states:
+        raise ToolError(f"kafka-reassign-partitions --verify printed no partition:\n{out}")
+    return states

@@ -57,7 +57,7 @@ def test_a_typed_return_is_the_documented_model() -> None:
                 "application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
             }, route.path
             assert route.endpoint.__doc__, f"{route.path} has no docstring"
-    assert typed == 8  # every JSON endpoint; /api/stream and /metrics answer text
+    assert typed == 9  # every JSON endpoint; /api/stream and /metrics answer text
 
 
 def test_routes_answer_from_the_state_of_their_own_app() -> None:

@@ -353,7 +353,26 @@ def test_network_policy_admits_brokers_and_data_plane_clients_only() -> None:
     assert ports == [9092, 9093]
     peer, ports = rules["namespace"]
     assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": NAMESPACE}
-    assert ports == [9092]
+    assert ports == [9092, 9404]  # clients, and the JMX exporter for the dashboard
+
+
+def test_brokers_run_the_jmx_exporter_with_the_projects_rules() -> None:
+    rules = yaml.safe_load((DEPLOY / "kafka-metrics.yaml").read_text())
+    config_map = _k8s("ConfigMap", "kafka-metrics")["data"]["kafka-metrics.yaml"]
+    assert yaml.safe_load(config_map) == rules, "deploy/k8s/kafka-metrics.yaml is out of step"
+    agent = "-javaagent:/opt/jmx-exporter/jmx_prometheus_javaagent.jar=9404:"
+    rules_path = "/etc/kafka-metrics/kafka-metrics.yaml"
+    sts, _, config = _broker_set()
+    assert config["KAFKA_OPTS"] == agent + rules_path
+    pod = sts["spec"]["template"]["spec"]
+    mounts = {m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+    assert {"/opt/jmx-exporter", "/etc/kafka-metrics"} <= mounts
+    assert pod["initContainers"][0]["image"] == "jmx-exporter-agent"
+    kafka = _compose()["services"]["kafka"]
+    assert kafka["environment"]["KAFKA_OPTS"] == agent + rules_path
+    assert f"./kafka-metrics.yaml:{rules_path}:ro" in kafka["volumes"]
+    api = _compose()["services"]["api"]["environment"]
+    assert api["HORIZONS_BROKER_METRICS"] == "http://kafka:9404/metrics"
 
 
 # -- both ----------------------------------------------------------------------------------

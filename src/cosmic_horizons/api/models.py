@@ -9,6 +9,7 @@ import msgspec
 from ..array_view import ArraySnapshot
 from ..browse import BrowsedRecord
 from ..monitor.models import GroupLag, KafkaSnapshot
+from ..scaling.exporter import BrokerMetricsReport
 from ..stats import StatsSnapshot
 
 __all__ = [
@@ -122,4 +123,5 @@ API_MODELS: tuple[type[msgspec.Struct], ...] = (
     ArraySnapshot,
     DataPlaneUpdate,
     RecordsPage,
+    BrokerMetricsReport,
 )

@@ -25,6 +25,7 @@ from ..errors import rdkafka_error_of
 from ..monitor import Monitor
 from ..monitor.models import GroupLag, KafkaSnapshot
 from ..publisher import Publisher
+from ..scaling.exporter import BrokerMetricsReader, broker_metrics_urls
 from ..topics.summary import summarize_topic
 from .models import DataPlaneUpdate, LagReport, ServiceStats, TopicInfo, TopicsReport
 
@@ -190,6 +191,10 @@ class ApiState:
     poll_interval: float = 2.0
     #: The ``cluster_name`` label of the kafka-lag-exporter metrics.
     cluster_name: str = "default"
+    #: The brokers' JMX exporters (``HORIZONS_BROKER_METRICS``), read by the dashboard.
+    broker_metrics: BrokerMetricsReader = field(
+        default_factory=lambda: BrokerMetricsReader(broker_metrics_urls())
+    )
     cache: DataPlaneCache = field(init=False)
     closing: threading.Event = field(init=False, default_factory=threading.Event)
     started_at: float = field(init=False, default_factory=time.time)

@@ -22,6 +22,7 @@ from rich.markup import escape
 from .. import errors
 from ..archiver.identity import IncarnationError
 from ..publisher import TopicMissingError
+from ..scaling.planner import PlanRefusedError
 
 __all__ = ["Exit", "exit_for", "guarded", "stop_on_signals"]
 
@@ -45,7 +46,7 @@ class Exit(IntEnum):
     #: SASL authentication or TLS failed.
     SECURITY = 4
     #: Refused for safety: a destructive change not confirmed, an archive of another
-    #: incarnation of the topic.
+    #: incarnation of the topic, a reassignment the brokers left cannot hold.
     REFUSED = 5
     #: produce/simulate/consume/monitor/archive: the topic does not exist.
     TOPIC_MISSING = 6
@@ -66,7 +67,7 @@ def exit_for(exc: BaseException) -> Exit:
         return Exit.SECURITY
     if isinstance(exc, TopicMissingError):
         return Exit.TOPIC_MISSING
-    if isinstance(exc, IncarnationError):
+    if isinstance(exc, IncarnationError | PlanRefusedError):
         return Exit.REFUSED
     if isinstance(exc, errors.TopicError) and exc.code == "UNKNOWN_TOPIC_OR_PART":
         return Exit.PROBLEM  # describe/alter/trim of a topic that is not there

@@ -11,6 +11,7 @@ Modules by what the commands act on: :mod:`.broker` (broker, check), :mod:`.tuni
 (groups reset, delete), :mod:`.monitor` (monitor, lag), :mod:`.serve` (serve),
 :mod:`.archive` (archive run), :mod:`.archive_read` (archive ls, verify, replay).
 :mod:`.acls` (acls --print, apply, check).
+:mod:`.cluster` (cluster status, rebalance, drain).
 Exit codes: :class:`.exits.Exit`, docs/exit-codes.md.
 """
 
@@ -37,6 +38,7 @@ from . import (
     topics_trim,
 )
 from . import broker as broker_cli
+from . import cluster as cluster_cli
 from . import doctor as doctor_cli
 from . import groups as groups_cli
 from . import monitor as monitor_cli
@@ -90,6 +92,7 @@ archive_read.register(archive.app)
 app.add_typer(archive.app, name="archive")
 app.add_typer(spool_cli.app, name="spool")
 app.add_typer(acls_cli.app, name="acls")
+app.add_typer(cluster_cli.app, name="cluster")
 
 
 def _guard_every_command(typer_app: typer.Typer) -> None:

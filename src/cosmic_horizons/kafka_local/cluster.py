@@ -51,6 +51,7 @@ class LocalKafkaCluster:
         host: str = "127.0.0.1",
         secure: bool = False,
         users: tuple[str, ...] | None = None,
+        jmx_exporter: bool = False,
     ) -> None:
         """``users``: the SCRAM users of a secured cluster besides ``admin`` and ``guest``
         (default: the components' users of :func:`cosmic_horizons.acls.default_users`)."""
@@ -79,10 +80,11 @@ class LocalKafkaCluster:
                     f"cluster: {'add' if was_secure else 'drop'} --secure or use another "
                     "data folder"
                 )
-            if len(self.nodes) != nodes:
+            voters = sum(n.voter for n in self.nodes)
+            if voters != nodes:
                 raise ConfigError(
-                    f"{self.data_dir} holds a {len(self.nodes)}-node Kafka cluster, "
-                    f"not {nodes} nodes (use --nodes {len(self.nodes)} or another data folder)"
+                    f"{self.data_dir} holds a {voters}-node Kafka cluster, "
+                    f"not {nodes} nodes (use --nodes {voters} or another data folder)"
                 )
         else:
             self.cluster_id = new_cluster_id()
@@ -93,6 +95,7 @@ class LocalKafkaCluster:
                     find_free_port(host),
                     find_free_port(host) if secure else 0,
                     find_free_port(host) if secure else 0,
+                    find_free_port(host) if jmx_exporter else 0,
                 )
                 for i in range(1, nodes + 1)
             ]
@@ -147,7 +150,8 @@ class LocalKafkaCluster:
 
     def broker_settings(self) -> dict[str, str]:
         """The settings every node shares: the profile's, capped at N replicas, then overrides."""
-        return broker_settings(self.profile, len(self.nodes), self.overrides)
+        # as started: brokers added later change no replica count
+        return broker_settings(self.profile, sum(n.voter for n in self.nodes), self.overrides)
 
     def _properties(self, node: NodeSpec) -> str:
         return server_properties(
@@ -211,7 +215,11 @@ class LocalKafkaCluster:
         log = self._logs.get(node_id)
         if log is None:
             log = self._logs[node_id] = open(self.log_path(node_id), "ab")  # noqa: SIM115
-        self._procs[node_id] = launch(java_command("kafka.Kafka", str(props)), log)
+        agent = self.spec(node_id).metrics_port
+        self._procs[node_id] = launch(
+            java_command("kafka.Kafka", str(props), metrics=(self.host, agent) if agent else None),
+            log,
+        )
 
     def pid(self, node_id: int) -> int | None:
         proc = self._procs.get(node_id)
@@ -346,6 +354,30 @@ class LocalKafkaCluster:
         self.spec(node_id)
         self._spawn(node_id)
         self.wait_ready([node_id], timeout=timeout)
+
+    def add_node(self, *, timeout: float = 90.0) -> NodeSpec:
+        """Add a broker-only node (the next id) to the running cluster; wait until registered.
+
+        It joins the same controller quorum and takes no partition by itself: a reassignment
+        gives it replicas (``horizons cluster rebalance``). Plaintext clusters only."""
+        if self.secure:
+            raise HorizonsError("adding a node to a secured local Kafka cluster is not supported")
+        metrics = find_free_port(self.host) if any(n.metrics_port for n in self.nodes) else 0
+        node = NodeSpec(
+            max(self.node_ids) + 1, find_free_port(self.host), 0, metrics_port=metrics
+        )
+        self.nodes.append(node)
+        self._format()
+        self._spawn(node.node_id)
+        self.wait_ready([node.node_id], timeout=timeout)
+        return node
+
+    def metrics_url(self, node_id: int) -> str:
+        """The node's JMX exporter endpoint (``http://host:port/metrics``)."""
+        port = self.spec(node_id).metrics_port
+        if not port:
+            raise HorizonsError(f"Kafka node {node_id} runs without the JMX exporter")
+        return f"http://{self.host}:{port}/metrics"
 
     def restart(self, node_id: int, *, hard: bool = False, timeout: float = 90.0) -> None:
         """Stop one node (SIGTERM; SIGKILL when ``hard``), start it again, wait for it."""

@@ -78,12 +78,33 @@ def _log4j_config() -> Path | None:
     return None
 
 
-def java_command(main: str, *args: str) -> list[str]:
+def java_command(main: str, *args: str, metrics: tuple[str, int] | None = None) -> list[str]:
     """The command line running the Kafka class ``main`` with ``args``."""
     opts = os.environ.get("HORIZONS_KAFKA_JVM_OPTS")
     cmd = [java_binary(), *(shlex.split(opts) if opts else DEFAULT_JVM_OPTS)]
     log4j = _log4j_config()
     if log4j is not None:
         cmd.append(f"-Dlog4j2.configurationFile={log4j}")
+    if metrics is not None:  # the Prometheus JMX exporter on (host, port)
+        cmd.append(jmx_exporter_agent(*metrics))
     cmd += ["-cp", str(kafka_libs() / "*"), main, *args]
     return cmd
+
+
+def jmx_exporter_agent(host: str, port: int) -> str:
+    """``-javaagent:`` for the Prometheus JMX exporter on ``host:port`` with the project's rules
+    (the jar from ``tools/kafka/fetch``, the rules from ``deploy/kafka-metrics.yaml``)."""
+    jars = sorted((kafka_home() / "agent").glob("jmx_prometheus_javaagent-*.jar"))
+    rules = [
+        p
+        for p in (
+            Path(__file__).resolve().parents[3] / "deploy" / "kafka-metrics.yaml",
+            kafka_home() / "kafka-metrics.yaml",
+        )
+        if p.is_file()
+    ]
+    if not jars or not rules:
+        raise HorizonsError(
+            f"the Prometheus JMX exporter is not in {kafka_home() / 'agent'}: run tools/kafka/fetch"
+        )
+    return f"-javaagent:{jars[-1]}={host}:{port}:{rules[0]}"

@@ -46,6 +46,13 @@ class NodeSpec:
     controller_port: int
     ssl_port: int = 0
     oauth_port: int = 0
+    metrics_port: int = 0
+    """The Prometheus JMX exporter's port (0: the node runs without it)."""
+
+    @property
+    def voter(self) -> bool:
+        """A controller of the quorum too (nodes added later are brokers only)."""
+        return self.controller_port != 0
 
 
 def broker_settings(profile: Profile, count: int, overrides: Mapping[str, str]) -> dict[str, str]:
@@ -72,7 +79,7 @@ def server_properties(
 ) -> str:
     """``node``'s ``server.properties``: its own listeners and log folder, the quorum of
     ``nodes``, then the shared ``settings`` (secured listeners when ``security`` is given)."""
-    voters = ",".join(f"{n.node_id}@{host}:{n.controller_port}" for n in nodes)
+    voters = ",".join(f"{n.node_id}@{host}:{n.controller_port}" for n in nodes if n.voter)
     own = {
         "process.roles": "broker,controller",
         "node.id": str(node.node_id),
@@ -86,6 +93,9 @@ def server_properties(
     }
     if security is not None:
         own.update(_secure_properties(node, host, security))
+    if not node.voter:  # a broker added later: the quorum stays the first nodes
+        own["process.roles"] = "broker"
+        own["listeners"] = f"PLAINTEXT://{host}:{node.port}"
     lines = [f"# written by cosmic_horizons.kafka_local ({profile} profile)"]
     lines += [f"{k}={v}" for k, v in own.items()]
     lines += [f"{k}={v}" for k, v in settings.items()]

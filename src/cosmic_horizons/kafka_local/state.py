@@ -38,6 +38,7 @@ def load_state(data_dir: Path) -> tuple[str, list[NodeSpec]] | None:
                 int(n["controller_port"]),
                 int(n.get("ssl_port", 0)),
                 int(n.get("oauth_port", 0)),
+                int(n.get("metrics_port", 0)),
             )
             for n in raw["nodes"]
         ]
@@ -59,6 +60,7 @@ def save_state(data_dir: Path, cluster_id: str, nodes: list[NodeSpec]) -> None:
                 "controller_port": n.controller_port,
                 **({"ssl_port": n.ssl_port} if n.ssl_port else {}),
                 **({"oauth_port": n.oauth_port} if n.oauth_port else {}),
+                **({"metrics_port": n.metrics_port} if n.metrics_port else {}),
             }
             for n in nodes
         ],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import array, dashboard, messaging, metrics, probes, records, stream
+from . import array, brokers, dashboard, messaging, metrics, probes, records, stream
 
 __all__ = ["ROUTERS"]
 
@@ -14,6 +14,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     messaging.router,
     array.router,
     records.router,
+    brokers.router,
     stream.router,
     metrics.router,
     dashboard.router,

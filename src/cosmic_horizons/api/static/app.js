@@ -537,6 +537,35 @@
     source.addEventListener("array", (ev) => { live(); renderArray(JSON.parse(ev.data)); });
   }
 
+  // ---- broker metrics (the brokers' JMX exporters, when HORIZONS_BROKER_METRICS is set) ------
+  function renderBrokers(report) {
+    const block = $("brokers-block");
+    block.hidden = !report.configured;
+    if (!report.configured) return;
+    const tbody = $("brokers").tBodies[0];
+    clearChildren(tbody);
+    for (const b of report.brokers) {
+      const host = b.url.replace(/^https?:\/\//, "").replace(/\/.*$/, "");
+      const rate = (v) => (v === null ? "—" : `${fmtBytes(v)}/s`);
+      tbody.appendChild(row([
+        { text: host, title: b.error || b.url, cls: b.up ? "" : "bad" },
+        { text: b.up ? rate(b.bytesInPerSec) : "down", cls: "r" },
+        { text: b.up ? rate(b.bytesOutPerSec) : "", cls: "r" },
+        { text: b.underReplicated === null ? "—" : fmtInt(b.underReplicated),
+          cls: "r" + ((b.underReplicated || 0) > 0 ? " bad" : "") },
+      ]));
+    }
+    const urp = report.underReplicated;
+    setText("brokers-urp", urp === null ? "" : `under-replicated ${fmtInt(urp)}`);
+  }
+
+  function pollBrokers() {
+    fetch("/api/brokers/metrics", { credentials: "same-origin" })
+      .then((r) => (r.ok ? r.json() : null))
+      .then((report) => { if (report) renderBrokers(report); })
+      .catch(() => {});
+  }
+
   function tick() {
     setText("clock", new Date().toISOString().replace("T", " ").slice(0, 19) + "Z");
     renderStreamStatus();
@@ -555,5 +584,7 @@
     tick();
     setInterval(tick, 1000);
     connect();
+    pollBrokers();
+    setInterval(pollBrokers, 5000);
   });
 })();
