@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import msgspec
 import pytest
 
 from cosmic_horizons.array_view import (
+    METADATA_TIMEOUT_S,
     RATE_HISTORY_S,
     ArraySnapshot,
     ArrayView,
@@ -199,3 +202,10 @@ def test_element_ids_beyond_the_limit_are_counted_not_kept() -> None:
     assert [e.element_id for e in snap.elements] == ["element-1-0", "element-1-1", "element-1-2"]
     assert snap.elements[0].health == "alarm"
     assert snap.untracked == 2
+
+
+def test_close_does_not_wait_out_a_dead_brokers_metadata_timeout() -> None:
+    view = ArrayView(KafkaSettings(bootstrap_servers="127.0.0.1:1")).start()
+    time.sleep(0.3)  # the consumer thread is asking a dead address for the topic's metadata
+    view.close(timeout=METADATA_TIMEOUT_S / 2)
+    assert not view.running
