@@ -5,18 +5,9 @@ topic's partitions directly (no group membership, no commits), so it never shows
 consumer group and never moves anyone's offsets. It starts at the end of the topic by default
 (``from_beginning=True`` replays what the topic holds).
 
-Health of one element, worst rule wins (thresholds in :class:`HealthThresholds`):
-
-=========  ========================================================================
-``stale``  no packet for ``stale_after_s`` seconds (its last metrics are shown greyed)
-``alarm``  RFI above ``rfi_alarm_dbm``, or noise floor above ``noise_alarm_dbm``
-``warn``   RFI above ``rfi_warn_dbm``, noise floor above ``noise_warn_dbm`` or below
-           ``noise_low_dbm`` (a receiver chain that went quiet is as suspect as a hot one)
-``ok``     everything else
-=========  ========================================================================
-
-The defaults fit the array's receivers: a noise floor near -100 dBm with RFI a few dB above it
-in quiet sky; aircraft and satellite bursts reach -70 to -45 dBm.
+Element health is judged by :mod:`.array_health`; the snapshot's models are in
+:mod:`.array_models` and it is built by :mod:`.array_snapshot`. Their public names are
+re-exported here.
 """
 
 from __future__ import annotations
@@ -27,18 +18,34 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Final, Literal
+from operator import attrgetter
+from typing import Any, Final
 
 import msgspec
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaException, TopicPartition
 from confluent_kafka import KafkaError as RdKafkaError
 
+from .array_health import HEALTH_ORDER, ElementHealth, HealthThresholds, classify
+from .array_models import ArraySnapshot, ElementState, RatePoint, SiteSummary
+from .array_snapshot import (
+    RATE_HISTORY_S,
+    Row,
+    SortKey,
+    build_elements,
+    history,
+    recent_rate,
+    sort_key,
+    summarize_sites,
+)
 from .clients import consumer_config
 from .config import KafkaSettings
-from .errors import ConfigError, PacketError
+from .errors import PacketError
 from .packet import KafkaPayload, decode_packet
 
 __all__ = [
+    "HEALTH_ORDER",
+    "MAX_ELEMENTS",
+    "RATE_HISTORY_S",
     "ArraySnapshot",
     "ArrayView",
     "ElementHealth",
@@ -47,152 +54,33 @@ __all__ = [
     "RatePoint",
     "SiteSummary",
     "classify",
+    "summarize_sites",
 ]
 
 log = logging.getLogger(__name__)
 
-ElementHealth = Literal["ok", "warn", "alarm", "stale"]
-"""How healthy one array element is (not the data plane: see ``monitor.health``)."""
-HEALTH_ORDER: Final[tuple[ElementHealth, ...]] = ("ok", "warn", "alarm", "stale")
-#: Seconds of per-second message counts kept for the rate chart.
-RATE_HISTORY_S: Final = 300
-#: Most elements tracked: packets from further element ids are counted, not kept (a producer
-#: bug minting a new id per packet must not exhaust memory or the dashboard).
-MAX_ELEMENTS: Final = 4096
+#: Most elements tracked: packets from further element ids are counted (``untracked``), not kept
+#: (a producer bug minting a new id per packet must not exhaust memory or the dashboard). The
+#: snapshot states it as ``elementLimit``. Well above the 26,300 elements of the full array.
+MAX_ELEMENTS: Final = 65_536
 #: How often the consumer looks for new partitions (or for the topic to appear).
 METADATA_REFRESH_S: Final = 10.0
-
-
-class HealthThresholds(msgspec.Struct, frozen=True, kw_only=True):
-    """Limits that turn an element's metrics into ok / warn / alarm / stale (dBm, seconds)."""
-
-    rfi_warn_dbm: float = -80.0
-    rfi_alarm_dbm: float = -60.0
-    noise_warn_dbm: float = -90.0
-    noise_alarm_dbm: float = -80.0
-    noise_low_dbm: float = -125.0
-    stale_after_s: float = 30.0
-
-    def __post_init__(self) -> None:
-        if self.rfi_alarm_dbm < self.rfi_warn_dbm:
-            raise ConfigError("health thresholds: rfi_alarm_dbm must be >= rfi_warn_dbm")
-        if self.noise_alarm_dbm < self.noise_warn_dbm:
-            raise ConfigError("health thresholds: noise_alarm_dbm must be >= noise_warn_dbm")
-        if self.noise_low_dbm >= self.noise_warn_dbm:
-            raise ConfigError("health thresholds: noise_low_dbm must be below noise_warn_dbm")
-        if self.stale_after_s <= 0:
-            raise ConfigError("health thresholds: stale_after_s must be positive")
-
-
-def classify(
-    rfi_level: float, noise_floor: float, age_s: float, limits: HealthThresholds
-) -> tuple[ElementHealth, list[str]]:
-    """The health of one element and the reasons for it (empty when ok)."""
-    if age_s > limits.stale_after_s:
-        return "stale", [f"no packet for {age_s:.0f} s (stale after {limits.stale_after_s:g} s)"]
-    alarms: list[str] = []
-    warns: list[str] = []
-    if rfi_level > limits.rfi_alarm_dbm:
-        alarms.append(f"RFI {rfi_level:.1f} dBm > {limits.rfi_alarm_dbm:g} dBm")
-    elif rfi_level > limits.rfi_warn_dbm:
-        warns.append(f"RFI {rfi_level:.1f} dBm > {limits.rfi_warn_dbm:g} dBm")
-    if noise_floor > limits.noise_alarm_dbm:
-        alarms.append(f"noise floor {noise_floor:.1f} dBm > {limits.noise_alarm_dbm:g} dBm")
-    elif noise_floor > limits.noise_warn_dbm:
-        warns.append(f"noise floor {noise_floor:.1f} dBm > {limits.noise_warn_dbm:g} dBm")
-    elif noise_floor < limits.noise_low_dbm:
-        warns.append(f"noise floor {noise_floor:.1f} dBm < {limits.noise_low_dbm:g} dBm")
-    if alarms:
-        return "alarm", alarms + warns
-    if warns:
-        return "warn", warns
-    return "ok", []
-
-
-class ElementState(msgspec.Struct, frozen=True, kw_only=True):
-    """The latest packet of one element, and how it looks."""
-
-    element_id: str = msgspec.field(name="elementId")
-    site_id: str = msgspec.field(name="siteId")
-    source_id: str = msgspec.field(name="sourceId")
-    target_id: str = msgspec.field(name="targetId")
-    route_type: str = msgspec.field(name="routeType")
-    timestamp: str
-    """The packet's own timestamp (ISO 8601)."""
-    vibration: float
-    power_usage: float = msgspec.field(name="powerUsage")
-    noise_floor: float = msgspec.field(name="noiseFloor")
-    rfi_level: float = msgspec.field(name="rfiLevel")
-    has_chunk: bool = msgspec.field(name="hasChunk")
-    packets: int
-    """Packets seen from this element since the view started."""
-    last_seen: float = msgspec.field(name="lastSeen")
-    """Unix time the last packet was read."""
-    age_s: float = msgspec.field(name="ageS")
-    partition: int
-    offset: int
-    health: ElementHealth
-    reasons: list[str]
-
-
-class SiteSummary(msgspec.Struct, frozen=True, kw_only=True):
-    """Aggregates over the elements of one site."""
-
-    site_id: str = msgspec.field(name="siteId")
-    elements: int
-    ok: int
-    warn: int
-    alarm: int
-    stale: int
-    mean_rfi: float | None = msgspec.field(name="meanRfi")
-    max_rfi: float | None = msgspec.field(name="maxRfi")
-    mean_noise_floor: float | None = msgspec.field(name="meanNoiseFloor")
-    last_seen: float | None = msgspec.field(name="lastSeen")
-    health: ElementHealth
-    """The site's worst element among those not stale; ``stale`` when all are."""
-
-
-class RatePoint(msgspec.Struct, frozen=True):
-    """Records read during one second."""
-
-    t: int
-    """Unix time (whole seconds)."""
-    count: int
-
-
-class ArraySnapshot(msgspec.Struct, frozen=True, kw_only=True):
-    """Everything the array view knows at one instant."""
-
-    topic: str
-    running: bool
-    from_beginning: bool = msgspec.field(name="fromBeginning")
-    started_at: float = msgspec.field(name="startedAt")
-    generated_at: float = msgspec.field(name="generatedAt")
-    records: int
-    """Records read since start (good and bad)."""
-    undecodable: int
-    """Records that were not valid packets (counted, skipped)."""
-    untracked: int
-    """Valid packets from element ids beyond the tracking limit (counted, not shown)."""
-    last_decode_error: str | None = msgspec.field(name="lastDecodeError")
-    consumer_error: str | None = msgspec.field(name="consumerError")
-    rate: float
-    """Records per second over the last 10 s."""
-    rate_history: list[RatePoint] = msgspec.field(name="rateHistory")
-    thresholds: HealthThresholds
-    sites: list[SiteSummary]
-    elements: list[ElementState]
+#: How long a metadata request may take in all, and how long each wait in it is.
+METADATA_TIMEOUT_S: Final = 5.0
+METADATA_POLL_S: Final = 0.5
+_BY_KEY: Final = attrgetter("key")
+_ROW: Final = attrgetter("row")
 
 
 class _Element:
-    __slots__ = ("last_seen", "offset", "packet", "packets", "partition")
+    """One tracked element: where it sorts, and its latest :data:`Row` (one tuple, replaced whole
+    by every packet, so a snapshot copies it with one reference)."""
+
+    __slots__ = ("key", "row")
 
     def __init__(self, packet: KafkaPayload) -> None:
-        self.packet = packet
-        self.packets = 0
-        self.last_seen = 0.0
-        self.partition = 0
-        self.offset = 0
+        self.key: SortKey = sort_key(packet.site_id, packet.element_id)
+        self.row: Row = (packet, 0, 0.0, 0, 0, False)
 
 
 class ArrayView:
@@ -223,6 +111,7 @@ class ArrayView:
         self._clock = clock
         self._lock = threading.Lock()
         self._elements: dict[str, _Element] = {}
+        self._ordered: list[_Element] | None = None  # _elements by key; None: sort again
         self._records = 0
         self._undecodable = 0
         self._untracked = 0
@@ -264,78 +153,70 @@ class ArrayView:
     def ingest(self, value: bytes | None, *, partition: int = 0, offset: int = -1) -> bool:
         """Take one record value; False (and counted) when it is not a valid packet."""
         now = self._clock()
-        second = int(now)
-        with self._lock:
-            self._records += 1
-            if self._counts and self._counts[-1][0] == second:
-                self._counts[-1][1] += 1
-            else:
-                self._counts.append([second, 1])
+        error = ""
         try:
             if value is None:
                 raise PacketError("$", "empty record (no value)")
-            packet = decode_packet(value)
+            packet: KafkaPayload | None = decode_packet(value)
         except PacketError as exc:
-            with self._lock:
-                self._undecodable += 1
-                self._last_decode_error = f"partition {partition} offset {offset}: {exc}"
-            return False
+            packet = None
+            error = f"partition {partition} offset {offset}: {exc}"
+        has_chunk = packet is not None and packet.data_chunk is not None
+        if packet is not None and has_chunk:  # the view shows that a chunk came, never its bytes
+            packet = msgspec.structs.replace(packet, data_chunk=None)
         with self._lock:
+            self._count(now)
+            if packet is None:
+                self._undecodable += 1
+                self._last_decode_error = error
+                return False
             el = self._elements.get(packet.element_id)
             if el is None:
                 if len(self._elements) >= self.max_elements:
                     self._untracked += 1
                     return True
                 el = self._elements[packet.element_id] = _Element(packet)
-            el.packet = packet
-            el.packets += 1
-            el.last_seen = now
-            el.partition = partition
-            el.offset = offset
+                self._ordered = None
+            elif packet.site_id != el.row[0].site_id:  # moved to another site: sorts elsewhere
+                el.key = sort_key(packet.site_id, packet.element_id)
+                self._ordered = None
+            el.row = (packet, el.row[1] + 1, now, partition, offset, has_chunk)
         return True
+
+    def _count(self, now: float) -> None:
+        """One more record in the current second (the caller holds the lock)."""
+        self._records += 1
+        second = int(now)
+        counts = self._counts
+        if counts and counts[-1][0] == second:
+            counts[-1][1] += 1
+        else:
+            counts.append([second, 1])
 
     # -- reading ---------------------------------------------------------------------------
 
+    @property
+    def elements(self) -> int:
+        """Elements tracked now."""
+        return len(self._elements)
+
     def snapshot(self) -> ArraySnapshot:
-        """A consistent copy of the view: elements sorted by site then id, sites by id."""
+        """A consistent copy of the view: elements sorted by site then id, sites by id.
+
+        Elements are kept in that order between snapshots (re-sorted by their cached keys only
+        after an element appeared or changed site), so a snapshot is one pass over them.
+        """
         now = self._clock()
         limits = self.thresholds
         with self._lock:
-            items = [
-                (eid, el.packet, el.packets, el.last_seen, el.partition, el.offset)
-                for eid, el in self._elements.items()
-            ]
+            ordered = self._ordered
+            if ordered is None:
+                ordered = self._ordered = sorted(self._elements.values(), key=_BY_KEY)
+            rows: list[Row] = list(map(_ROW, ordered))
             records, undecodable, untracked = self._records, self._undecodable, self._untracked
             decode_error, consumer_error = self._last_decode_error, self._consumer_error
             counts = [(s, c) for s, c in self._counts]
-        elements: list[ElementState] = []
-        for eid, p, packets, last_seen, partition, offset in items:
-            m = p.metrics
-            age = max(0.0, now - last_seen)
-            health, reasons = classify(m.rfi_level, m.noise_floor, age, limits)
-            elements.append(
-                ElementState(
-                    element_id=eid,
-                    site_id=p.site_id,
-                    source_id=p.source_id,
-                    target_id=p.target_id,
-                    route_type=p.route_type,
-                    timestamp=p.timestamp,
-                    vibration=m.vibration,
-                    power_usage=m.power_usage,
-                    noise_floor=m.noise_floor,
-                    rfi_level=m.rfi_level,
-                    has_chunk=p.data_chunk is not None,
-                    packets=packets,
-                    last_seen=last_seen,
-                    age_s=round(age, 3),
-                    partition=partition,
-                    offset=offset,
-                    health=health,
-                    reasons=reasons,
-                )
-            )
-        elements.sort(key=lambda e: (e.site_id, _natural_key(e.element_id)))
+        elements, sites = build_elements(rows, now, limits)
         return ArraySnapshot(
             topic=self.topic,
             running=self.running,
@@ -344,13 +225,14 @@ class ArrayView:
             generated_at=now,
             records=records,
             undecodable=undecodable,
+            element_limit=self.max_elements,
             untracked=untracked,
             last_decode_error=decode_error,
             consumer_error=consumer_error,
-            rate=_recent_rate(counts, now),
-            rate_history=_history(counts, int(now)),
+            rate=recent_rate(counts, now),
+            rate_history=history(counts, int(now)),
             thresholds=limits,
-            sites=summarize_sites(elements),
+            sites=sites,
             elements=elements,
         )
 
@@ -396,10 +278,20 @@ class ArrayView:
         finally:
             consumer.close()
 
+    def _metadata(self, consumer: Consumer) -> Any:
+        """The topic's metadata, asked in short waits so that :meth:`close` need not wait long."""
+        deadline = time.monotonic() + METADATA_TIMEOUT_S
+        while True:
+            try:
+                return consumer.list_topics(self.topic, timeout=METADATA_POLL_S)
+            except KafkaException:
+                if self._stop.is_set() or time.monotonic() >= deadline:
+                    raise
+
     def _assign_new(self, consumer: Consumer, assigned: set[int]) -> None:
         """Assign partitions of the topic not yet assigned (the topic may appear or grow)."""
         try:
-            meta = consumer.list_topics(self.topic, timeout=5.0)
+            meta = self._metadata(consumer)
         except KafkaException as exc:
             with self._lock:
                 self._consumer_error = f"metadata: {exc.args[0] if exc.args else exc}"
@@ -424,78 +316,3 @@ class ArrayView:
         with self._lock:
             self._consumer_error = None
         log.debug("array view: assigned %s[%s]", self.topic, new)
-
-
-def summarize_sites(elements: list[ElementState]) -> list[SiteSummary]:
-    """Per-site aggregates; RFI and noise statistics leave stale elements out."""
-    by_site: dict[str, list[ElementState]] = {}
-    for e in elements:
-        by_site.setdefault(e.site_id, []).append(e)
-    sites: list[SiteSummary] = []
-    for site_id in sorted(by_site, key=_natural_key):
-        members = by_site[site_id]
-        counts = dict.fromkeys(HEALTH_ORDER, 0)
-        for e in members:
-            counts[e.health] += 1
-        live = [e for e in members if e.health != "stale"]
-        rfi = [e.rfi_level for e in live]
-        noise = [e.noise_floor for e in live]
-        if not live:
-            health: ElementHealth = "stale"
-        elif counts["alarm"]:
-            health = "alarm"
-        elif counts["warn"]:
-            health = "warn"
-        else:
-            health = "ok"
-        sites.append(
-            SiteSummary(
-                site_id=site_id,
-                elements=len(members),
-                ok=counts["ok"],
-                warn=counts["warn"],
-                alarm=counts["alarm"],
-                stale=counts["stale"],
-                mean_rfi=round(sum(rfi) / len(rfi), 2) if rfi else None,
-                max_rfi=max(rfi) if rfi else None,
-                mean_noise_floor=round(sum(noise) / len(noise), 2) if noise else None,
-                last_seen=max(e.last_seen for e in members),
-                health=health,
-            )
-        )
-    return sites
-
-
-def _natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
-    """Sort ``element-1-10`` after ``element-1-9``."""
-    parts: list[tuple[int, int | str]] = []
-    for chunk in _split_digits(text):
-        parts.append((0, int(chunk)) if chunk.isdigit() else (1, chunk))
-    return tuple(parts)
-
-
-def _split_digits(text: str) -> list[str]:
-    out: list[str] = []
-    cur = ""
-    for ch in text:
-        if cur and ch.isdigit() != cur[-1].isdigit():
-            out.append(cur)
-            cur = ""
-        cur += ch
-    if cur:
-        out.append(cur)
-    return out
-
-
-def _recent_rate(counts: list[tuple[int, int]], now: float, window: int = 10) -> float:
-    """Records per second over the last ``window`` whole seconds (the current one excluded)."""
-    current = int(now)
-    total = sum(c for s, c in counts if current - window <= s < current)
-    return round(total / window, 2)
-
-
-def _history(counts: list[tuple[int, int]], now: int) -> list[RatePoint]:
-    """One point per second for the last :data:`RATE_HISTORY_S` s, zeros filled in."""
-    by_second = dict(counts)
-    start = now - RATE_HISTORY_S + 1
-    return [RatePoint(s, by_second.get(s, 0)) for s in range(start, now + 1)]

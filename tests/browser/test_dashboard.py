@@ -382,3 +382,51 @@ def test_dashboard_with_a_token_opens_once_with_it_then_streams(page: Page) -> N
     finally:
         server.stop()
         state.monitor.close()
+
+
+FULL_ARRAY = 26_300  # the full array: 100 sites of 263 elements
+
+
+def test_dashboard_renders_the_full_array(page: Page, output_dir: Path) -> None:
+    # No broker is needed to render: the view is fed by hand (ingest, what its consumer calls).
+    import httpx
+    import msgspec
+
+    from cosmic_horizons.array_view import ArraySnapshot
+    from cosmic_horizons.broker import find_free_port
+    from cosmic_horizons.packet import encode_packet
+    from cosmic_horizons.simulator import element_ids
+
+    dead = KafkaSettings(bootstrap_servers=f"127.0.0.1:{find_free_port()}")
+    # Nothing goes stale while the test runs: this checks drawing the array, not its health.
+    view = ArrayView(dead, thresholds=HealthThresholds(stale_after_s=3600.0))
+    rng = random.Random(3)
+    for n, (element, site) in enumerate(element_ids(FULL_ARRAY, 100)):
+        noise = round(rng.gauss(-100.0, 0.8), 2)
+        p = packet(element, f"site-{site}", round(noise + abs(rng.gauss(3.0, 1.5)), 2), noise, rng)
+        assert view.ingest(encode_packet(p), offset=n)
+    state = ApiState(settings=dead, monitor=Monitor(dead, timeout=1.0), array=view)
+    server = ApiServer(create_app(state), port=0).start()
+    try:
+        answer = msgspec.json.decode(
+            httpx.get(server.url + "/api/array", timeout=30).content, type=ArraySnapshot
+        )
+        assert len(answer.elements) == FULL_ARRAY and answer.untracked == 0
+        page.goto(server.url + "/")
+        wait_until(
+            page,
+            f"document.querySelectorAll('.tile').length === {FULL_ARRAY}",
+            timeout=120_000,
+        )
+        shown = page.text_content("#kpi-elements")
+        assert shown == f"{len(answer.elements):,}"
+        assert page.locator(".site").count() == len(answer.sites) == 100
+        # The tooltip is written on demand, from the latest snapshot.
+        page.hover(".tile >> nth=0", timeout=TIMEOUT_MS)
+        title = page.get_attribute(".tile >> nth=0", "title", timeout=TIMEOUT_MS)
+        assert title is not None and title.startswith(answer.elements[0].element_id + "\n")
+        page.screenshot(path=str(output_dir / "dashboard-full-array.png"))
+    finally:
+        server.stop()
+        view.close()
+        state.monitor.close()

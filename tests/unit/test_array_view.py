@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 import msgspec
 import pytest
 
 from cosmic_horizons.array_view import (
+    MAX_ELEMENTS,
+    METADATA_TIMEOUT_S,
     RATE_HISTORY_S,
     ArraySnapshot,
     ArrayView,
@@ -199,3 +203,36 @@ def test_element_ids_beyond_the_limit_are_counted_not_kept() -> None:
     assert [e.element_id for e in snap.elements] == ["element-1-0", "element-1-1", "element-1-2"]
     assert snap.elements[0].health == "alarm"
     assert snap.untracked == 2
+    assert snap.element_limit == 3  # the limit is stated in every snapshot
+
+
+def test_the_full_array_is_tracked_and_shown_by_default() -> None:
+    from cosmic_horizons.simulator import element_ids
+
+    v = view(FakeClock())
+    ids = element_ids(26_300, 100)
+    for n, (element, site) in enumerate(ids):
+        assert v.ingest(packet(element, f"site-{site}"), offset=n)
+    snap = v.snapshot()
+    assert len(snap.elements) == 26_300 and snap.untracked == 0
+    assert snap.element_limit == MAX_ELEMENTS
+    assert [s.site_id for s in snap.sites[:3]] == ["site-1", "site-2", "site-3"]
+    assert [e.element_id for e in snap.elements[8:11]] == [
+        "element-1-9",
+        "element-1-10",  # natural order, kept between snapshots
+        "element-1-11",
+    ]
+    v.ingest(packet("element-1-10", "site-2"), offset=26_300)  # moves to another site
+    moved = v.snapshot()
+    assert moved.elements[9].element_id == "element-1-11"
+    assert [e.element_id for e in moved.elements if e.site_id == "site-2"][:2] == [
+        "element-1-10",
+        "element-2-1",
+    ]
+
+
+def test_close_does_not_wait_out_a_dead_brokers_metadata_timeout() -> None:
+    view = ArrayView(KafkaSettings(bootstrap_servers="127.0.0.1:1")).start()
+    time.sleep(0.3)  # the consumer thread is asking a dead address for the topic's metadata
+    view.close(timeout=METADATA_TIMEOUT_S / 2)
+    assert not view.running

@@ -27,7 +27,9 @@ from ..monitor.models import GroupLag, KafkaSnapshot
 from ..publisher import Publisher
 from ..scaling.exporter import BrokerMetricsReader, broker_metrics_urls
 from ..topics.summary import summarize_topic
+from .array_feed import ARRAY_INTERVAL_S, ArrayFeed
 from .models import DataPlaneUpdate, LagReport, ServiceStats, TopicInfo, TopicsReport
+from .responses import encode
 
 __all__ = ["ApiState", "DataPlaneCache", "StatsProvider"]
 
@@ -180,7 +182,8 @@ class ApiState:
 
     ``monitor`` is required; ``array`` (the array view), ``publisher`` and every
     ``extra_stats`` provider are optional. Providers are called on request and should be cheap;
-    the archiver registers one as ``extra_stats["archiver"]``.
+    the archiver registers one as ``extra_stats["archiver"]``. The array is read through
+    :attr:`array_feed` (one snapshot per ``array_interval`` for every request and stream).
     """
 
     settings: KafkaSettings
@@ -195,12 +198,30 @@ class ApiState:
     broker_metrics: BrokerMetricsReader = field(
         default_factory=lambda: BrokerMetricsReader(broker_metrics_urls())
     )
+    #: Seconds one array snapshot is shared for by /api/array and every /api/stream client.
+    array_interval: float = ARRAY_INTERVAL_S
     cache: DataPlaneCache = field(init=False)
     closing: threading.Event = field(init=False, default_factory=threading.Event)
     started_at: float = field(init=False, default_factory=time.time)
 
+    _feed: ArrayFeed | None = field(init=False, default=None, repr=False)
+    _update: tuple[int, bytes] | None = field(init=False, default=None, repr=False)
+    _update_lock: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
+
     def __post_init__(self) -> None:
         self.cache = DataPlaneCache(self.monitor, self.settings, self.poll_interval)
+        if self.array is not None:
+            self._feed = ArrayFeed(self.array, self.array_interval)
+
+    @property
+    def array_feed(self) -> ArrayFeed | None:
+        """The shared snapshots of :attr:`array` (None when this process runs no array view)."""
+        feed = self._feed
+        if self.array is None:
+            return None
+        if feed is None or feed.view is not self.array:  # the view was replaced
+            feed = self._feed = ArrayFeed(self.array, self.array_interval)
+        return feed
 
     def service_stats(self) -> ServiceStats:
         """Publisher stats and every extra provider's stats (a failing provider says why)."""
@@ -224,3 +245,12 @@ class ApiState:
             topics=self.cache.topics,
             stats=self.service_stats(),
         )
+
+    def data_plane_json(self) -> tuple[int, bytes]:
+        """The poll version and the JSON of :meth:`data_plane`, built once per poll for all."""
+        with self._update_lock:  # clients woken by the same poll wait for one build, not N
+            version = self.cache.version
+            cached = self._update
+            if cached is None or cached[0] != version:
+                cached = self._update = (version, encode(self.data_plane()))
+            return cached

@@ -10,16 +10,17 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from ..array_feed import ARRAY_INTERVAL_S
 from ..dependencies import Guard, State
 from ..guard import ApiGuard
 from ..models import ErrorBody
-from ..responses import StructRoute, answer, encode
+from ..responses import StructRoute, answer
 from ..state import ApiState
 
 __all__ = ["ARRAY_EVENT_INTERVAL", "KEEPALIVE_S", "router"]
 
-#: Seconds between ``array`` events on /api/stream.
-ARRAY_EVENT_INTERVAL = 1.0
+#: Seconds between ``array`` events on /api/stream (the state's ``array_interval`` by default).
+ARRAY_EVENT_INTERVAL = ARRAY_INTERVAL_S
 #: A comment line is sent when nothing else was for this long (keeps proxies from timing out).
 KEEPALIVE_S = 15.0
 
@@ -30,7 +31,8 @@ _DESCRIPTION = (
     "`event: snapshot` lines carry a JSON-encoded DataPlaneUpdate "
     "(#/components/schemas/DataPlaneUpdate) after every poll and at once on connect; "
     "`event: array` lines carry a JSON-encoded ArraySnapshot (#/components/schemas/ArraySnapshot) "
-    "every second; `: keep-alive` comments fill silences. The payload schemas are in components."
+    "every second (one snapshot shared by all clients); `: keep-alive` comments fill silences. "
+    "The payload schemas are in components."
 )
 
 
@@ -105,7 +107,11 @@ def _sse(event: str, data: bytes) -> bytes:
 
 
 async def _events(state: ApiState, request: Request) -> AsyncIterator[bytes]:
-    """The SSE stream of one client: data-plane updates after each poll, the array every second."""
+    """The SSE stream of one client: data-plane updates after each poll, the array every interval.
+
+    Both payloads are built and encoded once for all clients (per poll, per array interval) and
+    off the event loop; a client only copies the shared bytes.
+    """
     yield b"retry: 2000\n\n"
     sent_version = -1
     next_array = 0.0
@@ -114,15 +120,17 @@ async def _events(state: ApiState, request: Request) -> AsyncIterator[bytes]:
         if await request.is_disconnected():
             return
         now = time.monotonic()
-        version = state.cache.version
-        if version != sent_version:
-            sent_version = version
-            update = await asyncio.to_thread(state.data_plane)
-            yield _sse("snapshot", encode(update))
+        if state.cache.version != sent_version:
+            sent_version, update = await asyncio.to_thread(state.data_plane_json)
+            yield _sse("snapshot", update)
             last_sent = now
-        if state.array is not None and now >= next_array:
-            next_array = now + ARRAY_EVENT_INTERVAL
-            yield _sse("array", encode(state.array.snapshot()))
+        feed = state.array_feed
+        if feed is not None and now >= next_array:
+            next_array = now + feed.interval
+            shared = feed.fresh()
+            if shared is None:  # this client is the first to ask in this interval
+                shared = await asyncio.to_thread(feed.latest)
+            yield _sse("array", shared.json)
             last_sent = now
         if now - last_sent >= KEEPALIVE_S:
             yield b": keep-alive\n\n"

@@ -11,7 +11,8 @@
   const state = {
     array: null,
     selected: null, // element id
-    tiles: new Map(), // element id -> tile element
+    tiles: new Map(), // element id -> {tile, e: its latest state, rfi and health shown}
+    pendingArray: null, // the newest array event not drawn yet (older ones are skipped)
     sites: new Map(), // site id -> {root, head parts, tiles container}
     order: "", // element ids in display order, to know when to reorder
     lastEvent: 0,
@@ -347,18 +348,34 @@
   }
 
   function makeTile(e) {
+    // Clicks, keys and tooltips are handled once for all tiles (see tileEvents).
     const tile = el("div", "tile");
     tile.dataset.elementId = e.elementId;
     tile.tabIndex = 0;
-    tile.appendChild(el("span", "t-id"));
+    tile.appendChild(el("span", "t-id", shortLabel(e)));
     const val = el("span", "t-val");
     val.title = "RFI level (dBm)";
     tile.appendChild(val);
     tile.setAttribute("role", "button");
-    tile.addEventListener("click", () => select(e.elementId));
-    tile.addEventListener("keydown", (ev) => { if (ev.key === "Enter") select(e.elementId); });
-    state.tiles.set(e.elementId, tile);
-    return tile;
+    const rec = { tile, e, rfi: null, health: null, hidden: false, selected: false };
+    state.tiles.set(e.elementId, rec);
+    return rec;
+  }
+
+  function tileEvents(container) {
+    const recOf = (ev) => {
+      const tile = ev.target.closest && ev.target.closest(".tile");
+      return tile ? state.tiles.get(tile.dataset.elementId) : undefined;
+    };
+    container.addEventListener("click", (ev) => { const r = recOf(ev); if (r) select(r.e.elementId); });
+    container.addEventListener("keydown", (ev) => {
+      const r = recOf(ev);
+      if (r && ev.key === "Enter") select(r.e.elementId);
+    });
+    // The tooltip is written when it is wanted, not for every tile at every update.
+    const explain = (ev) => { const r = recOf(ev); if (r) r.tile.title = tooltip(r.e); };
+    container.addEventListener("mouseover", explain);
+    container.addEventListener("focusin", explain);
   }
 
   function renderArray(snap) {
@@ -371,7 +388,10 @@
     const problems = [];
     // The array view's consumer error repeats the broker's while it is unreachable: shown once.
     if (snap.consumerError && state.brokerUp !== false) problems.push(`array view: ${snap.consumerError}`);
-    if (snap.untracked) problems.push(`${fmtInt(snap.untracked)} packets from element ids beyond the tracking limit`);
+    if (snap.untracked) {
+      problems.push(`${fmtInt(snap.untracked)} packets from element ids beyond the tracking limit ` +
+        `(${fmtInt(snap.elementLimit)} elements)`);
+    }
     const aerr = $("array-error");
     aerr.hidden = !problems.length;
     setText(aerr, problems.join(" · "));
@@ -394,20 +414,28 @@
     for (const k of Object.keys(totals)) setText(`count-${k}`, fmtInt(totals[k]));
 
     const order = snap.elements.map((e) => e.elementId).join("\u0000");
+    // Tens of thousands of tiles: the DOM is touched only where what a tile shows has changed.
     for (const e of snap.elements) {
-      const tile = state.tiles.get(e.elementId) || makeTile(e);
-      if (tile.dataset.health !== e.health) tile.dataset.health = e.health;
-      tile.dataset.siteId = e.siteId;
-      setText(tile.firstChild, shortLabel(e));
-      setText(tile.lastChild, `${fmtNum(e.rfiLevel, 0)} dBm`);
-      tile.title = tooltip(e);
-      tile.setAttribute("aria-label", `${e.elementId}: RFI ${fmtNum(e.rfiLevel, 0)} dBm, ${e.health}`);
+      const rec = state.tiles.get(e.elementId) || makeTile(e);
+      rec.e = e;
+      if (rec.rfi === e.rfiLevel && rec.health === e.health) continue;
+      rec.rfi = e.rfiLevel;
+      rec.health = e.health;
+      const rfi = fmtNum(e.rfiLevel, 0);
+      const tile = rec.tile;
+      tile.dataset.health = e.health;
+      tile.lastChild.textContent = `${rfi} dBm`;
+      tile.setAttribute("aria-label", `${e.elementId}: RFI ${rfi} dBm, ${e.health}`);
     }
     if (order !== state.order) {
       state.order = order;
       const container = $("sites");
       for (const site of snap.sites) container.appendChild(siteBlock(site.siteId).root);
-      for (const e of snap.elements) siteBlock(e.siteId).tiles.appendChild(state.tiles.get(e.elementId));
+      for (const e of snap.elements) {
+        const rec = state.tiles.get(e.elementId);
+        rec.tile.dataset.siteId = e.siteId;
+        siteBlock(e.siteId).tiles.appendChild(rec.tile);
+      }
     }
     applyFilter();
     renderDetail();
@@ -425,21 +453,25 @@
     for (const [siteId, s] of state.sites) {
       s.root.hidden = site !== "" && site !== siteId;
     }
-    for (const [id, tile] of state.tiles) {
-      const hide = (problems && tile.dataset.health === "ok") || (needle && !id.toLowerCase().includes(needle));
-      if (tile.hidden !== Boolean(hide)) tile.hidden = Boolean(hide);
+    for (const [id, rec] of state.tiles) {
+      const hide = Boolean((problems && rec.health === "ok") || (needle && !id.toLowerCase().includes(needle)));
+      if (rec.hidden !== hide) { rec.hidden = hide; rec.tile.hidden = hide; }
     }
   }
 
   function select(id) {
     state.selected = id;
-    for (const [tid, tile] of state.tiles) tile.classList.toggle("selected", tid === id);
+    for (const [tid, rec] of state.tiles) {
+      const on = tid === id;
+      if (rec.selected !== on) { rec.selected = on; rec.tile.classList.toggle("selected", on); }
+    }
     renderDetail();
   }
 
   function renderDetail() {
     const box = $("detail");
-    const e = state.selected && state.array && state.array.elements.find((x) => x.elementId === state.selected);
+    const rec = state.selected && state.tiles.get(state.selected);
+    const e = rec && rec.e;
     if (!e) { box.hidden = true; return; }
     box.hidden = false;
     box.dataset.health = e.health;
@@ -534,7 +566,19 @@
       renderStreamStatus();
     };
     source.addEventListener("snapshot", (ev) => { live(); renderDataPlane(JSON.parse(ev.data)); });
-    source.addEventListener("array", (ev) => { live(); renderArray(JSON.parse(ev.data)); });
+    // A large array may take longer to draw than the stream's interval: only the newest waiting
+    // snapshot is parsed and drawn, older ones are dropped unread.
+    source.addEventListener("array", (ev) => {
+      live();
+      if (state.pendingArray === null) setTimeout(drawArray, 0);
+      state.pendingArray = ev.data;
+    });
+  }
+
+  function drawArray() {
+    const data = state.pendingArray;
+    state.pendingArray = null;
+    if (data !== null) renderArray(JSON.parse(data));
   }
 
   // ---- broker metrics (the brokers' JMX exporters, when HORIZONS_BROKER_METRICS is set) ------
@@ -581,6 +625,7 @@
       $("records-element").value = state.selected || "";
       loadRecords();
     });
+    tileEvents($("sites"));
     tick();
     setInterval(tick, 1000);
     connect();
