@@ -29,7 +29,7 @@ def split_batch(
     (end of partition, broker errors) between them, each as ``(partition, [event], error)``.
     """
     errors = list(map(_error, msgs))
-    if errors.count(None) != len(errors):
+    if any(e is not None for e in errors):
         start = 0
         for i, err in enumerate(errors):
             if err is not None:
