@@ -5,6 +5,8 @@ Python attributes are snake_case; on the wire the fields keep the spec's exact n
 decoding use msgspec, which validates types while it parses; the rules msgspec cannot
 express (RFC 3339 timestamp, finite numbers, base64, size limits) run in
 ``__post_init__``, so a packet built in Python is checked exactly like one decoded from JSON.
+Where the C extension ``_packetcheck`` is built, ``__post_init__`` is its check, which accepts
+the usual packet at once and hands every other case to the Python rules here.
 """
 
 from __future__ import annotations
@@ -16,11 +18,16 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Annotated, Any, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 import msgspec
 
 from .errors import PacketError
+
+try:  # the usual packet's checks in C, built by `pip install` where a compiler is
+    from . import _packetcheck
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _packetcheck = None  # type: ignore[assignment]
 
 __all__ = [
     "CONTENT_TYPE",
@@ -34,6 +41,7 @@ __all__ = [
     "decode_packet",
     "encode_lines",
     "encode_packet",
+    "fast_checks_built",
     "json_schema",
     "packet_headers",
     "timestamp_ok",
@@ -62,6 +70,85 @@ _TIMESTAMP_PATTERN: Final = (
 )
 
 
+def _metrics_checks(self: Metrics) -> None:
+    """Metrics' rules (the C checks hand over every case they do not take at once)."""
+    v, p, n, r = self.vibration, self.power_usage, self.noise_floor, self.rfi_level
+    # Fast path: four floats whose sum is finite are each finite.
+    if (
+        v.__class__ is float
+        and p.__class__ is float
+        and n.__class__ is float
+        and r.__class__ is float
+        and math.isfinite(v + p + n + r)
+    ):
+        return
+    for attr, name, value in (
+        ("vibration", "vibration", v),
+        ("power_usage", "powerUsage", p),
+        ("noise_floor", "noiseFloor", n),
+        ("rfi_level", "rfiLevel", r),
+    ):
+        if value.__class__ is not float:
+            # An int (as JSON's 1850 decodes to 1850.0) or a float subclass (numpy's
+            # float64) is stored as the plain float decoding would give; a bool is not a
+            # number here, as in JSON.
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise PacketError(
+                    f"$.metrics.{name}", f"expected a number, got {type(value).__name__}"
+                )
+            try:
+                as_float = float(value)
+            except OverflowError:
+                raise PacketError(
+                    f"$.metrics.{name}",
+                    f"number out of range (beyond ±{sys.float_info.max!r}): {_brief(value)}",
+                ) from None
+            msgspec.structs.force_setattr(self, attr, as_float)
+            value = as_float
+        if not math.isfinite(value):
+            raise PacketError(f"$.metrics.{name}", f"must be a finite number, got {value!r}")
+
+
+def _payload_checks(self: KafkaPayload) -> None:
+    """The packet's rules past msgspec's types (the C checks likewise hand over the rest)."""
+    src, tgt, elem, site = self.source_id, self.target_id, self.element_id, self.site_id
+    if not (
+        src.__class__ is str
+        and tgt.__class__ is str
+        and elem.__class__ is str
+        and site.__class__ is str
+        and 0 < len(src) <= MAX_ID_CHARS
+        and 0 < len(tgt) <= MAX_ID_CHARS
+        and 0 < len(elem) <= MAX_ID_CHARS
+        and 0 < len(site) <= MAX_ID_CHARS
+        and src.isascii()
+        and tgt.isascii()
+        and elem.isascii()
+        and site.isascii()
+    ):
+        _check_ids(src, tgt, elem, site)
+    route = self.route_type
+    if route.__class__ is not str or route not in _ROUTE_TYPES:
+        raise PacketError(
+            "$.routeType", f"expected 'node_to_hub' or 'hub_to_hub', got {_brief(route)}"
+        )
+    if self.metrics.__class__ is not Metrics:
+        raise PacketError("$.metrics", f"expected Metrics, got {type(self.metrics).__name__}")
+    stamp = self.timestamp
+    if stamp.__class__ is not str or stamp not in _timestamp_ms_cache:
+        _timestamp_ms(stamp)
+    chunk = self.data_chunk
+    if chunk is not None:
+        if chunk.__class__ is not str:
+            raise PacketError("$.data_chunk", f"expected a string, got {type(chunk).__name__}")
+        if len(chunk) > MAX_DATA_CHUNK_CHARS:
+            raise PacketError(
+                "$.data_chunk",
+                f"{len(chunk)} characters is over the limit of {MAX_DATA_CHUNK_CHARS}",
+            )
+        _check_base64(chunk)
+
+
 class Metrics(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """Sensor readings of one element at one instant."""
 
@@ -78,42 +165,12 @@ class Metrics(msgspec.Struct, frozen=True, kw_only=True, gc=False):
         float, msgspec.Meta(description="Radio-frequency interference level in dBm")
     ] = msgspec.field(name="rfiLevel")
 
-    def __post_init__(self) -> None:
-        v, p, n, r = self.vibration, self.power_usage, self.noise_floor, self.rfi_level
-        # Fast path: four floats whose sum is finite are each finite.
-        if (
-            v.__class__ is float
-            and p.__class__ is float
-            and n.__class__ is float
-            and r.__class__ is float
-            and math.isfinite(v + p + n + r)
-        ):
-            return
-        for attr, name, value in (
-            ("vibration", "vibration", v),
-            ("power_usage", "powerUsage", p),
-            ("noise_floor", "noiseFloor", n),
-            ("rfi_level", "rfiLevel", r),
-        ):
-            if value.__class__ is not float:
-                # An int (as JSON's 1850 decodes to 1850.0) or a float subclass (numpy's
-                # float64) is stored as the plain float decoding would give; a bool is not a
-                # number here, as in JSON.
-                if isinstance(value, bool) or not isinstance(value, int | float):
-                    raise PacketError(
-                        f"$.metrics.{name}", f"expected a number, got {type(value).__name__}"
-                    )
-                try:
-                    as_float = float(value)
-                except OverflowError:
-                    raise PacketError(
-                        f"$.metrics.{name}",
-                        f"number out of range (beyond ±{sys.float_info.max!r}): {_brief(value)}",
-                    ) from None
-                msgspec.structs.force_setattr(self, attr, as_float)
-                value = as_float
-            if not math.isfinite(value):
-                raise PacketError(f"$.metrics.{name}", f"must be a finite number, got {value!r}")
+    if TYPE_CHECKING:
+
+        def __post_init__(self) -> None: ...
+
+    else:
+        __post_init__ = _packetcheck.check_metrics if _packetcheck else _metrics_checks
 
 
 class KafkaPayload(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, gc=False):
@@ -154,43 +211,12 @@ class KafkaPayload(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
         | None
     ) = None
 
-    def __post_init__(self) -> None:
-        src, tgt, elem, site = self.source_id, self.target_id, self.element_id, self.site_id
-        if not (
-            src.__class__ is str
-            and tgt.__class__ is str
-            and elem.__class__ is str
-            and site.__class__ is str
-            and 0 < len(src) <= MAX_ID_CHARS
-            and 0 < len(tgt) <= MAX_ID_CHARS
-            and 0 < len(elem) <= MAX_ID_CHARS
-            and 0 < len(site) <= MAX_ID_CHARS
-            and src.isascii()
-            and tgt.isascii()
-            and elem.isascii()
-            and site.isascii()
-        ):
-            _check_ids(src, tgt, elem, site)
-        route = self.route_type
-        if route.__class__ is not str or route not in _ROUTE_TYPES:
-            raise PacketError(
-                "$.routeType", f"expected 'node_to_hub' or 'hub_to_hub', got {_brief(route)}"
-            )
-        if self.metrics.__class__ is not Metrics:
-            raise PacketError("$.metrics", f"expected Metrics, got {type(self.metrics).__name__}")
-        stamp = self.timestamp
-        if stamp.__class__ is not str or stamp not in _timestamp_ms_cache:
-            _timestamp_ms(stamp)
-        chunk = self.data_chunk
-        if chunk is not None:
-            if chunk.__class__ is not str:
-                raise PacketError("$.data_chunk", f"expected a string, got {type(chunk).__name__}")
-            if len(chunk) > MAX_DATA_CHUNK_CHARS:
-                raise PacketError(
-                    "$.data_chunk",
-                    f"{len(chunk)} characters is over the limit of {MAX_DATA_CHUNK_CHARS}",
-                )
-            _check_base64(chunk)
+    if TYPE_CHECKING:
+
+        def __post_init__(self) -> None: ...
+
+    else:
+        __post_init__ = _packetcheck.check_payload if _packetcheck else _payload_checks
 
     def timestamp_ms(self) -> int:
         """The packet timestamp as Unix epoch milliseconds (the Kafka record timestamp)."""
@@ -340,6 +366,35 @@ def _decode_base64(value: str) -> bytes:
 def chunk_bytes(data: bytes) -> str:
     """Encode visibility bytes for ``data_chunk``."""
     return base64.b64encode(data).decode("ascii")
+
+
+if _packetcheck is not None:
+    _packetcheck.setup(
+        KafkaPayload,
+        (
+            "source_id",
+            "target_id",
+            "route_type",
+            "element_id",
+            "site_id",
+            "timestamp",
+            "metrics",
+            "data_chunk",
+        ),
+        Metrics,
+        ("vibration", "power_usage", "noise_floor", "rfi_level"),
+        _payload_checks,
+        _metrics_checks,
+        _timestamp_ms_cache,
+        ("node_to_hub", "hub_to_hub"),
+        MAX_ID_CHARS,
+        MAX_DATA_CHUNK_CHARS,
+    )
+
+
+def fast_checks_built() -> bool:
+    """Were the packet's usual checks built in C (else they run in Python)?"""
+    return _packetcheck is not None
 
 
 _encoder = msgspec.json.Encoder()

@@ -99,6 +99,17 @@ EDGE_CASES: list[bytes | None] = [
     variant(data_chunk="A" * (MAX_DATA_CHUNK_CHARS + 4)),
     variant(data_chunk="A" * MAX_DATA_CHUNK_CHARS),
     variant(data_chunk=5),
+    # The chunk ends at its first quote, and one pass checks and decodes it: anything else
+    # before that quote is refused by the C path and left to decode_packet.
+    variant(data_chunk='QU"D'),
+    variant(data_chunk="QU\\D"),
+    variant(data_chunk="QUJD\n"),
+    variant(data_chunk="QUé="),
+    variant(data_chunk="Q!=="),
+    variant(data_chunk="QU!="),
+    variant(data_chunk="QUJDQ!=="),
+    variant(data_chunk="QUJD" * 100 + "!UJD"),
+    variant(data_chunk="QUJD" * 100 + "QUI="),
     variant(sourceId=""),
     variant(sourceId="x" * MAX_ID_CHARS),
     variant(sourceId="x" * (MAX_ID_CHARS + 1)),

@@ -36,7 +36,7 @@ def test_consumer_presets_keep_their_values() -> None:
         "heartbeat.interval.ms": 500,
         "socket.connection.setup.timeout.ms": 5000,
         "reconnect.backoff.max.ms": 2000,
-        "fetch.wait.max.ms": 200,
+        "fetch.wait.max.ms": clients.FETCH_WAIT_MS,
         "log_level": 0,
     }
     assert _own(
@@ -64,6 +64,7 @@ def test_consumer_presets_keep_their_values() -> None:
         "session.timeout.ms": 6000,
         "heartbeat.interval.ms": 500,
         "socket.connection.setup.timeout.ms": 7000,
+        "fetch.wait.max.ms": clients.FETCH_WAIT_MS,
     }
     archiver = clients.consumer_config(
         SETTINGS, "archiver", group="a", session_timeout_ms=9000, extra={"fetch.max.bytes": 1}
@@ -74,6 +75,14 @@ def test_consumer_presets_keep_their_values() -> None:
     assert archiver["fetch.max.bytes"] == 1  # extra is merged last
     peek = clients.consumer_config(SETTINGS, "peek", group="p", socket_timeout_ms=2000)
     assert peek["client.id"] == "cosmic-horizons-admin" and peek["socket.timeout.ms"] == 2000
+
+
+@pytest.mark.parametrize("role", ["archiver", "array-view", "consume"])
+def test_every_live_consumer_sets_a_short_fetch_wait(role: clients.ConsumerRole) -> None:
+    # librdkafka's default is 500 ms, which Tansu holds in full: p50 ~130 ms publish to consume.
+    conf = clients.consumer_config(SETTINGS, role, group="g")
+    assert conf["fetch.wait.max.ms"] == clients.FETCH_WAIT_MS <= 50
+    Consumer(conf).close()  # librdkafka takes it
 
 
 def test_admin_presets_bound_the_connection_setup() -> None:

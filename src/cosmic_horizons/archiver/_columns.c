@@ -213,36 +213,52 @@ static int number(const char **p, const char *end, double *out) {
 }
 
 static signed char B64[256];
+/* Each character's 6 bits already shifted to their place in a quad's 24; B64_BAD: none. */
+#define B64_BAD 0x80000000u
+static uint32_t B64S[4][256];
 
 static void b64_init(void) {
     memset(B64, -1, sizeof B64);
     const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for (int i = 0; i < 64; i++) B64[(unsigned char)a[i]] = (signed char)i;
+    for (int k = 0; k < 4; k++)
+        for (int c = 0; c < 256; c++)
+            B64S[k][c] = B64[c] < 0 ? B64_BAD : (uint32_t)B64[c] << (18 - 6 * k);
 }
 
 /* Canonical standard base64 (length a multiple of 4, '=' only as the last one or two
- * characters): what binascii.a2b_base64(strict_mode=True) accepts. Returns decoded size, -1. */
-static Py_ssize_t b64_check(const unsigned char *s, Py_ssize_t n) {
-    if (n % 4) return -1;
-    if (n == 0) return 0;
-    Py_ssize_t pads = 0;
-    if (s[n - 1] == '=') pads = (s[n - 2] == '=') ? 2 : 1;
-    for (Py_ssize_t i = 0; i < n - pads; i++)
-        if (B64[s[i]] < 0) return -1;
-    return n / 4 * 3 - pads;
+ * characters): what binascii.a2b_base64(strict_mode=True) accepts. ``pads`` is the number of
+ * '=' at the end (b64_pads). Checks and decodes in one pass; 0 when a character is not in the
+ * alphabet (``out`` then holds garbage that the caller does not keep). */
+static int b64_decode_checked(const unsigned char *s, Py_ssize_t n, Py_ssize_t pads,
+                              unsigned char *out) {
+    Py_ssize_t full = pads ? n - 4 : n;
+    unsigned char *o = out;
+    uint32_t bad = 0;
+    for (Py_ssize_t i = 0; i < full; i += 4) {
+        uint32_t v = B64S[0][s[i]] | B64S[1][s[i + 1]] | B64S[2][s[i + 2]] | B64S[3][s[i + 3]];
+        bad |= v;
+        o[0] = (unsigned char)(v >> 16);
+        o[1] = (unsigned char)(v >> 8);
+        o[2] = (unsigned char)v;
+        o += 3;
+    }
+    if (bad & B64_BAD) return 0; /* checked once at the end: the loop never branches on it */
+    if (pads) {
+        const unsigned char *t = s + n - 4;
+        int32_t a = B64[t[0]], b = B64[t[1]], c = pads == 2 ? 0 : B64[t[2]];
+        if ((a | b | c) < 0) return 0;
+        uint32_t v = ((uint32_t)a << 18) | ((uint32_t)b << 12) | ((uint32_t)c << 6);
+        o[0] = (unsigned char)(v >> 16);
+        if (pads == 1) o[1] = (unsigned char)(v >> 8);
+    }
+    return 1;
 }
 
-static void b64_decode(const unsigned char *s, Py_ssize_t n, unsigned char *out) {
-    Py_ssize_t o = 0;
-    for (Py_ssize_t i = 0; i < n; i += 4) {
-        uint32_t a = (uint32_t)B64[s[i]], b = (uint32_t)B64[s[i + 1]];
-        int c = s[i + 2] == '=' ? -1 : B64[s[i + 2]];
-        int d = s[i + 3] == '=' ? -1 : B64[s[i + 3]];
-        uint32_t v = (a << 18) | (b << 12) | ((uint32_t)(c < 0 ? 0 : c) << 6) | (uint32_t)(d < 0 ? 0 : d);
-        out[o++] = (unsigned char)(v >> 16);
-        if (c >= 0) out[o++] = (unsigned char)(v >> 8);
-        if (d >= 0) out[o++] = (unsigned char)v;
-    }
+/* The '=' at the end of a base64 text whose length is a multiple of 4 (0, 1 or 2). */
+static Py_ssize_t b64_pads(const unsigned char *s, Py_ssize_t n) {
+    if (n == 0 || s[n - 1] != '=') return 0;
+    return s[n - 2] == '=' ? 2 : 1;
 }
 
 #define NSTR 6
@@ -262,7 +278,7 @@ typedef struct {
     Py_ssize_t str_len[NSTR];
     double num[NNUM];
     const unsigned char *chunk; /* NULL: no data_chunk */
-    Py_ssize_t chunk_len, chunk_bytes;
+    Py_ssize_t chunk_len, chunk_bytes, chunk_pads;
 } Row;
 
 static int parse(const char *p, Py_ssize_t n, Py_ssize_t max_chunk, Row *r) {
@@ -280,16 +296,20 @@ static int parse(const char *p, Py_ssize_t n, Py_ssize_t max_chunk, Row *r) {
     if (LIT(&p, end, "}")) return p == end;
     if (LIT(&p, end, ",\"data_chunk\":null}")) return p == end;
     if (!LIT(&p, end, ",\"data_chunk\":\"")) return 0;
-    const char *s;
-    Py_ssize_t len;
-    if (!str_span(&p, end, &s, &len)) return 0;
+    /* The first quote ends the chunk: an escape, a control or non-ASCII character before it
+     * is not base64, which b64_decode_checked then refuses (so the row is not ok here). */
+    const char *s = p;
+    const char *q = memchr(p, '"', (size_t)(end - p));
+    if (q == NULL) return 0;
+    Py_ssize_t len = q - s;
+    p = q;
     if (!LIT(&p, end, "\"}") || p != end) return 0;
-    if (len > max_chunk) return 0;
-    Py_ssize_t bytes = b64_check((const unsigned char *)s, len);
-    if (bytes < 0) return 0;
+    if (len > max_chunk || len % 4) return 0;
+    Py_ssize_t pads = b64_pads((const unsigned char *)s, len);
     r->chunk = (const unsigned char *)s;
     r->chunk_len = len;
-    r->chunk_bytes = bytes;
+    r->chunk_pads = pads;
+    r->chunk_bytes = len / 4 * 3 - pads;
     return 1;
 }
 
@@ -358,6 +378,15 @@ static PyObject *split_rows(Source *src, Py_ssize_t n, Py_ssize_t max_chunk) {
         if (got == 0) continue;
         Row r;
         int good = parse(data, len, max_chunk, &r);
+        if (good && r.chunk != NULL) {
+            /* checked and decoded in place at the end of the column; kept only if ok */
+            if (buf_reserve(&cdat, r.chunk_bytes) < 0) {
+                if (release) PyBuffer_Release(&view);
+                goto done;
+            }
+            good = b64_decode_checked(r.chunk, r.chunk_len, r.chunk_pads,
+                                      (unsigned char *)cdat.data + cdat.len);
+        }
         if (good) {
             for (int k = 0; k < NSTR; k++) {
                 if (buf_put(&sdat[k], r.str[k], r.str_len[k]) < 0 ||
@@ -377,14 +406,7 @@ static PyObject *split_rows(Source *src, Py_ssize_t n, Py_ssize_t max_chunk) {
                 if (release) PyBuffer_Release(&view);
                 goto done;
             }
-            if (valid) {
-                if (buf_reserve(&cdat, r.chunk_bytes) < 0) {
-                    if (release) PyBuffer_Release(&view);
-                    goto done;
-                }
-                b64_decode(r.chunk, r.chunk_len, (unsigned char *)cdat.data + cdat.len);
-                cdat.len += r.chunk_bytes;
-            }
+            if (valid) cdat.len += r.chunk_bytes;
             if (put_offset(&coff, cdat.len) < 0) {
                 if (release) PyBuffer_Release(&view);
                 goto done;

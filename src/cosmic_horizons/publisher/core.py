@@ -224,19 +224,46 @@ class Publisher:
         if not packets:
             return 0
         # One JSON document per line; JSON strings never hold a raw newline.
-        values = encode_lines(packets).split(b"\n")
+        blob = encode_lines(packets)
+        values = blob.split(b"\n")
         if self._forward is not None:
             return self._forward.publish(
                 [
                     (p.element_id.encode(), v, p.timestamp_ms(), None)
                     for p, v in zip(packets, values, strict=False)
                 ],
-                sum(map(len, values)),
+                len(blob) - len(values) + 1,
             )
+        produce, topic, headers = self._produce, self.topic, self._headers
+        if self._partition_of is None:
+            queued = 0
+            stamp: str | None = None
+            ms = 0
+            for packet, value in zip(packets, values, strict=False):
+                if packet.timestamp is not stamp:  # a tick's packets share one timestamp
+                    stamp, ms = packet.timestamp, packet.timestamp_ms()
+                try:
+                    produce(topic, value, packet.element_id, timestamp=ms, headers=headers)
+                except (BufferError, KafkaException):
+                    break
+                queued += 1
+            else:
+                # Every packet queued: count them once (the blob less its newlines).
+                self.stats.record_sent_many(queued, len(blob) - queued)
+                return queued
+            self.stats.record_sent_many(queued, sum(map(len, values[:queued])))
+            return queued + self._publish_rest(packets, values, queued)
+        return self._publish_rest(packets, values, 0)
+
+    def _publish_rest(
+        self, packets: Sequence[KafkaPayload], values: list[bytes], start: int
+    ) -> int:
+        """publish_many's careful loop: kafkajs-legacy placement, backpressure, refusals."""
         produce, topic, headers = self._produce, self.topic, self._headers
         cache = self._partition_of
         accepted = uncounted = nbytes = 0  # uncounted, nbytes: queued, not yet in the stats
-        for packet, value in zip(packets, values, strict=False):
+        for i in range(start, len(packets)):
+            packet, value = packets[i], values[i]
             key = packet.element_id
             try:
                 if cache is None:
