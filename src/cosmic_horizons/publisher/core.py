@@ -142,6 +142,7 @@ class Publisher:
                 partition_for=self._partition_for,
                 stats=self.stats,
                 probe=self._probe,
+                refused=self._watch.note_refused,
             )
             self._interrupt = self._forward.interrupt
             self._watch.forward = self._forward
@@ -186,6 +187,8 @@ class Publisher:
         """Queue one packet; False when it failed at once (counted and logged)."""
         if self._closed_flag:
             raise PublishError("the publisher is closed")
+        if self._watch.refused is not None:
+            self._stop_refused()
         value = encode_packet(packet)
         timestamp = packet.timestamp_ms()
         key = packet.element_id
@@ -221,6 +224,8 @@ class Publisher:
         """
         if self._closed_flag:
             raise PublishError("the publisher is closed")
+        if self._watch.refused is not None:
+            self._stop_refused()
         if not packets:
             return 0
         # One JSON document per line; JSON strings never hold a raw newline.
@@ -277,6 +282,8 @@ class Publisher:
         """Queue an already-encoded record (used by replay); same accounting as :meth:`publish`."""
         if self._closed_flag:
             raise PublishError("the publisher is closed")
+        if self._watch.refused is not None:
+            self._stop_refused()
         if self._forward is not None:
             return (
                 self._forward.publish([(key, value, timestamp_ms or 0, headers)], len(value)) == 1
@@ -331,6 +338,8 @@ class Publisher:
                     refreshed = True
                     self.refresh_partitions()
                     continue
+                if isinstance(err, RdKafkaError) and self._watch.note_refused(err):
+                    self._stop_refused()
                 reason = f"{err.name()}: {err.str()}" if isinstance(err, RdKafkaError) else str(exc)
                 self.stats.record_sent(len(value))
                 self.stats.record_failed(reason)
@@ -406,8 +415,13 @@ class Publisher:
             return self._report(0)
         self._closed_flag = True
         if self._forward is not None:
-            return self._close_spooled(timeout)
-        remaining = self.flush(timeout)
+            report = self._close_spooled(timeout)
+            if self._watch.refused is not None:
+                raise self._watch.refused
+            return report
+        remaining = self._watch.flush_unless_refused(self._producer, timeout)
+        if self._watch.refused is not None:
+            self._stop_refused()
         if remaining:
             log.error(
                 "%d packets not delivered within %.0f s of shutdown; counting them failed",
@@ -418,6 +432,19 @@ class Publisher:
             self._producer.flush(5.0)  # serves the purge delivery reports
         self._stop_threads()
         return self._report(remaining)
+
+    def _stop_refused(self) -> None:
+        """The principal may not write: nothing more is taken or retried; raise why."""
+        refused = self._watch.refused
+        assert refused is not None
+        if not self._closed.is_set():
+            self._closed_flag = True
+            if self._forward is not None:
+                self._forward.close(0.0)
+            self._producer.purge(in_queue=True, in_flight=True, blocking=False)
+            self._producer.flush(2.0)  # serves the purge reports
+            self._stop_threads()
+        raise refused
 
     def _stop_threads(self) -> None:
         self._closed.set()
