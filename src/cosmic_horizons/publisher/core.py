@@ -24,7 +24,7 @@ from confluent_kafka import KafkaException, Message, Producer
 from ..clients import CLIENT_ID, producer_config
 from ..cluster import raise_if_refused
 from ..config import KafkaSettings, mask_config
-from ..errors import BrokerUnavailableError, ConfigError, PublishError
+from ..errors import AuthorizationError, BrokerUnavailableError, ConfigError, PublishError
 from ..packet import KafkaPayload, encode_lines, encode_packet, packet_headers
 from ..partitioner import PartitionerName
 from ..spool import Spool, SpoolSettings
@@ -185,10 +185,7 @@ class Publisher:
 
     def publish(self, packet: KafkaPayload) -> bool:
         """Queue one packet; False when it failed at once (counted and logged)."""
-        if self._closed_flag:
-            raise PublishError("the publisher is closed")
-        if self._watch.refused is not None:
-            self._stop_refused()
+        self._check_open()
         value = encode_packet(packet)
         timestamp = packet.timestamp_ms()
         key = packet.element_id
@@ -222,10 +219,7 @@ class Publisher:
         Cheaper per packet than :meth:`publish`: the packets are encoded in one call and
         counted once.
         """
-        if self._closed_flag:
-            raise PublishError("the publisher is closed")
-        if self._watch.refused is not None:
-            self._stop_refused()
+        self._check_open()
         if not packets:
             return 0
         # One JSON document per line; JSON strings never hold a raw newline.
@@ -280,10 +274,7 @@ class Publisher:
         headers: list[tuple[str, str | bytes | None]] | None = None,
     ) -> bool:
         """Queue an already-encoded record (used by replay); same accounting as :meth:`publish`."""
-        if self._closed_flag:
-            raise PublishError("the publisher is closed")
-        if self._watch.refused is not None:
-            self._stop_refused()
+        self._check_open()
         if self._forward is not None:
             return (
                 self._forward.publish([(key, value, timestamp_ms or 0, headers)], len(value)) == 1
@@ -291,6 +282,13 @@ class Publisher:
         return self._produce_slowly(
             key, value, timestamp_ms or 0, headers if headers is not None else self._headers
         )
+
+    def _check_open(self) -> None:
+        """Raise unless packets can be taken: closed, or the principal may not write."""
+        if self._watch.refused is not None:
+            self._stop_refused(self._watch.refused)
+        if self._closed_flag:
+            raise PublishError("the publisher is closed")
 
     def _partition_for(self, key: bytes | None) -> int:
         """The partition to name in produce(): -1 (librdkafka's partitioner) unless legacy."""
@@ -339,7 +337,7 @@ class Publisher:
                     self.refresh_partitions()
                     continue
                 if isinstance(err, RdKafkaError) and self._watch.note_refused(err):
-                    self._stop_refused()
+                    self._stop_refused(self._watch.refused)
                 reason = f"{err.name()}: {err.str()}" if isinstance(err, RdKafkaError) else str(exc)
                 self.stats.record_sent(len(value))
                 self.stats.record_failed(reason)
@@ -421,7 +419,7 @@ class Publisher:
             return report
         remaining = self._watch.flush_unless_refused(self._producer, timeout)
         if self._watch.refused is not None:
-            self._stop_refused()
+            self._stop_refused(self._watch.refused)
         if remaining:
             log.error(
                 "%d packets not delivered within %.0f s of shutdown; counting them failed",
@@ -433,10 +431,8 @@ class Publisher:
         self._stop_threads()
         return self._report(remaining)
 
-    def _stop_refused(self) -> None:
+    def _stop_refused(self, refused: AuthorizationError | None) -> None:
         """The principal may not write: nothing more is taken or retried; raise why."""
-        refused = self._watch.refused
-        assert refused is not None
         if not self._closed.is_set():
             self._closed_flag = True
             if self._forward is not None:
@@ -444,7 +440,7 @@ class Publisher:
             self._producer.purge(in_queue=True, in_flight=True, blocking=False)
             self._producer.flush(2.0)  # serves the purge reports
             self._stop_threads()
-        raise refused
+        raise refused or PublishError("the publisher is closed")
 
     def _stop_threads(self) -> None:
         self._closed.set()
