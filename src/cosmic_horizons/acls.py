@@ -27,8 +27,8 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ResourceType,
 )
 
-from .config import Profile
-from .errors import ConfigError, kafka_errors
+from .config import KafkaSettings, Profile
+from .errors import AuthorizationError, ConfigError, kafka_errors
 from .topics.models import dlq_topic_name
 
 __all__ = [
@@ -43,6 +43,8 @@ __all__ = [
     "bindings",
     "check_acls",
     "default_users",
+    "lacking",
+    "principal_of",
 ]
 
 Role = Literal["publisher", "archiver", "monitor", "operator"]
@@ -279,6 +281,33 @@ def describe(b: AclBinding) -> str:
         return f"{op} on the cluster"
     prefix = " (prefix)" if _name(b.resource_pattern_type) == "PREFIXED" else ""
     return f"{op} on {kind} {b.name}{prefix}"
+
+
+def principal_of(settings: KafkaSettings) -> str:
+    """The principal the brokers see for ``settings``, as far as the client can tell."""
+    if "SASL" in settings.security_protocol and settings.sasl_username:
+        return f"User:{settings.sasl_username}"
+    if "SASL" in settings.security_protocol and settings.sasl_mechanism == "OAUTHBEARER":
+        return "the OAUTHBEARER token's principal"
+    if settings.ssl_certificate_location:
+        return f"the principal of {settings.ssl_certificate_location}"
+    return "User:ANONYMOUS"
+
+
+def lacking(
+    refused: AuthorizationError,
+    settings: KafkaSettings,
+    operation: str,
+    resource: Resource,
+    name: str = "",
+) -> AuthorizationError:
+    """``refused`` naming the ACL it lacks (``Write`` on ``topic`` ``name``) and the principal."""
+    acl = (
+        f"{operation} on the cluster"
+        if resource == "cluster"
+        else f"{operation} on {resource} {name}"
+    )
+    return refused.naming(acl, principal_of(settings))
 
 
 # -- applied on a cluster --------------------------------------------------------------

@@ -41,9 +41,16 @@ from confluent_kafka import OFFSET_INVALID, Consumer, KafkaException, Message, T
 from confluent_kafka import KafkaError as RdKafkaError
 
 from .. import clients
+from ..acls import lacking
 from ..cluster import make_admin
 from ..config import KafkaSettings, mask_config
-from ..errors import ConfigError, from_kafka_error, kafka_errors
+from ..errors import (
+    AuthorizationError,
+    ConfigError,
+    classify_security,
+    from_kafka_error,
+    kafka_errors,
+)
 from ..topics.models import dlq_topic_name
 from .consumer import records_of, split_batch
 from .deadletters import DeadLetters, dead_letter
@@ -340,6 +347,11 @@ class Archiver:
             return
         reason = f"{err.name()}: {err.str()}"
         self.counters.last_error = reason
+        refused = classify_security(err.code(), err.str())
+        if isinstance(refused, AuthorizationError):  # retrying cannot help: stop, say which
+            if err.code() == RdKafkaError.GROUP_AUTHORIZATION_FAILED:
+                raise lacking(refused, self.settings, "Read", "group", self.group)
+            raise lacking(refused, self.settings, "Read", "topic", self.topic)
         if err.fatal():
             raise from_kafka_error(KafkaException(err), operation="Fetch", target=self.topic)
         log.warning("archiver consumer: %s", reason)

@@ -20,11 +20,13 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka import KafkaError as RdKafkaError
 
 from .._units import parse_duration
+from ..acls import lacking
 from ..archiver.reader import parse_time
 from ..browse import Start, element_partition, reader, start_positions, topic_partitions
 from ..clients import consumer_config
 from ..config import KafkaSettings
 from ..errors import (
+    AuthorizationError,
     ConfigError,
     PacketError,
     SecurityError,
@@ -46,9 +48,10 @@ _METADATA_TIMEOUT_S = 10.0
 _MISSING_TOPIC = (RdKafkaError.UNKNOWN_TOPIC_OR_PART, RdKafkaError._UNKNOWN_TOPIC)
 
 
-def _require_topic(consumer: Consumer, topic: str, bootstrap: str) -> None:
+def _require_topic(consumer: Consumer, settings: KafkaSettings) -> None:
     """The broker answers and ``topic`` exists (all topics are listed: asking for one creates
     it on brokers that auto-create topics)."""
+    topic, bootstrap = settings.topic, settings.require_bootstrap()
     deadline = time.monotonic() + _METADATA_TIMEOUT_S
     while True:
         # Short attempts: a SASL/TLS failure is reported as soon as librdkafka names it.
@@ -62,7 +65,23 @@ def _require_topic(consumer: Consumer, topic: str, bootstrap: str) -> None:
             if isinstance(error, SecurityError) or time.monotonic() >= deadline:
                 raise error from exc
     if topic not in metadata.topics:
+        _raise_if_not_described(consumer, settings)
         raise TopicMissingError(topic, bootstrap)
+
+
+def _raise_if_not_described(consumer: Consumer, settings: KafkaSettings) -> None:
+    """A secured cluster leaves out of the full list the topics this principal may not
+    describe: asked by name (auto-creation is off there), such a topic is refused."""
+    if settings.security_protocol == "PLAINTEXT":
+        return
+    try:
+        found = consumer.list_topics(settings.topic, timeout=_METADATA_TIMEOUT_S)
+    except KafkaException:
+        return
+    error = found.topics[settings.topic].error if settings.topic in found.topics else None
+    if error is not None and error.code() == RdKafkaError.TOPIC_AUTHORIZATION_FAILED:
+        refused = AuthorizationError(error.str(), code=error.name())
+        raise lacking(refused, settings, "Describe", "topic", settings.topic)
 
 
 def _as_json(value: bytes) -> msgspec.Raw | str:
@@ -128,6 +147,7 @@ class _Session:
         self.settings = settings
         self.bootstrap = settings.require_bootstrap()
         self.down: list[RdKafkaError] = []
+        self.group: str | None = None
         self.assigned_at: float | None = None
         self.started = time.monotonic()
 
@@ -142,10 +162,11 @@ class _Session:
             self.assigned_at = time.monotonic()
 
     def group_consumer(self, group: str | None, from_beginning: bool) -> Consumer:
+        self.group = group or f"horizons-console-{uuid.uuid4().hex[:12]}"
         conf = consumer_config(
             self.settings,
             "consume",
-            group=group or f"horizons-console-{uuid.uuid4().hex[:12]}",
+            group=self.group,
             from_beginning=from_beginning,
             auto_commit=group is not None,
             # Shorter than the metadata request, so a TLS handshake that hangs is named.
@@ -194,6 +215,10 @@ class _Session:
         )
         if error.code() in _MISSING_TOPIC:
             raise TopicMissingError(topic, self.bootstrap) from translated
+        if isinstance(translated, AuthorizationError):
+            if error.code() == RdKafkaError.GROUP_AUTHORIZATION_FAILED:
+                raise lacking(translated, self.settings, "Read", "group", self.group or "")
+            raise lacking(translated, self.settings, "Read", "topic", topic)
         if isinstance(translated, SecurityError):
             raise translated
         err_console.print(f"consumer error: {translated}", markup=False)
@@ -312,7 +337,7 @@ def consume(
             consumer = _assign(session, partition or [], element, start)
         else:
             consumer = session.group_consumer(group, from_beginning)
-            _require_topic(consumer, settings.topic, session.bootstrap)
+            _require_topic(consumer, settings)
             consumer.subscribe([settings.topic], on_assign=session.on_assign)
         with contextlib.closing(consumer):
             last = time.monotonic()

@@ -92,28 +92,57 @@ class AuthenticationError(SecurityError):
 class AuthorizationError(SecurityError):
     """The principal authenticated, but no ACL allows it the operation on ``resource``.
 
-    ``resource`` is what was refused: ``topic``, ``consumer group`` or ``cluster``.
+    ``resource`` is what was refused: ``topic``, ``consumer group`` or ``cluster``. When the
+    caller knows the ACL (``acl``: ``Write on topic T``) and the ``principal``, the message
+    names both and points at ``horizons acls check``.
     """
 
     what = "authorization"
 
     def __init__(
-        self, detail: str, *, code: str | None = None, where: str = "", resource: str = ""
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        where: str = "",
+        resource: str = "",
+        acl: str = "",
+        principal: str = "",
     ) -> None:
         self.detail = detail
         self.resource = resource or _RESOURCE_OF.get(code or "", "resource")
+        self.acl = acl
+        self.principal = principal
         prefix = f"{where}: " if where else ""
-        BrokerError.__init__(
-            self,
-            f"{prefix}not authorized: the principal has no ACL allowing this on the "
-            f"{self.resource} ({detail}); check the ACLs of the principal "
-            "(KAFKA_SASL_USERNAME, or the CN of KAFKA_SSL_CERTIFICATE_LOCATION) with "
-            "kafka-acls --list",
-            code=code,
-        )
+        if acl:
+            message = (
+                f"{prefix}not authorized: {acl} for {principal or 'this principal'} "
+                "(check: horizons acls check)"
+            )
+        else:
+            message = (
+                f"{prefix}not authorized: the principal has no ACL allowing this on the "
+                f"{self.resource} ({detail}); check the ACLs of the principal "
+                "(KAFKA_SASL_USERNAME, or the CN of KAFKA_SSL_CERTIFICATE_LOCATION) with "
+                "kafka-acls --list"
+            )
+        BrokerError.__init__(self, message, code=code)
 
     def at(self, where: str) -> AuthorizationError:
-        return type(self)(self.detail, code=self.code, where=where, resource=self.resource)
+        return type(self)(
+            self.detail,
+            code=self.code,
+            where=where,
+            resource=self.resource,
+            acl=self.acl,
+            principal=self.principal,
+        )
+
+    def naming(self, acl: str, principal: str) -> AuthorizationError:
+        """The same failure, naming the ACL it lacks and the principal."""
+        return type(self)(
+            self.detail, code=self.code, resource=self.resource, acl=acl, principal=principal
+        )
 
 
 _RESOURCE_OF = {

@@ -24,7 +24,7 @@ from confluent_kafka import KafkaException, Message, Producer
 from ..clients import CLIENT_ID, producer_config
 from ..cluster import raise_if_refused
 from ..config import KafkaSettings, mask_config
-from ..errors import BrokerUnavailableError, ConfigError, PublishError
+from ..errors import AuthorizationError, BrokerUnavailableError, ConfigError, PublishError
 from ..packet import KafkaPayload, encode_lines, encode_packet, packet_headers
 from ..partitioner import PartitionerName
 from ..spool import Spool, SpoolSettings
@@ -142,6 +142,7 @@ class Publisher:
                 partition_for=self._partition_for,
                 stats=self.stats,
                 probe=self._probe,
+                refused=self._watch.note_refused,
             )
             self._interrupt = self._forward.interrupt
             self._watch.forward = self._forward
@@ -184,8 +185,7 @@ class Publisher:
 
     def publish(self, packet: KafkaPayload) -> bool:
         """Queue one packet; False when it failed at once (counted and logged)."""
-        if self._closed_flag:
-            raise PublishError("the publisher is closed")
+        self._check_open()
         value = encode_packet(packet)
         timestamp = packet.timestamp_ms()
         key = packet.element_id
@@ -219,8 +219,7 @@ class Publisher:
         Cheaper per packet than :meth:`publish`: the packets are encoded in one call and
         counted once.
         """
-        if self._closed_flag:
-            raise PublishError("the publisher is closed")
+        self._check_open()
         if not packets:
             return 0
         # One JSON document per line; JSON strings never hold a raw newline.
@@ -302,8 +301,7 @@ class Publisher:
         headers: list[tuple[str, str | bytes | None]] | None = None,
     ) -> bool:
         """Queue an already-encoded record (used by replay); same accounting as :meth:`publish`."""
-        if self._closed_flag:
-            raise PublishError("the publisher is closed")
+        self._check_open()
         if self._forward is not None:
             return (
                 self._forward.publish([(key, value, timestamp_ms or 0, headers)], len(value)) == 1
@@ -311,6 +309,13 @@ class Publisher:
         return self._produce_slowly(
             key, value, timestamp_ms or 0, headers if headers is not None else self._headers
         )
+
+    def _check_open(self) -> None:
+        """Raise unless packets can be taken: closed, or the principal may not write."""
+        if self._watch.refused is not None:
+            self._stop_refused(self._watch.refused)
+        if self._closed_flag:
+            raise PublishError("the publisher is closed")
 
     def _partition_for(self, key: bytes | None) -> int:
         """The partition to name in produce(): -1 (librdkafka's partitioner) unless legacy."""
@@ -358,6 +363,8 @@ class Publisher:
                     refreshed = True
                     self.refresh_partitions()
                     continue
+                if isinstance(err, RdKafkaError) and self._watch.note_refused(err):
+                    self._stop_refused(self._watch.refused)
                 reason = f"{err.name()}: {err.str()}" if isinstance(err, RdKafkaError) else str(exc)
                 self.stats.record_sent(len(value))
                 self.stats.record_failed(reason)
@@ -433,8 +440,13 @@ class Publisher:
             return self._report(0)
         self._closed_flag = True
         if self._forward is not None:
-            return self._close_spooled(timeout)
-        remaining = self.flush(timeout)
+            report = self._close_spooled(timeout)
+            if self._watch.refused is not None:
+                raise self._watch.refused
+            return report
+        remaining = self._watch.flush_unless_refused(self._producer, timeout)
+        if self._watch.refused is not None:
+            self._stop_refused(self._watch.refused)
         if remaining:
             log.error(
                 "%d packets not delivered within %.0f s of shutdown; counting them failed",
@@ -445,6 +457,17 @@ class Publisher:
             self._producer.flush(5.0)  # serves the purge delivery reports
         self._stop_threads()
         return self._report(remaining)
+
+    def _stop_refused(self, refused: AuthorizationError | None) -> None:
+        """The principal may not write: nothing more is taken or retried; raise why."""
+        if not self._closed.is_set():
+            self._closed_flag = True
+            if self._forward is not None:
+                self._forward.close(0.0)
+            self._producer.purge(in_queue=True, in_flight=True, blocking=False)
+            self._producer.flush(2.0)  # serves the purge reports
+            self._stop_threads()
+        raise refused or PublishError("the publisher is closed")
 
     def _stop_threads(self) -> None:
         self._closed.set()

@@ -84,8 +84,12 @@ class Forwarder:
         partition_for: Callable[[bytes | None], int],
         stats: PublisherStats,
         probe: Callable[[], str | None],
+        refused: Callable[[RdKafkaError], bool] = lambda _err: False,
     ) -> None:
         self.spool = spool
+        self._refused = refused
+        #: An authorization refusal came back: nothing more is sent (what was spooled stays).
+        self.halted = False
         self._producer = producer
         self._topic = topic
         self._headers = headers
@@ -121,7 +125,7 @@ class Forwarder:
         with self._order:
             first, count = self.spool.append(records, self.interrupt)
             with self._lock:
-                if self._live:
+                if self._live and not self.halted:
                     for i in range(count):
                         if not self._send(first + i, records[i], grace=True):
                             self._go_spooling(first + i, "the local queue stayed full")
@@ -170,6 +174,9 @@ class Forwarder:
             self.spool.ack(seq)
             self.acked += 1
             return
+        if self._refused(err):
+            self.halted = True  # stays spooled: delivered once the ACL is granted
+            return
         code = err.code()
         if code in RETRIABLE or err.retriable():
             if code not in _PURGED:  # our own purges say nothing about the broker
@@ -205,7 +212,9 @@ class Forwarder:
 
     def _drain_loop(self) -> None:
         while not self._stop.is_set():
-            if self._rewind:
+            if self.halted:
+                self._stop.wait(0.1)
+            elif self._rewind:
                 self._do_rewind()
             elif self.outage is not None:
                 self._wait_for_broker()
@@ -320,7 +329,7 @@ class Forwarder:
         """Wait up to ``timeout`` s for the spool to be sent and acknowledged; without
         ``through_outage``, not while the broker is away (what it holds stays spooled)."""
         deadline = time.monotonic() + timeout
-        while self.spool.records and time.monotonic() < deadline:
+        while self.spool.records and time.monotonic() < deadline and not self.halted:
             if self.outage is not None and not through_outage:
                 return
             time.sleep(0.05)

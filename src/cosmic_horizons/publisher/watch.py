@@ -9,10 +9,11 @@ import time
 from typing import Final
 
 from confluent_kafka import KafkaError as RdKafkaError
-from confluent_kafka import Message
+from confluent_kafka import Message, Producer
 
+from ..acls import Resource, lacking
 from ..config import KafkaSettings
-from ..errors import note_client_error
+from ..errors import AuthorizationError, classify_security, note_client_error
 from ..stats import PublisherStats
 from .diagnose import why_stalled
 from .forward import Forwarder
@@ -41,6 +42,13 @@ _TRANSIENT_CODES: Final = frozenset(
 )
 
 
+#: What a producer's principal lacks when the broker answers with each code.
+_LACKING: Final[dict[int, tuple[str, Resource]]] = {
+    RdKafkaError.TOPIC_AUTHORIZATION_FAILED: ("Write", "topic"),
+    RdKafkaError.CLUSTER_AUTHORIZATION_FAILED: ("IdempotentWrite", "cluster"),
+}
+
+
 class ProducerWatch:
     """The error callback and the stall watch of one publisher."""
 
@@ -54,11 +62,38 @@ class ProducerWatch:
         self.stalls = 0
         self._stalled_since: float | None = None
         self._transient_warned: dict[int, float] = {}  # error code: when last said
+        #: The first authorization refusal seen: publishing stops at it (no retrying).
+        self.refused: AuthorizationError | None = None
+
+    def note_refused(self, err: RdKafkaError) -> bool:
+        """True when ``err`` is an authorization refusal (the first is kept, naming the ACL)."""
+        code = err.code()
+        text = err.str()
+        if code not in _LACKING and "cluster authorization failed" in text.lower():
+            code = RdKafkaError.CLUSTER_AUTHORIZATION_FAILED  # a fatal error wrapping it
+        refused = classify_security(code, text)
+        if not isinstance(refused, AuthorizationError):
+            return False
+        if self.refused is None:
+            operation, resource = _LACKING.get(code, ("Write", "topic"))
+            self.refused = lacking(refused, self.settings, operation, resource, self.topic)
+            log.debug("producer refused: %s", self.refused)
+        return True
+
+    def flush_unless_refused(self, producer: Producer, timeout: float) -> int:
+        """``producer.flush(timeout)``, cut short by an authorization refusal; still queued."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = int(producer.flush(min(0.2, max(0.0, deadline - time.monotonic()))))
+            if not left or self.refused is not None or time.monotonic() >= deadline:
+                return left
 
     def on_error(self, err: RdKafkaError) -> None:
         """librdkafka's error_cb: classified, said once per outage, not once a second."""
         # A SASL/TLS failure explains the transport errors that follow it.
         note_client_error(err, self.settings.bootstrap_servers)
+        if self.note_refused(err):
+            return  # said once, by whoever publishes next or closes
         if self.forward is not None and err.code() == RdKafkaError._ALL_BROKERS_DOWN:
             self.forward.note_outage(f"{err.name()}: {err.str()}")
             self.stats.record_error(f"{err.name()}: {err.str()}")
@@ -94,6 +129,9 @@ class ProducerWatch:
             return
         if err.code() == RdKafkaError._UNKNOWN_PARTITION and refresh is not None:
             refresh.set()
+        if self.note_refused(err):
+            self.stats.record_failed(f"{err.name()}: {err.str()}")
+            return
         reason = f"{err.name()}: {err.str()}"
         self.stats.record_failed(reason)
         seen = self.stats.failures[reason.split(":", 1)[0]]
