@@ -26,6 +26,11 @@ from cosmic_horizons.kafka_local import LocalKafkaCluster
 from tests.engines import ENGINES
 
 ROOT = Path(__file__).resolve().parent.parent
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # pytest-xdist gives its workers COLUMNS=80 and LINES=24; the commands under test would
+    # then wrap their tables at 80 columns, unlike the plain pipe they see without workers.
+    for _name in ("COLUMNS", "LINES"):
+        os.environ.pop(_name, None)
 if "PYTEST_XDIST_WORKER" in os.environ and "HORIZONS_TEST_WORKER_OUTPUT" not in os.environ:
     # Under pytest-xdist each worker has its own session brokers, so each gets its own
     # folder (brokers' data, logs, screenshots); tests/*/conftest.py and subprocesses read it.

@@ -234,7 +234,13 @@ def _groups(
     with Monitor(settings, timeout=timeout, window=10, min_sample_interval=0.0) as monitor:
         monitor.lag()
         time.sleep(interval)
-        lags = [g for g in monitor.lag() if not g.group.startswith("horizons-")]
+        # The groups that read this topic (a shared cluster's other groups are not its doctor's).
+        lags = [
+            g
+            for g in monitor.lag()
+            if not g.group.startswith("horizons-")
+            and any(p.topic == settings.topic for p in g.partitions)
+        ]
     unread = {
         (p.topic, p.partition): p.committed
         for g in lags

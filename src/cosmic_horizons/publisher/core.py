@@ -85,6 +85,11 @@ class Publisher:
         self.partitioner: PartitionerName = settings.partitioner
         legacy = self.partitioner == "kafkajs-legacy"
         conf: dict[str, Any] = producer_config(settings)
+        if spool is not None and not conf.get("enable.idempotence"):
+            # The spool promises each element's order. With several requests in flight per
+            # partition a retried batch can land behind a later one; idempotence (prod) keeps
+            # the order, without it one request in flight per connection does.
+            conf["max.in.flight.requests.per.connection"] = 1
         conf.update(extra_config or {})
         log.debug("producer config: %s", mask_config(conf))
         # Only failures come back one by one; deliveries are derived (see PublisherStats).
