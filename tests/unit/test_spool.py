@@ -28,7 +28,7 @@ def read_all(spool: Spool, seq: int = 0) -> list[int]:
     reader.seek(seq)
     out = []
     while batch := reader.read(500):
-        out.extend(r.seq for r in batch if not spool.is_done(r.seq))
+        out.extend(r[0] for r in batch if not spool.is_done(r[0]))
     return out
 
 
@@ -43,8 +43,8 @@ def test_append_read_ack_in_order_across_segments(tmp_path: Path) -> None:
         got = []
         while batch := reader.read(700):
             got.extend(batch)
-        assert [r.seq for r in got] == list(range(3000))
-        assert got[5].key == b"e5" and got[5].value.startswith(b"00000005")
+        assert [r[0] for r in got] == list(range(3000))
+        assert got[5][2] == b"e5" and got[5][3].startswith(b"00000005")
         for seq in reversed(range(1500)):  # out of order: the cursor waits for the prefix
             spool.ack(seq)
         assert spool.acked_seq == 1500 and spool.records == 1500

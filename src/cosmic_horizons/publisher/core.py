@@ -140,6 +140,7 @@ class Publisher:
                 topic=self.topic,
                 headers=self._headers,
                 partition_for=self._partition_for,
+                legacy=self._legacy is not None,
                 stats=self.stats,
                 probe=self._probe,
             )
