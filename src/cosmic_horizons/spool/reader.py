@@ -92,10 +92,9 @@ class SpoolReader:
         return out
 
     def _fill(self, size: int) -> bool:
-        """Make ``_buf`` start at the offset and hold what the file has beyond it (up to a
-        block); False when nothing more is there."""
-        end = self._buf_at + len(self._buf)
-        if self._offset >= end or end < min(size, self._offset + self._block):
+        """Read the next block at the offset once ``_buf`` is used up; False when the file
+        holds nothing beyond the offset."""
+        if self._offset >= self._buf_at + len(self._buf):  # used up (or dropped: re-read)
             want = min(size - self._offset, self._block)
             self._buf = os.pread(self._fd, want, self._offset)
             self._buf_at = self._offset

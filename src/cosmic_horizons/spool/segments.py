@@ -36,7 +36,8 @@ class Recovered:
     segments: list[Segment]
     next_seq: int
     low: int
-    corrupt: int
+    damaged: set[tuple[str, int]]
+    """(segment name, offset) of each damaged stretch found (reported once, here)."""
 
 
 def new_segment(directory: Path, first_seq: int) -> Segment:
@@ -61,17 +62,18 @@ def recover(directory: Path, low: int) -> Recovered:
             continue
         segments.append(Segment(first, path, path.stat().st_size, None))
     if not segments:
-        return Recovered([new_segment(directory, low)], low, low, 0)
+        return Recovered([new_segment(directory, low)], low, low, set())
     last = segments[-1]
     data = last.path.read_bytes()
-    next_seq, good_end, corrupt = last.first_seq, 0, 0
+    next_seq, good_end = last.first_seq, 0
+    damaged: set[tuple[str, int]] = set()
     for item in scan(data):
         if isinstance(item, SpoolRecord):
             next_seq, good_end = item.seq + 1, item.end
             if last.first_ts_ms is None:
                 last.first_ts_ms = item.timestamp_ms
             continue
-        corrupt += 1
+        damaged.add((last.path.name, item.offset))
         log.warning(
             "spool %s: %s in %s at offset %d (%d bytes, %s): skipped, %s",
             directory,
@@ -91,7 +93,7 @@ def recover(directory: Path, low: int) -> Recovered:
     while len(segments) > 1 and segments[1].first_seq <= low:
         unlink(segments.pop(0))
     low = min(max(low, segments[0].first_seq), next_seq)
-    return Recovered(segments, next_seq, low, corrupt)
+    return Recovered(segments, next_seq, low, damaged)
 
 
 def _truncate(path: Path, size: int) -> None:

@@ -66,7 +66,6 @@ class Spool:
             ) from None
         self._lock = threading.Lock()
         self._append_lock = threading.Lock()  # appends are whole: their seqs are contiguous
-        self._damage_seen: set[tuple[str, int]] = set()
         self._room = threading.Condition(self._lock)
         self.dropped = 0
         self._since_fsync = 0
@@ -76,7 +75,8 @@ class Spool:
         found = recover(self.path, _CURSOR.unpack(raw)[0] if len(raw) == _CURSOR.size else 0)
         self._segments = found.segments
         self._next = found.next_seq
-        self.corrupt = found.corrupt
+        self._damage_seen = found.damaged  # reported by recover(): not again by the reader
+        self.corrupt = len(found.damaged)
         self._acks = AckedRanges(found.low)
         self._written_low = found.low
         self._written_at = time.monotonic()
