@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import struct
 import threading
 import time
 from pathlib import Path
@@ -11,7 +12,9 @@ import pytest
 
 from cosmic_horizons.errors import ConfigError, StorageError
 from cosmic_horizons.spool import Spool, SpoolSettings
-from cosmic_horizons.spool.records import encode_record
+from cosmic_horizons.spool.acks import AckedRanges
+from cosmic_horizons.spool.records import encode_batch, encode_record
+from cosmic_horizons.spool.store import CURSOR_EVERY
 
 MiB = 1024 * 1024
 
@@ -28,7 +31,7 @@ def read_all(spool: Spool, seq: int = 0) -> list[int]:
     reader.seek(seq)
     out = []
     while batch := reader.read(500):
-        out.extend(r.seq for r in batch if not spool.is_done(r.seq))
+        out.extend(r[0] for r in batch if not spool.is_done(r[0]))
     return out
 
 
@@ -43,8 +46,8 @@ def test_append_read_ack_in_order_across_segments(tmp_path: Path) -> None:
         got = []
         while batch := reader.read(700):
             got.extend(batch)
-        assert [r.seq for r in got] == list(range(3000))
-        assert got[5].key == b"e5" and got[5].value.startswith(b"00000005")
+        assert [r[0] for r in got] == list(range(3000))
+        assert got[5][2] == b"e5" and got[5][3].startswith(b"00000005")
         for seq in reversed(range(1500)):  # out of order: the cursor waits for the prefix
             spool.ack(seq)
         assert spool.acked_seq == 1500 and spool.records == 1500
@@ -153,3 +156,37 @@ def test_settings_are_checked() -> None:
         SpoolSettings(path=Path("x"), max_bytes=10)
     with pytest.raises(ConfigError, match="spool-policy"):
         SpoolSettings(path=Path("x"), policy="maybe")  # type: ignore[arg-type]
+
+
+def test_acked_ranges_merge_out_of_order_into_the_prefix() -> None:
+    acks = AckedRanges(100)
+    assert not acks.add(300, 400) and not acks.add(200, 250) and not acks.add(240, 300)
+    assert acks.low == 100 and acks.above == 200 and 260 in acks and 150 not in acks
+    assert acks.count_in(150, 350) == 150
+    assert acks.add(100, 200)  # the gap closes: everything up to 400 is the prefix
+    assert (acks.low, acks.above) == (400, 0)
+    assert not acks.add(50, 400)  # below the prefix: nothing changes
+    acks.add(500, 600)
+    acks.move_low(550)  # dropped up to 550: the range above is cut, then merged
+    assert (acks.low, acks.above) == (600, 0)
+
+
+def test_batch_encoding_is_the_record_format(tmp_path: Path) -> None:
+    records = [(b"e1", b"v" * 50, 123, None), (b"e2", b"w", 5, [("h", b"x")])]
+    assert encode_batch(7, records) == [
+        encode_record(7 + i, ts, k, v, h) for i, (k, v, ts, h) in enumerate(records)
+    ]
+
+
+def test_cursor_is_written_in_batches_and_current_after_a_tick(tmp_path: Path) -> None:
+    with Spool(SpoolSettings(path=tmp_path)) as spool:
+        spool.append(recs(0, 5000))
+        cursor = tmp_path / "cursor"
+        for start in range(0, 5000, 263):  # one range per publish call, as the publisher does
+            spool.ack_range(start, min(5000, start + 263))
+            raw = cursor.read_bytes()  # empty until first written: seq 0, as opening reads it
+            written = struct.unpack("<Q", raw)[0] if raw else 0
+            assert spool.acked_seq - written < CURSOR_EVERY  # what a crash would re-send
+        spool.tick()
+        assert struct.unpack("<Q", cursor.read_bytes())[0] == 5000 == spool.acked_seq
+        assert spool.records == 0 and spool.acked_total == 5000

@@ -29,6 +29,7 @@ from ..packet import KafkaPayload, encode_lines, encode_packet, packet_headers
 from ..partitioner import PartitionerName
 from ..spool import Spool, SpoolSettings
 from ..stats import PublisherStats, StatsSnapshot
+from .careful import CarefulProducer
 from .diagnose import LIBRDKAFKA_LOG
 from .forward import Forwarder, SpoolView
 from .metadata import LegacyPlacement, read_partition_count, refresh_count, topic_problem
@@ -103,7 +104,6 @@ class Publisher:
         self._closed = threading.Event()
         self._headers: list[tuple[str, str | bytes | None]] = list(packet_headers())
         self._started = time.monotonic()
-        self._backpressure_waits = 0
         self._metadata_timeout = metadata_timeout
         self._spool = Spool(spool) if spool is not None else None  # taken first: one per spool
         try:
@@ -138,18 +138,29 @@ class Publisher:
         self._produce = self._producer.produce
         self._record_sent = self.stats.record_sent
         self._closed_flag = False
+        self._careful = CarefulProducer(
+            self._producer,
+            self.topic,
+            self._headers,
+            self.stats,
+            legacy=self._legacy,
+            refresh=self.refresh_partitions,
+            interrupt=self._interrupt,
+        )
+        self._careful.on_refusal = self._raise_if_refused
         if self._spool is not None:
             self._forward = Forwarder(
                 self._spool,
                 producer=self._producer,
                 topic=self.topic,
                 headers=self._headers,
-                partition_for=self._partition_for,
+                partition_for=self._careful.partition_for,
+                legacy=self._legacy is not None,
                 stats=self.stats,
                 probe=self._probe,
                 refused=self._watch.note_refused,
             )
-            self._interrupt = self._forward.interrupt
+            self._interrupt = self._careful.interrupt = self._forward.interrupt
             self._watch.forward = self._forward
         self._poller = threading.Thread(target=self._poll_loop, name="publisher-poll", daemon=True)
         self._poller.start()
@@ -181,11 +192,6 @@ class Publisher:
         """The topic's partition count as last read (0 when it was not read)."""
         return self._partitions if self._legacy is None else self._legacy.count
 
-    def _place(self, key: str | bytes) -> int:
-        """kafkajs-legacy: the partition of ``key``, computed once per key and count."""
-        assert self._legacy is not None
-        return self._legacy.place(key)
-
     # -- producing -------------------------------------------------------------------------
 
     def publish(self, packet: KafkaPayload) -> bool:
@@ -204,7 +210,7 @@ class Publisher:
             else:
                 partition = cache.get(key)
                 if partition is None:
-                    partition = self._place(key)
+                    partition = self._careful.place(key)
                 self._produce(
                     self.topic,
                     value,
@@ -214,7 +220,7 @@ class Publisher:
                     headers=self._headers,
                 )
         except (BufferError, KafkaException):
-            return self._produce_slowly(key.encode(), value, timestamp, self._headers)
+            return self._careful.produce(key.encode(), value, timestamp, self._headers)
         self._record_sent(len(value))
         return True
 
@@ -256,47 +262,8 @@ class Publisher:
                 self.stats.record_sent_many(queued, len(blob) - queued)
                 return queued
             self.stats.record_sent_many(queued, sum(map(len, values[:queued])))
-            return queued + self._publish_rest(packets, values, queued)
-        return self._publish_rest(packets, values, 0)
-
-    def _publish_rest(
-        self, packets: Sequence[KafkaPayload], values: list[bytes], start: int
-    ) -> int:
-        """publish_many's careful loop: kafkajs-legacy placement, backpressure, refusals."""
-        produce, topic, headers = self._produce, self.topic, self._headers
-        cache = self._partition_of
-        accepted = uncounted = nbytes = 0  # uncounted, nbytes: queued, not yet in the stats
-        for i in range(start, len(packets)):
-            packet, value = packets[i], values[i]
-            key = packet.element_id
-            try:
-                if cache is None:
-                    produce(topic, value, key, timestamp=packet.timestamp_ms(), headers=headers)
-                else:
-                    partition = cache.get(key)
-                    if partition is None:
-                        partition = self._place(key)
-                    produce(
-                        topic,
-                        value,
-                        key,
-                        partition=partition,
-                        timestamp=packet.timestamp_ms(),
-                        headers=headers,
-                    )
-            except (BufferError, KafkaException):
-                self.stats.record_sent_many(uncounted, nbytes)
-                uncounted = nbytes = 0
-                accepted += self._produce_slowly(
-                    key.encode(), value, packet.timestamp_ms(), headers
-                )
-                cache = self._partition_of
-                continue
-            accepted += 1
-            uncounted += 1
-            nbytes += len(value)
-        self.stats.record_sent_many(uncounted, nbytes)
-        return accepted
+            return queued + self._careful.publish_rest(packets, values, queued)
+        return self._careful.publish_rest(packets, values, 0)
 
     def publish_encoded(
         self,
@@ -311,9 +278,14 @@ class Publisher:
             return (
                 self._forward.publish([(key, value, timestamp_ms or 0, headers)], len(value)) == 1
             )
-        return self._produce_slowly(
+        return self._careful.produce(
             key, value, timestamp_ms or 0, headers if headers is not None else self._headers
         )
+
+    def _raise_if_refused(self, err: RdKafkaError) -> None:
+        """produce() said the principal may not write: stop taking packets and raise why."""
+        if self._watch.note_refused(err):
+            self._stop_refused(self._watch.refused)
 
     def _check_open(self) -> None:
         """Raise unless packets can be taken: closed, or the principal may not write."""
@@ -321,62 +293,6 @@ class Publisher:
             self._stop_refused(self._watch.refused)
         if self._closed_flag:
             raise PublishError("the publisher is closed")
-
-    def _partition_for(self, key: bytes | None) -> int:
-        """The partition to name in produce(): -1 (librdkafka's partitioner) unless legacy."""
-        cache = self._partition_of
-        if cache is None or key is None:
-            return -1
-        partition = cache.get(key)
-        return self._place(key) if partition is None else partition
-
-    def _produce_slowly(
-        self,
-        key: bytes,
-        value: bytes,
-        timestamp_ms: int,
-        headers: list[tuple[str, str | bytes | None]],
-    ) -> bool:
-        """Produce, waiting while the local queue is full; count a refusal as a failure."""
-        refreshed = False
-        while True:
-            try:
-                self._produce(
-                    self.topic,
-                    value,
-                    key,
-                    partition=self._partition_for(key),
-                    timestamp=timestamp_ms,
-                    headers=headers,
-                )
-            except BufferError:
-                # Local queue full: wait for deliveries to make room (backpressure).
-                if self._interrupt.is_set():
-                    return False  # interrupt(): not accepted, not failed
-                self._backpressure_waits += 1
-                self._producer.poll(0.01)
-                continue
-            except KafkaException as exc:
-                err = exc.args[0] if exc.args else None
-                if (
-                    isinstance(err, RdKafkaError)
-                    and err.code() == RdKafkaError._UNKNOWN_PARTITION
-                    and self._partition_of is not None
-                    and not refreshed
-                ):
-                    # The partition count changed under us: read it again, place again.
-                    refreshed = True
-                    self.refresh_partitions()
-                    continue
-                if isinstance(err, RdKafkaError) and self._watch.note_refused(err):
-                    self._stop_refused(self._watch.refused)
-                reason = f"{err.name()}: {err.str()}" if isinstance(err, RdKafkaError) else str(exc)
-                self.stats.record_sent(len(value))
-                self.stats.record_failed(reason)
-                log.error("packet for key %r not queued: %s", key, reason)
-                return False
-            self.stats.record_sent(len(value))
-            return True
 
     @property
     def stalls(self) -> int:
@@ -386,7 +302,7 @@ class Publisher:
     @property
     def backpressure_waits(self) -> int:
         """How many times publish() had to wait for a full local queue."""
-        return self._backpressure_waits
+        return self._careful.backpressure_waits
 
     def queued(self) -> int:
         """Packets queued or in flight, not yet acknowledged (with a spool: spooled)."""

@@ -8,11 +8,14 @@ publisher stops handing packets to librdkafka and a drain thread takes over: it 
 the spool holds, oldest first, at a bounded rate, and publishing goes live again once it
 has caught up. So the order: while the spool holds anything not yet sent, everything new is
 spooled behind it (not per element: one queue keeps every element's order with no index).
+Records are handed over and acknowledged in blocks (:mod:`.blocks`): one callback object per
+publish call or drained batch, not one per record. Only the publisher's poll thread serves
+delivery reports; the threads here wait for it rather than poll themselves.
 """
 
 from __future__ import annotations
 
-import functools
+import itertools
 import logging
 import threading
 import time
@@ -25,15 +28,18 @@ from confluent_kafka import KafkaError as RdKafkaError
 from confluent_kafka import KafkaException, Message, Producer
 
 from ..spool import Spool, SpoolStatus
-from ..spool.records import Headers, SpoolRecord
+from ..spool.records import Drained, Headers
 from ..stats import PublisherStats, SpoolStats
+from .blocks import Block
 
-__all__ = ["DRAIN_WINDOW", "Forwarder", "SpoolView"]
+__all__ = ["DRAIN_BATCH", "DRAIN_WINDOW", "Forwarder", "SpoolView"]
 
 log = logging.getLogger(__name__)
 
 #: Records the drain keeps in librdkafka's queue at most (what a crash may duplicate).
 DRAIN_WINDOW: Final = 20_000
+#: Records the drain reads and hands over as one block (fewer under a low --drain-rate).
+DRAIN_BATCH: Final = 2_000
 #: Delivery errors that mean "not now": the record stays spooled and is sent again.
 RETRIABLE: Final = frozenset(
     {
@@ -82,6 +88,7 @@ class Forwarder:
         topic: str,
         headers: Headers,
         partition_for: Callable[[bytes | None], int],
+        legacy: bool,
         stats: PublisherStats,
         probe: Callable[[], str | None],
         refused: Callable[[RdKafkaError], bool] = lambda _err: False,
@@ -94,6 +101,7 @@ class Forwarder:
         self._topic = topic
         self._headers = headers
         self._partition_for = partition_for
+        self._legacy = legacy
         self._stats = stats
         self._probe = probe
         self._order = threading.Lock()  # publishers, one at a time: spool order = send order
@@ -104,7 +112,6 @@ class Forwarder:
         self._closing = False
         self.outage: str | None = None
         self._rewind = False
-        self.acked = 0
         self._samples: deque[tuple[float, int, int]] = deque(maxlen=20)
         self._failures_logged: dict[str, int] = {}
         backlog = spool.records
@@ -125,11 +132,13 @@ class Forwarder:
         with self._order:
             first, count = self.spool.append(records, self.interrupt)
             with self._lock:
-                if self._live and not self.halted:
-                    for i in range(count):
-                        if not self._send(first + i, records[i], grace=True):
-                            self._go_spooling(first + i, "the local queue stayed full")
-                            break
+                if self._live and count and not self.halted:
+                    items = records if count == len(records) else records[:count]
+                    block = Block(self, first, first + count, items, drained=False)
+                    sent = self._hand(block, items, grace=True)
+                    if sent < count:
+                        block.not_sent(range(first + sent, first + count))
+                        self._go_spooling(first + sent, "the local queue stayed full")
         self._stats.record_sent_many(count, nbytes if count == len(records) else 0)
         return count
 
@@ -140,60 +149,80 @@ class Forwarder:
         self._reader.seek(next_seq)
         log.warning("spooling to %s: %s", self.spool.path, why)
 
-    def _send(self, seq: int, record: Record, *, grace: bool) -> bool:
-        """Hand one record to librdkafka (its ack removes it from the spool); False when the
-        queue stayed full (for ``grace`` s when live) or sending must stop."""
-        key, value, timestamp_ms, headers = record
+    def _hand(self, block: Block, items: Sequence[Record], *, grace: bool) -> int:
+        """Hand ``items`` (the block's records in order) to librdkafka; how many were (the
+        rest: the queue stayed full, for ``grace`` s when live, or sending must stop)."""
+        produce, topic, default = self._producer.produce, self._topic, self._headers
+        callback, place = block.report, self._partition_for
+        legacy = self._legacy
         deadline = time.monotonic() + self.spool.settings.queue_grace_s
-        while True:
+        i, n = 0, len(items)
+        while i < n:
             try:
-                self._producer.produce(
-                    self._topic,
-                    value,
-                    key,
-                    partition=self._partition_for(key),
-                    timestamp=timestamp_ms,
-                    headers=headers if headers is not None else self._headers,
-                    on_delivery=functools.partial(self._on_ack, seq),
-                )
-                return True
+                for key, value, ts, headers in itertools.islice(items, i, None):
+                    produce(
+                        topic,
+                        value,
+                        key,
+                        partition=place(key) if legacy else -1,
+                        timestamp=ts,
+                        headers=default if headers is None else headers,
+                        on_delivery=callback,
+                    )
+                    i += 1
             except BufferError:
                 if self._stop.is_set() or self.outage is not None or self._rewind:
-                    return False
+                    return i
                 if grace and time.monotonic() > deadline:
-                    return False
-                self._producer.poll(0.01)
+                    return i
+                time.sleep(0.002)  # the poll thread serves the reports that make room
             except KafkaException as exc:
-                self._failed(seq, key, str(exc.args[0] if exc.args else exc))
-                return True
+                self._failed(items[i][0], str(exc.args[0] if exc.args else exc))
+                block.skip()
+                i += 1
+        return i
 
     # -- acknowledgements ------------------------------------------------------------------
 
-    def _on_ack(self, seq: int, err: RdKafkaError | None, msg: Message) -> None:
-        if err is None:
-            self.spool.ack(seq)
-            self.acked += 1
-            return
+    def block_done(self, block: Block) -> None:
+        """Every record of ``block`` reported: acknowledge it in the spool (less its retries)."""
+        delivered = block.expected - len(block.retry)
+        for start, end in block.acked_runs():
+            self.spool.ack_range(start, end, delivered)
+            delivered = 0
+
+    def block_error(self, block: Block, err: RdKafkaError, msg: Message) -> None:
+        seq = block.seq_of(msg)
         if self._refused(err):
             self.halted = True  # stays spooled: delivered once the ACL is granted
+            block.retry.update(block.seqs() if seq is None else (seq,))
             return
         code = err.code()
         if code in RETRIABLE or err.retriable():
             if code not in _PURGED:  # our own purges say nothing about the broker
                 self.note_outage(f"{err.name()}: {err.str()}")
+            if seq is None:  # cannot tell which: send them all again (duplicates, no loss)
+                block.retry.update(block.seqs())
+            else:
+                block.retry.add(seq)
             return  # stays spooled; sent again
-        self._failed(seq, msg.key(), f"{err.name()}: {err.str()}")
+        self._failed(msg.key(), f"{err.name()}: {err.str()}")
 
-    def _failed(self, seq: int, key: bytes | None, reason: str) -> None:
-        """A record the broker will never take (too large, not authorised): counted, dropped."""
+    def _failed(self, key: bytes | None, reason: str) -> None:
+        """A record the broker will never take (too large, not authorised): counted, and
+        acknowledged with its block (never retried)."""
         self._stats.record_failed(reason)
-        self.spool.ack(seq)
         name = reason.split(":", 1)[0]
         seen = self._failures_logged[name] = self._failures_logged.get(name, 0) + 1
         if seen <= 3:
             log.error("packet for key %r not deliverable, not retried: %s", key, reason)
         elif seen == 4:
             log.error("more packets fail with %s; counted in the stats, not logged", name)
+
+    @property
+    def acked(self) -> int:
+        """Records the broker acknowledged (progress, for the stall watch)."""
+        return self.spool.acked_total
 
     def note_outage(self, reason: str) -> None:
         """Delivery cannot happen now: stop live sending, resend from the oldest unacked."""
@@ -219,6 +248,7 @@ class Forwarder:
             elif self.outage is not None:
                 self._wait_for_broker()
             elif self._live:
+                self.spool.tick()
                 self._stop.wait(0.05)
             elif not self._drain_some():
                 self._stop.wait(0.02)
@@ -249,38 +279,44 @@ class Forwarder:
             self._stop.wait(1.0)
 
     def _drain_some(self) -> bool:
-        """Send the next records at the drain rate; False when there was nothing to send."""
+        """Send the next block at the drain rate; False when there was nothing to send."""
         if len(self._producer) >= DRAIN_WINDOW:
-            self._producer.poll(0.01)
+            self._stop.wait(0.002)  # the poll thread serves the reports that make room
             return True
         rate = self.spool.settings.drain_rate
-        batch = 500 if not rate else max(1, min(500, int(rate / 20)))
+        batch = DRAIN_BATCH if not rate else max(1, min(DRAIN_BATCH, int(rate / 20)))
         started = time.monotonic()
+        start = self._reader.position
         records = self._reader.read(batch)
         if not records:
             return self._maybe_go_live()
-        for record in records:
-            if self._stop.is_set() or self._rewind or self.outage is not None:
-                return True
-            if not self.spool.is_done(record.seq) and not self._send_drained(record):
-                return True
-            self._next = record.seq + 1
+        self._send_drained(start, records)
         if rate:
             pause = len(records) / rate - (time.monotonic() - started)
             if pause > 0:
                 self._stop.wait(pause)
         return True
 
-    def _send_drained(self, record: SpoolRecord) -> bool:
+    def _send_drained(self, start: int, records: list[Drained]) -> None:
+        """One block: ``records`` read from ``start`` on; seqs between them that the reader
+        skipped (damaged, or gone) are acknowledged with it, never sent."""
+        end = records[-1][0] + 1
+        todo = self.spool.not_done(records)
         with self._lock:
-            sent = self._send(
-                record.seq,
-                (record.key, record.value, record.timestamp_ms, record.headers),
-                grace=False,
-            )
-        if not sent:
-            self._reader.seek(record.seq)
-        return sent
+            if self._stop.is_set() or self._rewind or self.outage is not None:
+                self._reader.seek(start)
+                return
+            if not todo:
+                self.spool.ack_range(start, end, 0)
+                self._next = end
+                return
+            block = Block(self, start, end, todo, drained=True)
+            sent = self._hand(block, [(k, v, ts, h) for _, ts, k, v, h in todo], grace=False)
+            if sent < len(todo):
+                block.not_sent(r[0] for r in todo[sent:])
+                end = todo[sent][0]
+                self._reader.seek(end)
+            self._next = end
 
     def _maybe_go_live(self) -> bool:
         with self._lock:
@@ -344,7 +380,9 @@ class Forwarder:
         self._thread.join(5.0)
         with self._lock:
             self._producer.purge(in_queue=True, in_flight=True, blocking=False)
-        self._producer.flush(2.0)
+        deadline = time.monotonic() + 2.0
+        while len(self._producer) and time.monotonic() < deadline:
+            time.sleep(0.01)  # the poll thread serves the purge reports
         left = self.spool.records
         self.spool.close()
         return left

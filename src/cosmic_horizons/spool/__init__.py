@@ -1,7 +1,8 @@
 """Store and forward: what a publisher cannot deliver waits on disk, in order, checksummed.
 
 :mod:`.records` is the record format, :mod:`.store` the segment files and the cursor of what
-is acknowledged, :mod:`.reader` reads them back, :mod:`.settings` its settings and status,
+is acknowledged (:mod:`.acks` the acknowledged seqs, :mod:`.segments` the files and their
+recovery), :mod:`.reader` reads them back, :mod:`.settings` its settings and status,
 :mod:`.inspect` reads a spool without taking it. The publisher's side (when to spool, the drain) is
 :mod:`cosmic_horizons.publisher.forward`. See docs/publisher.md, "Store and forward".
 """

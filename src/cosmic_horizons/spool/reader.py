@@ -1,18 +1,25 @@
-"""Reading a spool back in seq order, across segments, while it is appended to."""
+"""Reading a spool back in seq order, across segments, while it is appended to.
+
+Segments are read in large blocks (:data:`BLOCK` bytes, one ``pread``) kept between calls, and
+records come out as plain tuples (:data:`.records.Drained`) through :func:`.records.read_run`;
+only at bytes that are no valid record does the careful :func:`.records.scan` run.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from .records import SpoolRecord, scan
+from .records import Drained, SpoolRecord, read_run, scan
 
 if TYPE_CHECKING:
     from .store import Spool
 
-__all__ = ["SpoolReader"]
+__all__ = ["BLOCK", "SpoolReader"]
 
-_CHUNK: Final = 1024 * 1024
+#: Bytes read from a segment at once.
+BLOCK: Final = 4 * 1024 * 1024
 
 
 class SpoolReader:
@@ -23,24 +30,50 @@ class SpoolReader:
         self._spool = spool
         self._seq = 0
         self._path: Path | None = None
-        self._offset = 0
-        self._chunk = _CHUNK
+        self._fd = -1
+        self._offset = 0  # in the segment: where the next record starts
+        self._buf = b""
+        self._buf_at = 0  # the segment offset of _buf[0]
+        self._block = BLOCK
+
+    @property
+    def position(self) -> int:
+        """The seq the next read starts from."""
+        return self._seq
 
     def seek(self, seq: int) -> None:
-        self._seq, self._path, self._offset = seq, None, 0
+        self._seq = seq
+        self._open(None)
 
-    def read(self, limit: int) -> list[SpoolRecord]:
+    def _open(self, path: Path | None) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+        self._fd = -1
+        self._path, self._offset, self._buf, self._buf_at = path, 0, b"", 0
+        if path is not None:
+            try:
+                self._fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                self._path = None  # gone (acknowledged or dropped): read() finds its seq again
+
+    def close(self) -> None:
+        self._open(None)
+
+    def read(self, limit: int) -> list[Drained]:
         """Up to ``limit`` records from the position on; fewer (or none) at the end."""
-        out: list[SpoolRecord] = []
+        out: list[Drained] = []
         while len(out) < limit:
             if self._path is None:
                 found = self._spool._locate(self._seq)
                 if found is None:
                     break
-                self._path, self._offset = found[0], 0
+                self._open(found[0])
+                if self._path is None:
+                    continue
+            assert self._path is not None
             info = self._spool._size_of(self._path)
             if info is None:  # acknowledged or dropped while we read: find our seq again
-                self._path = None
+                self._open(None)
                 self._seq = max(self._seq, self._spool.acked_seq)
                 if self._spool._locate(self._seq) is None:
                     break
@@ -52,39 +85,53 @@ class SpoolReader:
                 nxt = self._spool._after(self._path)
                 if nxt is None:
                     break
-                self._path, self._offset = nxt[0], 0
+                self._open(nxt[0])
                 continue
-            if not self._read_chunk(self._path, size, limit - len(out), out):
+            if not self._read_block(size, limit - len(out), out):
                 break
         return out
 
-    def _read_chunk(self, path: Path, size: int, limit: int, out: list[SpoolRecord]) -> bool:
+    def _fill(self, size: int) -> bool:
+        """Read the next block at the offset once ``_buf`` is used up; False when the file
+        holds nothing beyond the offset."""
+        if self._offset >= self._buf_at + len(self._buf):  # used up (or dropped: re-read)
+            want = min(size - self._offset, self._block)
+            self._buf = os.pread(self._fd, want, self._offset)
+            self._buf_at = self._offset
+        return self._buf_at + len(self._buf) > self._offset
+
+    def _read_block(self, size: int, limit: int, out: list[Drained]) -> bool:
         """Read on from the offset; False when nothing more can be read now."""
-        start = self._offset
-        want = min(size - start, self._chunk)
-        try:
-            with open(path, "rb") as f:
-                f.seek(start)
-                data = f.read(want)
-        except FileNotFoundError:
-            return True  # gone: read() finds the position again
-        reaches_end = start + len(data) >= size
-        moved = False
-        for item in scan(data):
-            if isinstance(item, SpoolRecord):
-                self._offset = start + item.end
-                moved = True
+        if not self._fill(size):
+            return False
+        buf, at = self._buf, self._buf_at
+        got = len(out)
+        pos = read_run(buf, self._offset - at, limit, out)
+        if len(out) > got:
+            self._offset = at + pos
+            if out[got][0] < self._seq:  # before the position (a seek inside a segment)
+                kept = [r for r in out[got:] if r[0] >= self._seq]
+                del out[got:]
+                out.extend(kept)
+            if len(out) > got:
+                self._seq = out[-1][0] + 1
+            return True
+        reaches_end = at + len(buf) >= size
+        for item in scan(buf, pos):
+            if isinstance(item, SpoolRecord):  # valid by the careful check: take it, go on
+                self._offset = at + item.end
                 if item.seq >= self._seq:
-                    out.append(item)
+                    out.append((item.seq, item.timestamp_ms, item.key, item.value, item.headers))
                     self._seq = item.seq + 1
-                    if len(out) >= limit:
-                        return True
-            elif item.torn_tail and not reaches_end:
-                break  # a record cut by the chunk's end: read it whole next time
-            else:
-                self._spool._report_damage(path, start + item.offset, item.length)
-                self._offset = start + item.offset + item.length
-                moved = True
-        if not moved:
-            self._chunk *= 2  # a record larger than the chunk
+                return True
+            if item.torn_tail and not reaches_end:
+                if at == self._offset:  # a record larger than the block
+                    self._block *= 2
+                self._buf = b""  # cut by the block's end: read it whole next time
+                return True
+            assert self._path is not None
+            self._spool._report_damage(self._path, at + item.offset, item.length)
+            self._offset = at + item.offset + item.length
+            return True
+        self._buf = b""
         return True

@@ -9,13 +9,15 @@ Layout of a spool directory::
 
 Records are appended with one ``write`` per batch (unbuffered: a SIGKILL loses nothing a
 call returned for; power loss loses what was not yet fsynced, see :class:`SpoolSettings`).
-A record leaves the spool when it is acknowledged: the cursor moves past every
-acknowledged prefix, and a segment whose records are all behind it is deleted.
+A record leaves the spool when it is acknowledged: acknowledgements come in ranges
+(:class:`.acks.AckedRanges`), the cursor moves past every acknowledged prefix and is written
+to disk once it has moved :data:`CURSOR_EVERY` records or :data:`CURSOR_INTERVAL_S` later (so
+a crash re-sends at most that many acknowledged records), and a segment whose records are all
+behind it is deleted.
 """
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import logging
 import os
@@ -23,34 +25,25 @@ import struct
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
 from ..errors import StorageError
+from .acks import AckedRanges
 from .reader import SpoolReader
-from .records import Headers, SpoolRecord, encode_record, scan
+from .records import Drained, Headers, encode_batch
+from .segments import new_segment, recover, unlink
 from .settings import SpoolSettings, SpoolStatus
 
-__all__ = ["Spool"]
+__all__ = ["CURSOR_EVERY", "CURSOR_INTERVAL_S", "Spool"]
 
 log = logging.getLogger(__name__)
 
 _CURSOR: Final = struct.Struct("<Q")
-_SUFFIX: Final = ".seg"
-
-
-@dataclass(slots=True)
-class _Segment:
-    first_seq: int
-    path: Path
-    size: int
-    first_ts_ms: int | None = None
-    created: float = field(default_factory=time.time)
-
-
-def _segment_name(seq: int) -> str:
-    return f"{seq:020d}{_SUFFIX}"
+#: The cursor file is rewritten once the acknowledged prefix has moved this many records...
+CURSOR_EVERY: Final = 1024
+#: ...or this long after it last was (checked on every move and by :meth:`Spool.tick`).
+CURSOR_INTERVAL_S: Final = 0.05
 
 
 class Spool:
@@ -73,93 +66,24 @@ class Spool:
             ) from None
         self._lock = threading.Lock()
         self._append_lock = threading.Lock()  # appends are whole: their seqs are contiguous
-        self._damage_seen: set[tuple[str, int]] = set()
         self._room = threading.Condition(self._lock)
         self.dropped = 0
-        self.corrupt = 0
-        self._acked_above: set[int] = set()
         self._since_fsync = 0
         self._last_fsync = time.monotonic()
-        self._segments: list[_Segment] = []
         self._cursor_fd = os.open(self.path / "cursor", os.O_RDWR | os.O_CREAT, 0o644)
         raw = os.pread(self._cursor_fd, _CURSOR.size, 0)
-        self._low = _CURSOR.unpack(raw)[0] if len(raw) == _CURSOR.size else 0
-        self._recover()
+        found = recover(self.path, _CURSOR.unpack(raw)[0] if len(raw) == _CURSOR.size else 0)
+        self._segments = found.segments
+        self._next = found.next_seq
+        self._damage_seen = found.damaged  # reported by recover(): not again by the reader
+        self.corrupt = len(found.damaged)
+        self._acks = AckedRanges(found.low)
+        self._written_low = found.low
+        self._written_at = time.monotonic()
+        self.acked_total = 0
+        """Records acknowledged by this process (progress, for the stall watch and rates)."""
         self._fd = os.open(self._segments[-1].path, os.O_WRONLY | os.O_APPEND)
         self._closed = False
-
-    # -- recovery --------------------------------------------------------------------------
-
-    def _recover(self) -> None:
-        paths = sorted(self.path.glob(f"*{_SUFFIX}"))
-        for path in paths:
-            try:
-                first = int(path.name.removesuffix(_SUFFIX))
-            except ValueError:
-                log.warning("spool %s: ignoring %s (not a segment name)", self.path, path.name)
-                continue
-            self._segments.append(_Segment(first, path, path.stat().st_size, None))
-        if not self._segments:
-            self._next = self._low
-            self._segments.append(self._new_segment_file(self._low))
-            return
-        last = self._segments[-1]
-        data = last.path.read_bytes()
-        self._next = last.first_seq
-        good_end = 0
-        for item in scan(data):
-            if isinstance(item, SpoolRecord):
-                self._next = item.seq + 1
-                good_end = item.end
-                if last.first_ts_ms is None:
-                    last.first_ts_ms = item.timestamp_ms
-            elif item.torn_tail:
-                self.corrupt += 1
-                log.warning(
-                    "spool %s: torn final record in %s at offset %d (%d bytes, a write cut "
-                    "short): skipped and cut off; every record before it is kept",
-                    self.path,
-                    last.path.name,
-                    item.offset,
-                    item.length,
-                )
-            else:
-                self.corrupt += 1
-                log.warning(
-                    "spool %s: damaged record in %s at offset %d (%d bytes, checksum "
-                    "mismatch): skipped, never delivered",
-                    self.path,
-                    last.path.name,
-                    item.offset,
-                    item.length,
-                )
-        if good_end < len(data):
-            os.truncate(last.path, good_end)
-            last.size = good_end
-        for seg in self._segments[:-1]:
-            seg.first_ts_ms = self._first_ts(seg)
-        # Segments wholly behind the cursor were acknowledged before a crash.
-        while len(self._segments) > 1 and self._segments[1].first_seq <= self._low:
-            self._unlink(self._segments.pop(0))
-        self._low = max(self._low, self._segments[0].first_seq)
-        self._low = min(self._low, self._next)
-
-    def _first_ts(self, seg: _Segment) -> int | None:
-        with open(seg.path, "rb") as f:
-            head = f.read(64 * 1024)
-        for item in scan(head):
-            if isinstance(item, SpoolRecord):
-                return item.timestamp_ms
-        return None
-
-    def _new_segment_file(self, first_seq: int) -> _Segment:
-        path = self.path / _segment_name(first_seq)
-        path.touch()
-        return _Segment(first_seq, path, 0, None)
-
-    def _unlink(self, seg: _Segment) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            seg.path.unlink()
 
     # -- appending -------------------------------------------------------------------------
 
@@ -176,10 +100,7 @@ class Spool:
         with self._append_lock:
             with self._lock:
                 first = self._next
-            encoded = [
-                encode_record(first + i, ts, key, value, headers)
-                for i, (key, value, ts, headers) in enumerate(records)
-            ]
+            encoded = encode_batch(first, records)
             with self._lock:
                 return first, self._append_locked(encoded, records, interrupt)
 
@@ -197,6 +118,11 @@ class Spool:
             if self._segments[-1].size >= self.settings.segment_limit:
                 self._roll()
             seg_room = self.settings.segment_limit - self._segments[-1].size
+            if not done:  # the usual case: the whole batch fits
+                size = sum(map(len, encoded))
+                if size <= room and size <= seg_room:
+                    self._write(encoded, size, records[0][2])
+                    return len(encoded)
             end, size = done, 0
             while end < len(encoded) and size + len(encoded[end]) <= room:
                 if size + len(encoded[end]) > seg_room and end > done:
@@ -234,7 +160,7 @@ class Spool:
         """Close the segment being written and begin the next."""
         os.fsync(self._fd)
         os.close(self._fd)
-        seg = self._new_segment_file(self._next)
+        seg = new_segment(self.path, self._next)
         self._segments.append(seg)
         self._fd = os.open(seg.path, os.O_WRONLY | os.O_APPEND)
 
@@ -256,11 +182,9 @@ class Spool:
             self._roll()
         oldest = self._segments.pop(0)
         end = self._segments[0].first_seq
-        lost = sum(
-            1 for s in range(max(oldest.first_seq, self._low), end) if s not in self._acked_above
-        )
-        self._acked_above = {s for s in self._acked_above if s >= end}
-        self._unlink(oldest)
+        begin = max(oldest.first_seq, self._acks.low)
+        lost = max(0, end - begin - self._acks.count_in(begin, end))
+        unlink(oldest)
         self.dropped += lost
         log.warning(
             "SPOOL FULL (%d bytes, --spool-max %d, policy drop-oldest): dropped %d unsent "
@@ -273,47 +197,63 @@ class Spool:
             oldest.path.name,
             self.dropped,
         )
-        if self._low < end:
-            self._set_low(end)
+        if self._acks.low < end:
+            self._acks.move_low(end)
+            self._low_moved()
         return True
 
     # -- acknowledging ---------------------------------------------------------------------
 
     def ack(self, seq: int) -> None:
-        """Record ``seq`` as delivered; the cursor moves past every acknowledged prefix."""
-        with self._lock:
-            low = self._low
-            if seq < low:
-                return
-            if seq != low:
-                self._acked_above.add(seq)
-                return
-            low += 1
-            above = self._acked_above
-            while low in above:
-                above.discard(low)
-                low += 1
-            self._set_low(low)
+        """Record ``seq`` as delivered (see :meth:`ack_range`)."""
+        self.ack_range(seq, seq + 1)
 
-    def _set_low(self, low: int) -> None:
-        self._low = low
+    def ack_range(self, start: int, end: int, delivered: int | None = None) -> None:
+        """Record ``[start, end)`` as delivered (or never deliverable); ``delivered``: how many
+        of them the broker took (the progress count), all by default."""
+        with self._lock:
+            self.acked_total += end - start if delivered is None else delivered
+            if self._acks.add(start, end):
+                self._low_moved()
+
+    def _low_moved(self) -> None:
+        low = self._acks.low
+        now = time.monotonic()
+        if low - self._written_low >= CURSOR_EVERY or now - self._written_at >= CURSOR_INTERVAL_S:
+            self._write_cursor(low, now)
+        segs = self._segments
+        if len(segs) > 1 and segs[1].first_seq <= low:
+            while len(segs) > 1 and segs[1].first_seq <= low:
+                unlink(segs.pop(0))
+            self._room.notify_all()
+
+    def _write_cursor(self, low: int, now: float) -> None:
         if not self._closed:
             os.pwrite(self._cursor_fd, _CURSOR.pack(low), 0)
-        segs = self._segments
-        freed = False
-        while len(segs) > 1 and segs[1].first_seq <= low:
-            self._unlink(segs.pop(0))
-            freed = True
-        if freed:
-            self._room.notify_all()
+        self._written_low, self._written_at = low, now
+
+    def tick(self) -> None:
+        """Write the cursor if it moved and was not written since (called a few times a
+        second, so an idle spool's cursor is current within :data:`CURSOR_INTERVAL_S`)."""
+        with self._lock:
+            if self._acks.low != self._written_low:
+                self._write_cursor(self._acks.low, time.monotonic())
+
+    def not_done(self, records: list[Drained]) -> list[Drained]:
+        """``records`` less those acknowledged already (after a rewind) or dropped."""
+        with self._lock:
+            acks = self._acks
+            if records[0][0] >= acks.low and not acks.above:
+                return records
+            return [r for r in records if r[0] not in acks]
 
     def is_done(self, seq: int) -> bool:
         """``seq`` needs no sending: acknowledged already, or dropped."""
-        return seq < self._low or seq in self._acked_above
+        return seq in self._acks
 
     @property
     def acked_seq(self) -> int:
-        return self._low
+        return self._acks.low
 
     @property
     def next_seq(self) -> int:
@@ -321,7 +261,7 @@ class Spool:
 
     @property
     def records(self) -> int:
-        return self._next - self._low - len(self._acked_above)
+        return self._next - self._acks.low - self._acks.above
 
     @property
     def total_bytes(self) -> int:
@@ -391,7 +331,7 @@ class Spool:
                     else None
                 ),
                 next_seq=self._next,
-                acked_seq=self._low,
+                acked_seq=self._acks.low,
                 dropped=self.dropped,
                 corrupt=self.corrupt,
                 max_bytes=self.settings.max_bytes,
@@ -406,6 +346,7 @@ class Spool:
             self._room.notify_all()
             os.fsync(self._fd)
             os.close(self._fd)
+            os.pwrite(self._cursor_fd, _CURSOR.pack(self._acks.low), 0)
             os.fsync(self._cursor_fd)
             os.close(self._cursor_fd)
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
