@@ -5,8 +5,6 @@ tests/cluster/test_rebalance.py)."""
 from __future__ import annotations
 
 import dataclasses
-import http.server
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +14,7 @@ from cosmic_horizons.doctor.checks_cluster import check_replication
 from cosmic_horizons.doctor.checks_exporters import check_exporters, check_handlers
 from cosmic_horizons.doctor.state import CheckResult, ClusterState
 from cosmic_horizons.scaling.exporter import BrokerMetrics, BrokerMetricsReader
+from tests.unit.exporter_endpoint import exporter_endpoint
 from tests.unit.test_doctor_checks import healthy, only
 
 URLS = tuple(f"http://k{i}:9404/metrics" for i in (1, 2, 3))
@@ -109,29 +108,10 @@ def test_request_handlers_under_a_fifth_idle_warn() -> None:
     assert [r.level for r in ok] == ["OK"] and "idle 20%" in ok[0].message
 
 
-class _Exporter(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = EXPORTER_TEXT.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def exporter_url() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Exporter)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/metrics"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with exporter_endpoint(lambda: EXPORTER_TEXT) as url:
+        yield url
 
 
 def test_an_exporter_endpoint_read_into_the_checks(exporter_url: str) -> None:
