@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from .._units import format_age_ms, format_bytes, format_duration_ms, parse_duration, parse_size
 from ..config import KafkaSettings
-from ..errors import ConfigError, TopicError, UnsupportedByBrokerError
+from ..errors import AuthorizationError, ConfigError, TopicError, UnsupportedByBrokerError
 from ..topics import ConfigChange, TopicAdmin, TopicState
 from ..topics.ages import oldest_record_times
 from ..topics.usage import describe_log_dirs
@@ -179,10 +179,10 @@ def _deleted_by_size(
     settings: KafkaSettings, name: str, size: int, before: int | None
 ) -> list[str]:
     """What a lower retention.bytes deletes: each partition's bytes beyond ``size`` (from
-    DescribeLogDirs); without that API, that the size is unknown."""
+    DescribeLogDirs); without that API (or the right to call it), that the size is unknown."""
     try:
         per_partition = describe_log_dirs(settings, [name]).partition_bytes()
-    except (UnsupportedByBrokerError, ConfigError) as exc:
+    except (UnsupportedByBrokerError, AuthorizationError, ConfigError) as exc:
         why = (
             "the broker does not implement DescribeLogDirs"
             if isinstance(exc, UnsupportedByBrokerError)
