@@ -298,34 +298,30 @@ class KafkaSettings:
             "security.protocol": self.security_protocol,
             **client_hooks(self.require_bootstrap()),
         }
-        if self.sasl_mechanism:
-            conf["sasl.mechanism"] = self.sasl_mechanism
-        if self.sasl_username:
-            conf["sasl.username"] = self.sasl_username
-        if self.sasl_password:
-            conf["sasl.password"] = self.sasl_password.reveal()
-        if self.ssl_ca_location:
-            conf["ssl.ca.location"] = self.ssl_ca_location
-        if self.ssl_certificate_location:
-            conf["ssl.certificate.location"] = self.ssl_certificate_location
-        if self.ssl_key_location:
-            conf["ssl.key.location"] = self.ssl_key_location
-        if self.ssl_key_password:
-            conf["ssl.key.password"] = self.ssl_key_password.reveal()
+        given: dict[str, str | Secret | None] = {
+            "sasl.mechanism": self.sasl_mechanism,
+            "sasl.username": self.sasl_username,
+            "sasl.password": self.sasl_password,
+            "ssl.ca.location": self.ssl_ca_location,
+            "ssl.certificate.location": self.ssl_certificate_location,
+            "ssl.key.location": self.ssl_key_location,
+            "ssl.key.password": self.ssl_key_password,
+        }
         if self.security_protocol in ("SSL", "SASL_SSL"):
             conf["ssl.endpoint.identification.algorithm"] = (
                 "https" if self.ssl_verify_hostname else "none"
             )
         if self.sasl_mechanism == "OAUTHBEARER":
             conf["sasl.oauthbearer.method"] = "oidc"
-            if self.oauthbearer_token_endpoint_url:
-                conf["sasl.oauthbearer.token.endpoint.url"] = self.oauthbearer_token_endpoint_url
-            if self.oauthbearer_client_id:
-                conf["sasl.oauthbearer.client.id"] = self.oauthbearer_client_id
-            if self.oauthbearer_client_secret:
-                conf["sasl.oauthbearer.client.secret"] = self.oauthbearer_client_secret.reveal()
-            if self.oauthbearer_scope:
-                conf["sasl.oauthbearer.scope"] = self.oauthbearer_scope
+            given |= {
+                "sasl.oauthbearer.token.endpoint.url": self.oauthbearer_token_endpoint_url,
+                "sasl.oauthbearer.client.id": self.oauthbearer_client_id,
+                "sasl.oauthbearer.client.secret": self.oauthbearer_client_secret,
+                "sasl.oauthbearer.scope": self.oauthbearer_scope,
+            }
+        for key, value in given.items():  # only what is set
+            if value:
+                conf[key] = value.reveal() if isinstance(value, Secret) else value
         return conf
 
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
 from confluent_kafka import Producer
 from typer.testing import CliRunner
 
+from cosmic_horizons._units import format_bytes
 from cosmic_horizons.cli import confirm
 from cosmic_horizons.cli.main import app
+from cosmic_horizons.config import KafkaSettings
+from cosmic_horizons.topics.usage import describe_log_dirs
 from tests.engines import only_kafka, only_tansu
 from tests.helpers import create_topic
 
@@ -286,6 +290,7 @@ def test_alter_asks_on_a_terminal(
     assert _configs(bootstrap, topic_name)["retention.ms"] == "86400000"
 
 
+@only_tansu("Tansu has no DescribeLogDirs; on Kafka the sizes are known (test below)")
 def test_lower_retention_bytes_says_the_size_is_unknown_and_needs_yes(
     target: list[str], topic_name: str, bootstrap: str
 ) -> None:
@@ -294,7 +299,8 @@ def test_lower_retention_bytes_says_the_size_is_unknown_and_needs_yes(
         "topics", "alter", topic_name, "--retention-bytes", "1GB", "-b", bootstrap
     )
     assert code == 5
-    assert "size" in err and "unknown" in err and "nothing was changed" in err
+    assert "size is unknown (the broker does not implement DescribeLogDirs)" in err
+    assert "nothing was changed" in err
     assert _configs(bootstrap, topic_name)["retention.bytes"] == "107374182400"
     code, out, err = horizons(
         "topics", "alter", topic_name, "--retention-bytes", "1GB", "-y", "--json", "-b", bootstrap
@@ -303,6 +309,39 @@ def test_lower_retention_bytes_says_the_size_is_unknown_and_needs_yes(
     report = json.loads(out)
     assert report["changes"][0]["after"] == "1000000000"
     assert report["deletes"] and "unknown" in report["deletes"][0]
+
+
+@only_kafka("Tansu has no DescribeLogDirs: the size is unknown there (test above)")
+def test_retention_bytes_below_a_partition_s_size_says_what_goes_and_needs_yes(
+    target: list[str], topic_name: str, bootstrap: str
+) -> None:
+    horizons("topics", "ensure", *target)
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for _ in range(50):
+        producer.produce(topic_name, os.urandom(2000), partition=0)  # incompressible
+    assert producer.flush(10) == 0
+    usage = describe_log_dirs(KafkaSettings(bootstrap_servers=bootstrap), [topic_name])
+    size = usage.partition_bytes()[(topic_name, 0)]
+    assert size > 60_000  # over the 50KB limit below
+    code, out, err = horizons(
+        "topics", "alter", topic_name, "--retention-bytes", "50KB", "-b", bootstrap
+    )
+    assert (code, out) == (5, "")
+    assert f"below the size of partition(s) 0 ({format_bytes(size)})" in err
+    assert f"up to {size - 50_000} bytes" in err and "unknown" not in err
+    assert "nothing was changed" in err
+    assert _configs(bootstrap, topic_name)["retention.bytes"] == "107374182400"
+    # Above every partition's size (though lower than before): nothing goes, nothing asked.
+    code, out, err = horizons(
+        "topics", "alter", topic_name, "--retention-bytes", "1MB", "-b", bootstrap
+    )
+    assert code == 0, err
+    assert "warning" not in err and "-> 1000000" in out
+    code, out, _ = horizons(
+        "topics", "alter", topic_name, "--retention-bytes", "50KB", "-y", "--json", "-b", bootstrap
+    )
+    assert code == 0
+    assert "below the size of partition(s) 0" in json.loads(out)["deletes"][0]
 
 
 @only_kafka("Tansu lacks CreatePartitions (test above)")

@@ -308,3 +308,27 @@ def test_under_replicated_metric_rises_when_a_node_is_killed(grown: LocalKafkaCl
     took = time_until(lambda: under_replicated(grown, survivors) > 0, 45, step=0.5)
     assert took is not None, "kafka_server_under_replicated_partitions stayed 0 after a kill"
     note("rebalance_urp_metric", seconds_to_rise=took, value=under_replicated(grown, survivors))
+
+
+@pytest.mark.timeout(90)
+def test_doctor_reads_the_exporters_of_a_cluster_with_a_node_down(
+    grown: LocalKafkaCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if grown.running(3):
+        pytest.skip("needs node 3 killed by the test above")
+    urls = {n.node_id: grown.metrics_url(n.node_id) for n in grown.nodes}
+    monkeypatch.setenv("HORIZONS_BROKER_METRICS", ",".join(urls.values()))
+    begin = time.monotonic()
+    ran = horizons("doctor", "-b", grown.bootstrap, "--state", str(tmp_path / "doctor.json"),
+                   "--lag-interval", "1s", "--json")  # fmt: skip
+    doc = json.loads(ran.stdout)
+    found = {(r["check"], r["level"]): r["message"] for r in doc["results"]}
+    down = [r["message"] for r in doc["results"] if r["check"] == "exporters"]
+    assert all(r["level"] == "WARN" for r in doc["results"] if r["check"] == "exporters")
+    # Node 3 was killed, node 4 stopped after its drain: their exporters do not answer.
+    dead = [n for n, url in urls.items() if any(m.startswith(url) for m in down)]
+    assert dead == [n for n in urls if not grown.running(n)], down
+    assert "under-replicated partition(s) they lead" in found[("replication", "WARN")]
+    assert ("handlers", "SKIP") not in found, doc
+    assert ran.returncode == 7, doc  # node 3 down: its broker unregistered or unreachable
+    note("rebalance_doctor_exporters", doctor_s=time.monotonic() - begin)

@@ -3,8 +3,6 @@ on loopback stands in for one; the real exporters are in tests/cluster/test_reba
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -15,38 +13,26 @@ from cosmic_horizons.config import KafkaSettings
 from cosmic_horizons.errors import ConfigError
 from cosmic_horizons.monitor import Monitor
 from cosmic_horizons.scaling.exporter import BrokerMetricsReader, broker_metrics_urls
+from tests.unit.exporter_endpoint import exporter_endpoint
 
 TOTALS = {"in": 1000.0}
 
 
-class _Exporter(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = (
-            "# TYPE kafka_server_bytes_in counter\n"
-            f"kafka_server_bytes_in_total {TOTALS['in']}\n"
-            "# TYPE kafka_server_bytes_out counter\n"
-            "kafka_server_bytes_out_total 500.0\n"
-            "# TYPE kafka_server_under_replicated_partitions gauge\n"
-            "kafka_server_under_replicated_partitions 2.0\n"
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; version=0.0.4")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+def exporter_text() -> str:
+    return (
+        "# TYPE kafka_server_bytes_in counter\n"
+        f"kafka_server_bytes_in_total {TOTALS['in']}\n"
+        "# TYPE kafka_server_bytes_out counter\n"
+        "kafka_server_bytes_out_total 500.0\n"
+        "# TYPE kafka_server_under_replicated_partitions gauge\n"
+        "kafka_server_under_replicated_partitions 2.0\n"
+    )
 
 
 @pytest.fixture
 def exporter_url() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Exporter)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/metrics"
-    finally:
-        server.shutdown()
+    with exporter_endpoint(exporter_text) as url:
+        yield url
 
 
 def state(reader: BrokerMetricsReader) -> ApiState:

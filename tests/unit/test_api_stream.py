@@ -150,3 +150,21 @@ def test_a_feed_builds_only_when_its_snapshot_is_older_than_the_interval() -> No
     assert feed.fresh() is None
     assert feed.latest() is not first
     assert len(builds.at) == feed.builds == 2
+
+
+def test_a_metrics_scrape_reads_the_shared_snapshot_and_builds_none_of_its_own() -> None:
+    with (
+        served_view() as (server, _state, array_builds, _),
+        httpx.Client(base_url=server.url) as client,
+    ):
+        snap = msgspec.json.decode(client.get("/api/array").content, type=ArraySnapshot)
+        for _ in range(3):
+            scrape = client.get("/metrics")
+            assert scrape.status_code == 200
+            assert f"horizons_array_records_total {float(snap.records)}" in scrape.text
+        assert len(array_builds.at) == 1  # /api/array's build served every scrape
+        time.sleep(INTERVAL)
+        assert client.get("/metrics").status_code == 200
+        assert len(array_builds.at) == 2  # past the interval the scrape builds the next one
+        client.get("/api/array")
+        assert len(array_builds.at) == 2  # ... which /api/array then shares

@@ -61,6 +61,41 @@ def test_command_line_overrides_environment() -> None:
     )
 
 
+def test_client_config_maps_every_security_setting_given_and_only_those(tmp_path: Path) -> None:
+    pem = {name: tmp_path / f"{name}.pem" for name in ("ca", "c", "k")}
+    for path in pem.values():
+        path.write_text("-----BEGIN CERTIFICATE-----\n")
+    mtls = KafkaSettings(
+        bootstrap_servers="b:9093", security_protocol="SSL", ssl_ca_location=str(pem["ca"]),
+        ssl_certificate_location=str(pem["c"]), ssl_key_location=str(pem["k"]),
+        ssl_key_password=Secret("kp"), ssl_verify_hostname=False,
+    )  # fmt: skip
+    conf = mtls.client_config()
+    assert {k: v for k, v in conf.items() if k.startswith(("ssl", "sasl"))} == {
+        "ssl.ca.location": str(pem["ca"]),
+        "ssl.certificate.location": str(pem["c"]),
+        "ssl.key.location": str(pem["k"]),
+        "ssl.key.password": "kp",
+        "ssl.endpoint.identification.algorithm": "none",
+    }
+    oauth = KafkaSettings(
+        bootstrap_servers="b:9093", security_protocol="SASL_SSL", sasl_mechanism="OAUTHBEARER",
+        oauthbearer_token_endpoint_url="https://idp/token", oauthbearer_client_id="array",
+        oauthbearer_client_secret=Secret("s3"),
+    )  # fmt: skip
+    conf = oauth.client_config()
+    assert {k: v for k, v in conf.items() if k.startswith(("ssl", "sasl"))} == {
+        "sasl.mechanism": "OAUTHBEARER",
+        "sasl.oauthbearer.method": "oidc",
+        "sasl.oauthbearer.token.endpoint.url": "https://idp/token",
+        "sasl.oauthbearer.client.id": "array",
+        "sasl.oauthbearer.client.secret": "s3",
+        "ssl.endpoint.identification.algorithm": "https",
+    }
+    plain = KafkaSettings(bootstrap_servers="b:9092").client_config()
+    assert not [k for k in plain if k.startswith(("ssl", "sasl"))]
+
+
 def test_password_never_shows() -> None:
     settings = KafkaSettings.from_env(
         {

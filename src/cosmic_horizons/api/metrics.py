@@ -199,10 +199,10 @@ class HorizonsCollector(Collector):
             yield from _spool_metrics(s.spool)
 
     def _array(self) -> Iterator[Metric]:
-        view = self.state.array
-        if view is None:
+        feed = self.state.array_feed
+        if feed is None:
             return
-        snap = view.snapshot()
+        snap = feed.latest().snapshot  # the shared one: a scrape builds no snapshot of its own
         yield CounterMetricFamily(
             "horizons_array_records", "Records read by the array view", value=snap.records
         )

@@ -18,6 +18,7 @@ from ..doctor import run_checks, worst_level
 from ..doctor.gather import gather
 from ..doctor.history import LastCheck, default_state_path, read_last, write_last
 from ..doctor.state import CheckResult, ClusterState
+from ..scaling.exporter import broker_metrics_urls
 from .common import (
     BootstrapOpt,
     JsonOpt,
@@ -83,19 +84,22 @@ def doctor(
     as_json: JsonOpt = False,
 ) -> None:
     """Run every check: brokers, controller, listeners, topic layout, replication, lag and
-    retention headroom, disk, clock skew, dead letters, the archive (with --storage).
+    retention headroom, disk, clock skew, dead letters, the archive (with --storage), and
+    the brokers' JMX exporters (with HORIZONS_BROKER_METRICS).
 
     Exit 0 all OK, 1 warnings, 7 failures, 3 when the cluster does not answer.
     """
     settings = load_settings(bootstrap, topic, profile)
     seconds = parse_duration(timeout, what="--timeout")
     interval = parse_duration(lag_interval, what="--lag-interval")
+    exporters = broker_metrics_urls()
     path = state or default_state_path(settings.require_bootstrap(), settings.topic)
     found = gather(
         settings,
         expected_brokers=brokers,
         last=read_last(path),
         storage=storage,
+        exporters=exporters,
         timeout=seconds,
         lag_interval=interval,
     )

@@ -16,9 +16,10 @@ from rich.markup import escape
 
 from .._units import format_age_ms, format_bytes, format_duration_ms, parse_duration, parse_size
 from ..config import KafkaSettings
-from ..errors import ConfigError, TopicError, UnsupportedByBrokerError
+from ..errors import AuthorizationError, ConfigError, TopicError, UnsupportedByBrokerError
 from ..topics import ConfigChange, TopicAdmin, TopicState
 from ..topics.ages import oldest_record_times
+from ..topics.usage import describe_log_dirs
 from .common import BootstrapOpt, JsonOpt, err_console, load_settings, out_console, print_json
 from .confirm import confirm_or_refuse
 from .topics import NameArg, show_value
@@ -174,6 +175,37 @@ def _deleted_by_age(settings: KafkaSettings, state: TopicState, ms: int) -> list
     return found
 
 
+def _deleted_by_size(
+    settings: KafkaSettings, name: str, size: int, before: int | None
+) -> list[str]:
+    """What a lower retention.bytes deletes: each partition's bytes beyond ``size`` (from
+    DescribeLogDirs); without that API (or the right to call it), that the size is unknown."""
+    try:
+        per_partition = describe_log_dirs(settings, [name]).partition_bytes()
+    except (UnsupportedByBrokerError, AuthorizationError, ConfigError) as exc:
+        why = (
+            "the broker does not implement DescribeLogDirs"
+            if isinstance(exc, UnsupportedByBrokerError)
+            else str(exc)
+        )
+        was = "not set" if before is None else ("unlimited" if before < 0 else str(before))
+        return [
+            f"retention.bytes {size} ({format_bytes(size)}) is lower than before ({was}); the "
+            f"topic's size is unknown ({why}): the oldest segments beyond {format_bytes(size)} "
+            "per partition will be deleted"
+        ]
+    over = {p: n for (_, p), n in per_partition.items() if n > size}
+    if not over:
+        return []
+    goes = sum(n - size for n in over.values())
+    sizes = ", ".join(f"{p} ({format_bytes(n)})" for p, n in sorted(over.items()))
+    return [
+        f"retention.bytes {size} ({format_bytes(size)}) is below the size of partition(s) "
+        f"{sizes}: up to {goes} bytes ({format_bytes(goes)}) of their oldest records will be "
+        "deleted (whole segments; the segment being written stays)"
+    ]
+
+
 def _what_is_deleted(
     settings: KafkaSettings, state: TopicState, changes: dict[str, str]
 ) -> list[str]:
@@ -185,13 +217,7 @@ def _what_is_deleted(
     size = _as_int(changes.get("retention.bytes"))
     before = _as_int(state.configs.get("retention.bytes"))
     if size is not None and _lowered(size, before):
-        was = "not set" if before is None else ("unlimited" if before < 0 else str(before))
-        found.append(
-            f"retention.bytes {size} ({format_bytes(size)}) is lower than before ({was}); "
-            "the broker does not report the topic's size here (no DescribeLogDirs), so it "
-            f"is unknown: the oldest segments beyond {format_bytes(size)} per partition "
-            "will be deleted"
-        )
+        found.extend(_deleted_by_size(settings, state.name, size, before))
     return found
 
 
@@ -291,8 +317,9 @@ def alter(
     """Change topic configs (incremental alter configs); old and new values are shown.
 
     The broker applies all the changes or none (a refused key or value: exit 2). A
-    change that deletes data (retention shorter than the age of the oldest record, a lower
-    retention.bytes) says what goes and asks first; without a terminal it needs --yes
+    change that deletes data (retention shorter than the age of the oldest record,
+    retention.bytes below a partition's size, or lower where the broker does not report sizes)
+    says what goes and asks first; without a terminal it needs --yes
     (otherwise exit 5, nothing changed). Exit 1 if the topic does not exist.
     """
     changes = _changes(retention, retention_bytes, config or [], add_config)

@@ -21,6 +21,7 @@ from .checks_data import (
     check_headroom,
     check_lag,
 )
+from .checks_exporters import check_exporters, check_handlers
 from .state import CheckResult, ClusterState
 
 __all__ = ["CHECKS", "run_checks"]
@@ -34,6 +35,8 @@ CHECKS: tuple[Check, ...] = (
     check_topic,
     check_auto_create,
     check_replication,
+    check_exporters,
+    check_handlers,
     check_lag,
     check_headroom,
     check_disk,

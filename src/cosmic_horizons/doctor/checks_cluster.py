@@ -7,6 +7,7 @@ Each is a pure function of a :class:`~.state.ClusterState` returning its verdict
 from __future__ import annotations
 
 from ..topics.diff import diff_topic
+from .checks_exporters import exporter_replication
 from .state import CheckResult, ClusterState
 
 __all__ = [
@@ -160,7 +161,8 @@ def _min_insync(configs: dict[str, str]) -> int | None:
 
 
 def check_replication(s: ClusterState) -> list[CheckResult]:
-    """RF vs brokers, min.insync.replicas vs RF, under-replicated and offline partitions."""
+    """RF vs brokers, min.insync.replicas vs RF, under-replicated and offline partitions (from
+    metadata, and from the brokers' exporters where configured)."""
     out: list[CheckResult] = []
     brokers = len(s.brokers)
     for name in sorted(s.topics):
@@ -225,13 +227,15 @@ def check_replication(s: ClusterState) -> list[CheckResult]:
                     f"{name}` shows the ISR",
                 )
             )
+    out.extend(exporter_replication(s))
     if not out:
+        agree = " (the brokers' exporters agree)" if any(b.up for b in s.exporters) else ""
         out.append(
             CheckResult(
                 "replication",
                 "OK",
                 f"{len(s.topics)} topic(s): every partition led and in sync, min.insync "
-                "below the replication factor",
+                f"below the replication factor{agree}",
             )
         )
     return out

@@ -1,5 +1,6 @@
 """Read a :class:`~.state.ClusterState` from a real cluster: metadata, configs, offsets,
-records, groups (the monitor's Burrow judgement), disk usage and the archive.
+records, groups (the monitor's Burrow judgement), disk usage, the archive and the brokers'
+JMX exporters.
 
 Everything is read, nothing is changed: no group is joined and no offset committed.
 """
@@ -32,6 +33,7 @@ from ..errors import (
 )
 from ..monitor.monitor import Monitor
 from ..packet import decode_packet
+from ..scaling.exporter import BrokerMetricsReader
 from ..topics.ages import oldest_record_times
 from ..topics.diff import TopicState
 from ..topics.models import desired_topic, dlq_topic_name
@@ -51,6 +53,7 @@ def gather(
     expected_brokers: int | None = None,
     last: LastCheck | None = None,
     storage: str | None = None,
+    exporters: tuple[str, ...] = (),
     timeout: float = 5.0,
     lag_interval: float = 1.0,
 ) -> ClusterState:
@@ -58,6 +61,8 @@ def gather(
 
     An unreachable cluster gives a state with ``error`` set; a SASL/TLS failure raises.
     ``lag_interval`` seconds separate the two lag samples Burrow's rules need for a trend.
+    ``exporters``: the brokers' JMX exporter URLs (``HORIZONS_BROKER_METRICS``), each scraped
+    once with ``timeout``.
     """
     bootstrap = settings.require_bootstrap()
     base = ClusterState(
@@ -109,6 +114,9 @@ def gather(
         archive=archive,
         archive_error=archive_error,
         archive_trim=archive_trim,
+        exporters=tuple(
+            BrokerMetricsReader(exporters, timeout=timeout, min_interval=0).report().brokers
+        ),
     )
 
 

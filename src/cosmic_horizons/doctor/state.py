@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..monitor.models import LagStatus
+from ..scaling.exporter import BrokerMetrics
 from ..topics.diff import TopicState
 from ..topics.models import TopicSpec
 from ..topics.usage import DiskUsage
@@ -116,6 +117,8 @@ class ClusterState:
     #: Brokers the operator expects (``--brokers N``); None: judged from the replicas only.
     expected_brokers: int | None = None
     topics: Mapping[str, TopicState] = field(default_factory=dict)
+    #: The brokers' JMX exporters' answers (``HORIZONS_BROKER_METRICS``); empty: none set.
+    exporters: tuple[BrokerMetrics, ...] = ()
     #: Offsets of the profile topic's partitions (and its dead-letter topic's).
     offsets: Mapping[tuple[str, int], Offsets] = field(default_factory=dict)
     broker_configs: Mapping[str, str] = field(default_factory=dict)

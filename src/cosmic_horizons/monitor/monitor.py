@@ -44,13 +44,14 @@ from ..errors import (
     SecurityError,
     from_kafka_error,
 )
-from ..topics.summary import partition_states, summarize_topic
+from ..topics.summary import summarize_topic
 from .burrow import OffsetSample, WatermarkHistory, group_lag
 from .connection import CONNECTION_CODES, connection_reason, describe_failure, is_unreachable
 from .ends import EndReader
 from .groups import committed_offsets, describe_groups
 from .lag import partition_lag
-from .models import GroupLag, KafkaSnapshot, PartitionState
+from .models import GroupLag, KafkaSnapshot
+from .snapshot import partition_details, retention_of
 
 __all__ = ["Monitor", "connection_reason"]
 
@@ -58,16 +59,6 @@ __all__ = ["Monitor", "connection_reason"]
 _TP = tuple[str, int]
 _LATEST: OffsetSpec = OffsetSpec.latest()  # type: ignore[no-untyped-call]  # untyped upstream
 _EARLIEST: OffsetSpec = OffsetSpec.earliest()  # type: ignore[no-untyped-call]  # untyped upstream
-
-
-def _int_config(entries: dict[str, Any], name: str) -> int | None:
-    entry = entries.get(name)
-    if entry is None or entry.value is None:
-        return None
-    try:
-        return int(entry.value)
-    except ValueError:
-        return None
 
 
 class Monitor:
@@ -185,8 +176,10 @@ class Monitor:
     def _wait(self, future: concurrent.futures.Future[Any]) -> Any:
         return future.result(timeout=self.timeout + 1.0)
 
-    def _record_watermark(self, tp: _TP, at: float, high_watermark: int) -> None:
-        self._history.setdefault(tp, WatermarkHistory()).add(at, high_watermark)
+    def _record_watermarks(self, latest: dict[_TP, int], at: float) -> None:
+        """Each high watermark into its partition's history (for lag in seconds)."""
+        for tp, high_watermark in latest.items():
+            self._history.setdefault(tp, WatermarkHistory()).add(at, high_watermark)
 
     def _watermarks(
         self, partitions: Iterable[_TP], spec: OffsetSpec
@@ -264,39 +257,22 @@ class Monitor:
         earliest, _ = self._watermarks(((self.topic, p) for p in ids), _EARLIEST)
         errors = sorted(set(latest_err.values()))
 
+        self._record_watermarks(latest, polled_at)
         retention_ms = retention_bytes = None
         try:
-            entries = self._wait(next(iter(config_future.values())))
-            retention_ms = _int_config(entries, "retention.ms")
-            retention_bytes = _int_config(entries, "retention.bytes")
+            retention_ms, retention_bytes = retention_of(
+                self._wait(next(iter(config_future.values())))
+            )
         except (KafkaException, TimeoutError) as exc:
             errors.append(describe_failure(exc, "DescribeConfigs", self.topic))
 
         summary = summarize_topic(self.topic, topic_md)
-        replicated = {p.id: p for p in partition_states(topic_md)}
-        details: list[PartitionState] = []
-        for pid in ids:
-            pmd = topic_md.partitions[pid]
-            hw = latest.get((self.topic, pid))
-            if hw is not None:
-                self._record_watermark((self.topic, pid), polled_at, hw)
-            details.append(
-                PartitionState(
-                    partition=pid,
-                    leader=pmd.leader if pmd.leader >= 0 else None,
-                    replicas=list(pmd.replicas),
-                    isr=list(pmd.isrs),
-                    earliest_offset=earliest.get((self.topic, pid)),
-                    latest_offset=hw,
-                    under_replicated=replicated[pid].under_replicated,
-                )
-            )
         complete = len(latest) == len(ids)
         return msgspec.structs.replace(
             base,
             latest_offset=sum(latest.values()) if complete else None,
             partitions=len(ids),
-            partition_details=details,
+            partition_details=partition_details(self.topic, topic_md, earliest, latest),
             replication_factor=summary.replication_factor,
             under_replicated_partitions=summary.under_replicated,
             retention_ms=retention_ms,
@@ -368,8 +344,7 @@ class Monitor:
             partitions.update(owned or ())
         sampled_at = time.time()
         latest, latest_err = self._watermarks(partitions, _LATEST)
-        for tp, hw in latest.items():
-            self._record_watermark(tp, sampled_at, hw)
+        self._record_watermarks(latest, sampled_at)
 
         out: list[GroupLag] = []
         for name in names:

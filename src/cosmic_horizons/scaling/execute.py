@@ -80,21 +80,26 @@ def _alter(
                 future.result(timeout + 1)
 
 
+def _entries(keys: Iterable[str], value: str, op: AlterConfigOpType) -> list[ConfigEntry]:
+    return [ConfigEntry(k, value, incremental_operation=op) for k in keys]
+
+
+def _on_brokers(brokers: Iterable[int], value: str, op: AlterConfigOpType) -> list[ConfigResource]:
+    """The broker throttle configs set to ``value`` (or deleted) on each of ``brokers``."""
+    return [
+        ConfigResource(
+            ResourceType.BROKER, str(b), incremental_configs=_entries(BROKER_THROTTLES, value, op)
+        )
+        for b in sorted(brokers)
+    ]
+
+
 def set_throttle(
     admin: AdminClient, plan: Plan, rate: int, brokers: Iterable[int], timeout: float
 ) -> None:
     """The throttle for ``plan``'s copies at ``rate`` bytes/s on every broker of ``brokers``."""
     set_op = AlterConfigOpType.SET
-    resources = [
-        ConfigResource(
-            ResourceType.BROKER,
-            str(b),
-            incremental_configs=[
-                ConfigEntry(k, str(rate), incremental_operation=set_op) for k in BROKER_THROTTLES
-            ],
-        )
-        for b in sorted(brokers)
-    ]
+    resources = _on_brokers(brokers, str(rate), set_op)
     by_topic: dict[str, tuple[list[str], list[str]]] = {}
     for m in plan.moves:
         leaders, followers = by_topic.setdefault(m.topic, ([], []))
@@ -129,23 +134,10 @@ def clear_throttle(
 ) -> None:
     """Delete the throttle configs from ``topics`` and ``brokers``."""
     delete = AlterConfigOpType.DELETE
-    resources = [
-        ConfigResource(
-            ResourceType.BROKER,
-            str(b),
-            incremental_configs=[
-                ConfigEntry(k, "", incremental_operation=delete) for k in BROKER_THROTTLES
-            ],
-        )
-        for b in sorted(brokers)
-    ]
+    resources = _on_brokers(brokers, "", delete)
     resources += [
         ConfigResource(
-            ResourceType.TOPIC,
-            t,
-            incremental_configs=[
-                ConfigEntry(k, "", incremental_operation=delete) for k in TOPIC_THROTTLES
-            ],
+            ResourceType.TOPIC, t, incremental_configs=_entries(TOPIC_THROTTLES, "", delete)
         )
         for t in sorted(set(topics))
     ]

@@ -1,5 +1,6 @@
-"""The brokers' Prometheus JMX exporter, read back: bytes in/out and under-replicated
-partitions per broker (the rules are ``deploy/kafka-metrics.yaml``).
+"""The brokers' Prometheus JMX exporter, read back: bytes in/out, under-replicated and
+offline partitions, and the request handlers' idle ratio per broker (the rules are
+``deploy/kafka-metrics.yaml``; the dashboard and ``horizons doctor`` read them).
 
 ``HORIZONS_BROKER_METRICS`` lists the exporters' URLs (comma-separated); unset, nothing is
 scraped. A reader keeps each broker's previous totals, so it reports rates too.
@@ -26,6 +27,8 @@ _WANTED = {
     "kafka_server_bytes_in_total": "bytes_in",
     "kafka_server_bytes_out_total": "bytes_out",
     "kafka_server_under_replicated_partitions": "under_replicated",
+    "kafka_controller_offline_partitions": "offline",
+    "kafka_server_request_handler_avg_idle_ratio": "handler_idle",
 }
 
 
@@ -51,6 +54,10 @@ class BrokerMetrics(msgspec.Struct, frozen=True, kw_only=True):
     bytes_in_per_s: float | None = msgspec.field(default=None, name="bytesInPerSec")
     bytes_out_per_s: float | None = msgspec.field(default=None, name="bytesOutPerSec")
     under_replicated: int | None = msgspec.field(default=None, name="underReplicated")
+    #: Partitions without a leader, as the controllers count them (brokers only: None).
+    offline_partitions: int | None = msgspec.field(default=None, name="offlinePartitions")
+    #: Share of time the request handler threads were idle over a minute (1 idle, 0 busy).
+    handler_idle_ratio: float | None = msgspec.field(default=None, name="handlerIdleRatio")
     error: str | None = None
 
 
@@ -117,7 +124,7 @@ class BrokerMetricsReader:
                 return None
             return round(max(0.0, values[key] - before[1][key]) / (now - before[0]), 1)
 
-        urp = values.get("under_replicated")
+        urp, offline = values.get("under_replicated"), values.get("offline")
         return BrokerMetrics(
             url=url,
             up=True,
@@ -126,4 +133,6 @@ class BrokerMetricsReader:
             bytes_in_per_s=rate("bytes_in"),
             bytes_out_per_s=rate("bytes_out"),
             under_replicated=None if urp is None else int(urp),
+            offline_partitions=None if offline is None else int(offline),
+            handler_idle_ratio=values.get("handler_idle"),
         )
