@@ -39,6 +39,7 @@ __all__ = [
     "HEADER_SIZE",
     "LAYOUT_VERSION",
     "MAX_CHUNK_BYTES",
+    "Headers",
     "content_type_of",
     "decode_binary",
     "decode_binary_packet",
