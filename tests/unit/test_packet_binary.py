@@ -8,7 +8,8 @@ import struct
 import msgspec
 import pytest
 
-from cosmic_horizons.errors import PacketError
+from cosmic_horizons.config import KafkaSettings
+from cosmic_horizons.errors import ConfigError, PacketError
 from cosmic_horizons.packet import (
     BINARY_CONTENT_TYPE,
     CONTENT_TYPE,
@@ -25,6 +26,7 @@ from cosmic_horizons.packet_binary import (
     decode_record,
     encode_binary,
 )
+from cosmic_horizons.publisher import Publisher
 from tests.helpers import make_packet
 
 CHUNK = bytes(range(256)) * 3
@@ -127,3 +129,33 @@ def test_headers_name_the_encoding() -> None:
     assert dict(packet_headers("binary"))["content-type"] == BINARY_CONTENT_TYPE.encode()
     assert dict(packet_headers())["content-type"] == b"application/json"
     assert msgspec.json.decode(encode_packet(make_packet(0)))  # JSON stays the default
+
+
+def test_the_encoding_setting_and_its_bad_values() -> None:
+    assert KafkaSettings().encoding == "json"
+    assert KafkaSettings.from_env({"HORIZONS_ENCODING": "Binary"}).encoding == "binary"
+    assert KafkaSettings().with_overrides(encoding="binary").encoding == "binary"
+    with pytest.raises(ConfigError, match="HORIZONS_ENCODING='msgpack': expected json or binary"):
+        KafkaSettings.from_env({"HORIZONS_ENCODING": "msgpack"})
+    with pytest.raises(ConfigError, match="--encoding xml: expected json or binary"):
+        KafkaSettings().with_overrides(encoding="xml")
+
+
+def test_publisher_encodes_by_its_encoding_without_a_broker() -> None:
+    settings = KafkaSettings(bootstrap_servers="127.0.0.1:1")
+    packet = make_packet(4)
+    binary = Publisher(settings, encoding="binary", check_topic=False)
+    json_pub = Publisher(settings, check_topic=False)
+    try:
+        assert binary.encoding == "binary" and json_pub.encoding == "json"
+        assert binary._encode(packet, CHUNK) == encode_binary(packet, CHUNK)
+        as_json = json_pub._encode(packet, CHUNK)
+        assert decode_packet(as_json).chunk() == CHUNK  # raw bytes given, base64 written
+        values, total = binary._encode_many([packet, packet], [CHUNK, None])
+        assert values == [encode_binary(packet, CHUNK), encode_binary(packet)]
+        assert total == sum(map(len, values))
+        values, total = json_pub._encode_many([packet], None)
+        assert values[0] == encode_packet(packet) and total == len(values[0])
+    finally:
+        binary.close(0.1)
+        json_pub.close(0.1)
