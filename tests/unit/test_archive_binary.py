@@ -7,7 +7,9 @@ import gc
 from multiprocessing import shared_memory
 
 import pyarrow as pa
+import pytest
 
+from cosmic_horizons.archiver import decode_binary as binary_module
 from cosmic_horizons.archiver.decode import decode_range, decode_range_python
 from cosmic_horizons.archiver.fileformat import RowBuffer, encode_parquet
 from cosmic_horizons.archiver.records import RecordRange
@@ -76,6 +78,21 @@ def test_binary_range_keeps_the_raw_chunk_bytes() -> None:
     assert table.column("data_chunk")[5].as_py() == bytes([5]) * (5 * 37 % 700)
     none = encode_binary(make_packet(1))
     assert decode_range(the_range([none]))[0].column("data_chunk")[0].as_py() is None
+
+
+def test_good_binary_packets_never_take_the_exact_decoder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(value: bytes) -> None:
+        raise AssertionError("the exact decoder was asked about a good binary packet")
+
+    monkeypatch.setattr(binary_module, "decode_binary_packet", refuse)
+    monkeypatch.setattr(decode_module, "decode_binary_packet", refuse)
+    values = good_binary(50)
+    table, errors = decode_range(the_range(values))
+    assert not errors and table.num_rows == 50
+    mixed = [*values[:3], encode_packet(make_packet(1)), *values[3:6]]
+    assert decode_range(the_range(mixed))[0].num_rows == 7
 
 
 def test_bad_binary_records_among_good_ones_and_json_ones() -> None:

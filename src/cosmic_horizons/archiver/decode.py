@@ -250,7 +250,7 @@ def _binary_rows(values: Sequence[bytes | None]) -> np.ndarray:
     if isinstance(values, PackedValues):
         return values.binary_rows()
     try:
-        if not values or min(values) > BINARY_MAGIC:  # type: ignore[type-var,operator]
+        if not values or min(values) >= b"\x01":  # type: ignore[type-var,operator]
             return np.zeros(0, np.int64)
     except TypeError:  # a missing value
         pass
