@@ -9,6 +9,7 @@ from multiprocessing import shared_memory
 import pyarrow as pa
 import pytest
 
+from cosmic_horizons.archiver import decode as decode_module
 from cosmic_horizons.archiver import decode_binary as binary_module
 from cosmic_horizons.archiver.decode import decode_range, decode_range_python
 from cosmic_horizons.archiver.fileformat import RowBuffer, encode_parquet
