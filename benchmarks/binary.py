@@ -8,8 +8,8 @@ archiver on binary chunks against raw consume, measured in the same run.
 (b) Publisher(encoding="binary"): each packet built and validated from plain values inside the
     timed loop, its chunk handed over as raw bytes, ``publish_many`` one tick (263 packets)
     at a time; the clock stops at flush, like (a);
-(c) raw consume: a bare consumer loop (benchmarks.archive's settings, the archiver's fetch
-    settings) over a topic of binary packets, reading each value;
+(c) raw consume: a bare consumer loop with exactly the archiver's consumer settings
+    (``consumer_config(..., "archiver")``) over a topic of binary packets, reading each value;
 (d) the archiver over the same topic, encoding in its own process: header checked, fields
     cut and validated, the chunk bytes joined into the column (no base64), Parquet, fsync'd
     file://, commit.
@@ -36,11 +36,11 @@ from pathlib import Path
 
 from confluent_kafka import Consumer, Producer
 
-from benchmarks.archive import GROUP_TIMEOUTS, _TimedStorage
+from benchmarks.archive import _TimedStorage
 from benchmarks.publish import new_topic
 from cosmic_horizons.archiver.archiver import Archiver
 from cosmic_horizons.broker import EmbeddedBroker, find_free_port
-from cosmic_horizons.clients import FETCH_WAIT_MS
+from cosmic_horizons.clients import consumer_config
 from cosmic_horizons.config import KafkaSettings
 from cosmic_horizons.packet import KafkaPayload, Metrics, packet_headers
 from cosmic_horizons.packet_binary import encode_binary
@@ -149,18 +149,16 @@ def publish_rounds(bootstrap: str, chunk_size: int, megabytes: int, rounds: int)
 
 def raw_consume(bootstrap: str, topic: str, expected: int) -> float:
     """Records per second of a bare consumer loop after its first batch."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"bench-raw-{uuid.uuid4().hex[:8]}",
-            "auto.offset.reset": "earliest",
-            "enable.auto.commit": False,
-            "queued.min.messages": 200_000,
-            "fetch.max.bytes": 64 * 1024 * 1024,
-            "max.partition.fetch.bytes": 16 * 1024 * 1024,
-            "fetch.wait.max.ms": FETCH_WAIT_MS,
-            **GROUP_TIMEOUTS,
-        }
+    settings = KafkaSettings(bootstrap_servers=bootstrap, topic=topic)
+    consumer = Consumer(  # exactly the archiver's consumer settings
+        consumer_config(
+            settings,
+            "archiver",
+            group=f"bench-raw-{uuid.uuid4().hex[:8]}",
+            from_beginning=True,
+            session_timeout_ms=6000,
+            heartbeat_interval_ms=500,
+        )
     )
     consumer.subscribe([topic])
     got = first = 0
