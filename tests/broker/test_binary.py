@@ -119,3 +119,25 @@ def test_binary_packets_published_consumed_archived_replayed(
         got.append(packet if chunk is None else msgspec.structs.replace(
             packet, data_chunk=chunk_bytes(chunk)))  # fmt: skip
     assert sorted(got, key=lambda p: p.timestamp) == sorted(expected, key=lambda p: p.timestamp)
+
+
+def test_produce_with_encoding_binary_sends_the_binary_form(
+    settings: KafkaSettings, topic_name: str
+) -> None:
+    bootstrap = settings.bootstrap_servers or ""
+    create_topic(bootstrap, topic_name, 1)
+    packet = make_packet(3, chunk=chunk_bytes(b"\x01\x02\x03"))
+    result = CliRunner().invoke(
+        app,
+        ["produce", "-", "--encoding", "binary", "--bootstrap", bootstrap, "--topic", topic_name],
+        input=msgspec.json.encode(packet) + b"\n",
+    )
+    assert result.exit_code == 0, result.output
+    (msg,) = read_all(bootstrap, topic_name, 1)
+    assert dict(msg.headers() or [])["content-type"] == BINARY_CONTENT_TYPE.encode()
+    assert decode_binary(msg.value() or b"") == (
+        msgspec.structs.replace(packet, data_chunk=None),
+        b"\x01\x02\x03",
+    )
+    bad = CliRunner().invoke(app, ["produce", "-", "--encoding", "xml", "--bootstrap", bootstrap])
+    assert bad.exit_code == 2 and "--encoding xml: expected json or binary" in bad.output
