@@ -40,7 +40,8 @@ from .array_snapshot import (
 from .clients import consumer_config
 from .config import KafkaSettings
 from .errors import PacketError
-from .packet import KafkaPayload, decode_packet
+from .packet import BINARY_CONTENT_TYPE, KafkaPayload, decode_packet
+from .packet_binary import Headers, content_type_of, decode_binary, decode_record, is_binary
 
 __all__ = [
     "HEALTH_ORDER",
@@ -150,18 +151,32 @@ class ArrayView:
 
     # -- records ---------------------------------------------------------------------------
 
-    def ingest(self, value: bytes | None, *, partition: int = 0, offset: int = -1) -> bool:
-        """Take one record value; False (and counted) when it is not a valid packet."""
+    def ingest(
+        self,
+        value: bytes | None,
+        *,
+        partition: int = 0,
+        offset: int = -1,
+        headers: Headers = None,
+    ) -> bool:
+        """Take one record value (JSON, or binary as its ``content-type`` header says); False
+        (and counted) when it is not a valid packet."""
         now = self._clock()
         error = ""
+        raw_chunk = False
         try:
             if value is None:
                 raise PacketError("$", "empty record (no value)")
-            packet: KafkaPayload | None = decode_packet(value)
+            packet: KafkaPayload | None
+            if headers and content_type_of(headers) == BINARY_CONTENT_TYPE and is_binary(value):
+                packet, chunk = decode_binary(value)  # the chunk is not turned into base64
+                raw_chunk = chunk is not None
+            else:
+                packet = decode_record(value, headers) if headers else decode_packet(value)
         except PacketError as exc:
             packet = None
             error = f"partition {partition} offset {offset}: {exc}"
-        has_chunk = packet is not None and packet.data_chunk is not None
+        has_chunk = raw_chunk or (packet is not None and packet.data_chunk is not None)
         if packet is not None and has_chunk:  # the view shows that a chunk came, never its bytes
             packet = msgspec.structs.replace(packet, data_chunk=None)
         with self._lock:
@@ -269,7 +284,10 @@ class ArrayView:
                                 self._consumer_error = f"{err.name()}: {err.str()}"
                         continue
                     self.ingest(
-                        msg.value(), partition=msg.partition() or 0, offset=msg.offset() or 0
+                        msg.value(),
+                        partition=msg.partition() or 0,
+                        offset=msg.offset() or 0,
+                        headers=msg.headers(),
                     )
         except Exception:  # keep the thread's death visible rather than silent
             log.exception("array view consumer stopped")

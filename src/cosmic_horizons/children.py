@@ -44,7 +44,6 @@ def parent_death_hook() -> Callable[[], None] | None:
     return hook
 
 
-
 class _Spawner:
     """Starts processes from one daemon thread that lives as long as this process.
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import ConfigError, client_hooks
+from .packet import ENCODINGS, Encoding
 from .partitioner import DEFAULT_PARTITIONER, PartitionerName, parse_partitioner
 
 __all__ = [
@@ -141,6 +142,8 @@ class KafkaSettings:
     oauthbearer_client_id: str | None = None
     oauthbearer_client_secret: Secret | None = None
     oauthbearer_scope: str | None = None
+    encoding: Encoding = "json"
+    """How the publisher writes packets: the spec's ``json``, or ``binary`` (raw chunk bytes)."""
 
     def __post_init__(self) -> None:
         # Kafka's names are upper case; `scram-sha-256` means the same mechanism.
@@ -218,6 +221,10 @@ class KafkaSettings:
             )
         if not self.topic:
             raise ConfigError("HORIZONS_TOPIC: empty topic name")
+        if self.encoding not in ENCODINGS:
+            raise ConfigError(
+                f"HORIZONS_ENCODING={self.encoding!r}: expected {' or '.join(ENCODINGS)}"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> KafkaSettings:
@@ -253,6 +260,7 @@ class KafkaSettings:
             oauthbearer_client_id=opt("KAFKA_SASL_OAUTHBEARER_CLIENT_ID"),
             oauthbearer_client_secret=Secret(client_secret) if client_secret else None,
             oauthbearer_scope=opt("KAFKA_SASL_OAUTHBEARER_SCOPE"),
+            encoding=(opt("HORIZONS_ENCODING") or "json").lower(),  # type: ignore[arg-type]
         )
 
     def with_overrides(
@@ -262,9 +270,14 @@ class KafkaSettings:
         topic: str | None = None,
         profile: str | None = None,
         partitioner: str | None = None,
+        encoding: str | None = None,
     ) -> KafkaSettings:
         """A copy with command-line overrides applied (None leaves a value as it is)."""
         changed = self
+        if encoding:
+            if encoding not in ENCODINGS:
+                raise ConfigError(f"--encoding {encoding}: expected {' or '.join(ENCODINGS)}")
+            changed = replace(changed, encoding=encoding)
         if partitioner:
             changed = replace(
                 changed, partitioner=parse_partitioner(partitioner, source="--partitioner")

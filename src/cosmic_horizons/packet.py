@@ -30,10 +30,14 @@ except ImportError:  # pragma: no cover - a build without a C compiler
     _packetcheck = None  # type: ignore[assignment]
 
 __all__ = [
+    "BINARY_CONTENT_TYPE",
+    "BINARY_MAGIC",
     "CONTENT_TYPE",
+    "ENCODINGS",
     "MAX_DATA_CHUNK_CHARS",
     "SCHEMA_VERSION",
     "TIMESTAMP_FORM",
+    "Encoding",
     "KafkaPayload",
     "Metrics",
     "RouteType",
@@ -49,6 +53,13 @@ __all__ = [
 
 #: Value of the ``content-type`` record header.
 CONTENT_TYPE: Final = "application/json"
+#: ``content-type`` of the binary form (:mod:`cosmic_horizons.packet_binary`, docs/packet.md).
+BINARY_CONTENT_TYPE: Final = "application/vnd.cosmic-horizons.packet+binary"
+#: The first four bytes of every binary packet (no JSON text starts with a NUL byte).
+BINARY_MAGIC: Final = b"\x00CHB"
+#: A packet's two encodings on the wire: the spec's JSON, or fields and raw chunk bytes.
+Encoding = Literal["json", "binary"]
+ENCODINGS: Final[tuple[Encoding, ...]] = ("json", "binary")
 #: Value of the ``schema-version`` record header; bump on incompatible changes.
 SCHEMA_VERSION: Final = "1"
 #: Largest accepted ``data_chunk`` (base64 characters): 768 KiB keeps a whole packet well below
@@ -407,7 +418,7 @@ encode_packet: Callable[[KafkaPayload], bytes] = _encoder.encode
 encode_lines: Callable[[Sequence[KafkaPayload]], bytes] = _encoder.encode_lines
 
 
-def decode_packet(data: bytes | str) -> KafkaPayload:
+def decode_packet(data: bytes | memoryview | str) -> KafkaPayload:
     """Parse and validate one JSON packet; raises :class:`PacketError` naming the field."""
     try:
         return _decoder.decode(data)
@@ -416,6 +427,12 @@ def decode_packet(data: bytes | str) -> KafkaPayload:
             raise exc.__cause__ from None
         raise _packet_error(str(exc)) from None
     except msgspec.DecodeError as exc:
+        if not isinstance(data, str) and bytes(data[:4]) == BINARY_MAGIC:
+            raise PacketError(
+                "$",
+                f"a binary packet ({BINARY_CONTENT_TYPE}), not JSON: read it by its "
+                "content-type header (cosmic_horizons.packet_binary.decode_record)",
+            ) from None
         raise PacketError("$", f"not valid JSON: {exc}") from None
     except UnicodeDecodeError as exc:
         raise PacketError("$", f"not valid UTF-8: {exc.reason} at byte {exc.start}") from None
@@ -435,9 +452,10 @@ def _packet_error(message: str) -> PacketError:
     return PacketError(where, reason[:1].lower() + reason[1:])
 
 
-def packet_headers() -> list[tuple[str, bytes]]:
-    """Record headers naming the value's content type and schema version."""
-    return [("content-type", CONTENT_TYPE.encode()), ("schema-version", SCHEMA_VERSION.encode())]
+def packet_headers(encoding: Encoding = "json") -> list[tuple[str, bytes]]:
+    """Record headers naming the value's content type (by ``encoding``) and schema version."""
+    content_type = BINARY_CONTENT_TYPE if encoding == "binary" else CONTENT_TYPE
+    return [("content-type", content_type.encode()), ("schema-version", SCHEMA_VERSION.encode())]
 
 
 def json_schema() -> dict[str, Any]:

@@ -238,6 +238,7 @@ def test_a_throttled_reassignment_shows_progress_and_cancels(grown: LocalKafkaCl
     cancelled = horizons("cluster", "rebalance", "--cancel", "--json", "-b", everyone)
     assert cancelled.returncode == 0, cancelled.stderr
     assert len(json.loads(cancelled.stdout)["cancelled"]) == len(moving)
+
     def replicas_now() -> dict[tuple[str, int], list[int]]:
         return {k: sorted(v[0]) for k, v in layout(everyone).items() if k[0] == topic}
 

@@ -18,7 +18,9 @@ from cosmic_horizons.array_view import (
 )
 from cosmic_horizons.config import KafkaSettings
 from cosmic_horizons.errors import ConfigError
-from cosmic_horizons.packet import KafkaPayload, Metrics, encode_packet
+from cosmic_horizons.packet import KafkaPayload, Metrics, encode_packet, packet_headers
+from cosmic_horizons.packet_binary import encode_binary
+from tests.helpers import make_packet
 
 LIMITS = HealthThresholds()
 
@@ -236,3 +238,19 @@ def test_close_does_not_wait_out_a_dead_brokers_metadata_timeout() -> None:
     time.sleep(0.3)  # the consumer thread is asking a dead address for the topic's metadata
     view.close(timeout=METADATA_TIMEOUT_S / 2)
     assert not view.running
+
+
+def test_binary_packets_are_read_by_their_content_type() -> None:
+    v = view(FakeClock())
+    binary = packet_headers("binary")
+    assert v.ingest(encode_binary(make_packet(1), b"\x01" * 64), headers=binary, offset=0)
+    assert v.ingest(encode_binary(make_packet(2)), headers=binary, offset=1)
+    assert not v.ingest(encode_binary(make_packet(3))[:15], headers=binary, offset=2)
+    assert not v.ingest(encode_packet(make_packet(4)), headers=binary, offset=3)
+    snap = v.snapshot()
+    assert {e.element_id: e.has_chunk for e in snap.elements} == {
+        "element-2-1": True,
+        "element-3-2": False,
+    }
+    assert snap.undecodable == 2
+    assert "content-type says" in (snap.last_decode_error or "")

@@ -21,7 +21,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import PacketError
-from ..packet import MAX_DATA_CHUNK_CHARS, MAX_ID_CHARS, decode_packet, timestamp_ok
+from ..packet import (
+    BINARY_MAGIC,
+    MAX_DATA_CHUNK_CHARS,
+    MAX_ID_CHARS,
+    decode_packet,
+    timestamp_ok,
+)
+from ..packet_binary import decode_binary_packet
 from .fileformat import ARCHIVE_SCHEMA, RowBuffer
 
 if TYPE_CHECKING:
@@ -71,6 +78,26 @@ class PackedValues(Sequence[bytes | None]):
             return None
         start = int(self._starts[i])
         return bytes(self.blob[start : start + size])
+
+    def view(self, i: int) -> memoryview | None:
+        """Value ``i`` as a view into the buffer (no copy), or None."""
+        size = int(self.sizes[i])
+        if size < 0:
+            return None
+        start = int(self._starts[i])
+        return memoryview(self.blob)[start : start + size]
+
+    def binary_rows(self) -> np.ndarray:
+        """Indices of the values that start with the binary packet's magic."""
+        if not len(self.sizes):
+            return np.zeros(0, np.int64)
+        data = np.frombuffer(self.blob, np.uint8)
+        long_enough = np.flatnonzero(self.sizes >= len(BINARY_MAGIC))
+        starts = self._starts[long_enough]
+        hit = np.ones(len(starts), bool)
+        for k, byte in enumerate(BINARY_MAGIC):
+            hit &= data[starts + k] == byte
+        return long_enough[hit]
 
 
 def fast_path_built() -> bool:
@@ -210,6 +237,28 @@ def decode_range(records: RecordRange) -> tuple[pa.Table, list[tuple[int, Packet
     them) are cut into columns in C when the extension is built; every other record takes
     the msgspec path, and both give the same rows, errors and files.
     """
+    binary = _binary_rows(records.values)
+    if len(binary):
+        from .decode_binary import decode_with_binary
+
+        return decode_with_binary(records, binary)
+    return _decode_json(records)
+
+
+def _binary_rows(values: Sequence[bytes | None]) -> np.ndarray:
+    """Indices of the values in the binary form (JSON text never starts with a NUL byte)."""
+    if isinstance(values, PackedValues):
+        return values.binary_rows()
+    try:
+        if not values or min(values) >= b"\x01":  # type: ignore[type-var,operator]
+            return np.zeros(0, np.int64)
+    except TypeError:  # a missing value
+        pass
+    return np.flatnonzero([v is not None and v[:4] == BINARY_MAGIC for v in values])
+
+
+def _decode_json(records: RecordRange) -> tuple[pa.Table, list[tuple[int, PacketError]]]:
+    """:func:`decode_range` of a range without binary packets."""
     offsets, keys, values = records.offsets, records.keys, records.values
     if _columns is None or not len(offsets):
         return decode_range_python(records)
@@ -300,7 +349,11 @@ def decode_range_python(
             try:
                 if not value:
                     raise PacketError("$", "empty record (no value)")
-                packet = decode_packet(bytes(value))
+                packet = (
+                    decode_binary_packet(value)
+                    if value[:4] == BINARY_MAGIC
+                    else decode_packet(bytes(value))
+                )
             except PacketError as exc:
                 errors.append((i, exc))
                 continue

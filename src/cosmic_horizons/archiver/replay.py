@@ -1,8 +1,9 @@
 """Replaying archived packets into a topic (or out as JSON lines).
 
 A replayed record keeps its original key (a record archived without one is keyed by its
-element id, as the publisher does) and record timestamp; its headers are the packet
-headers plus ``replay.source: {topic}/{partition}/{offset}`` naming where it came from.
+element id, as the publisher does) and record timestamp, in the publisher's encoding (JSON
+unless ``--encoding binary``); its headers are the packet headers plus
+``replay.source: {topic}/{partition}/{offset}`` naming where it came from.
 Replaying into the topic the archive was made from would be archived again, as new
 offsets: a loop that duplicates data. It is refused unless asked for explicitly.
 """
@@ -16,7 +17,8 @@ from collections.abc import Callable, Iterable
 import msgspec
 
 from ..errors import ArchiveError, ConfigError
-from ..packet import encode_packet, packet_headers
+from ..packet import Encoding, encode_packet, packet_headers
+from ..packet_binary import encode_binary
 from ..publisher import Publisher
 from .fileformat import ArchivedRecord
 
@@ -67,9 +69,11 @@ def check_destination(source: str, destination: str, *, into_source: bool) -> No
         )
 
 
-def replay_headers(record: ArchivedRecord) -> list[tuple[str, str | bytes | None]]:
-    """The packet headers plus ``replay.source: topic/partition/offset``."""
-    headers: list[tuple[str, str | bytes | None]] = list(packet_headers())
+def replay_headers(
+    record: ArchivedRecord, encoding: Encoding = "json"
+) -> list[tuple[str, str | bytes | None]]:
+    """The packet headers (of ``encoding``) plus ``replay.source: topic/partition/offset``."""
+    headers: list[tuple[str, str | bytes | None]] = list(packet_headers(encoding))
     headers.append((REPLAY_HEADER, f"{record.topic}/{record.partition}/{record.offset}".encode()))
     return headers
 
@@ -109,13 +113,16 @@ def replay_to_publisher(
 ) -> ReplayReport:
     """Publish ``records`` in the order given through ``publisher``; wait for every delivery.
 
-    The publisher is flushed but not closed. ``stop`` ends the replay early (the report
-    says ``interrupted``); ``on_progress`` is called every 1000 records.
+    Records are written in the publisher's encoding (the archive keeps packets, not the form
+    they came in). The publisher is flushed but not closed. ``stop`` ends the replay early
+    (the report says ``interrupted``); ``on_progress`` is called every 1000 records.
     """
     report = ReplayReport(destination=publisher.topic)
     pacer = _Pacer(rate)
     before = publisher.snapshot()
     checked: set[str] = set()
+    encoding = publisher.encoding
+    encode = encode_binary if encoding == "binary" else encode_packet
     try:
         for record in records:
             if stop is not None and stop.is_set():
@@ -128,9 +135,9 @@ def replay_to_publisher(
             report.read += 1
             publisher.publish_encoded(
                 record.key if record.key is not None else record.packet.element_id.encode(),
-                encode_packet(record.packet),
+                encode(record.packet),
                 record.kafka_timestamp_ms,
-                replay_headers(record),
+                replay_headers(record, encoding),
             )
             if on_progress is not None and report.read % 1000 == 0:
                 on_progress(report)

@@ -11,7 +11,8 @@ from confluent_kafka import KafkaError as RdKafkaError
 
 from ..config import KafkaSettings
 from ..errors import ConfigError, PacketError, kafka_errors
-from ..packet import KafkaPayload, decode_packet
+from ..packet import KafkaPayload
+from ..packet_binary import decode_record
 from .positions import element_partition, reader, topic_partitions
 
 __all__ = ["BrowsedRecord", "latest_records"]
@@ -37,7 +38,7 @@ def _browsed(msg: Message) -> BrowsedRecord:
     packet: KafkaPayload | None = None
     error = None
     try:
-        packet = decode_packet(msg.value() or b"")
+        packet = decode_record(msg.value() or b"", msg.headers())
     except PacketError as exc:
         error = str(exc)
     return BrowsedRecord(

@@ -23,7 +23,7 @@ from ..archiver.fileformat import ArchivedRecord
 from ..archiver.reader import TimeWindow
 from ..config import KafkaSettings
 from ..errors import BrokerUnavailableError, PacketError, kafka_errors
-from ..packet import decode_packet
+from ..packet_binary import decode_record
 from .positions import Start, reader, start_positions, topic_partitions
 
 __all__ = ["KafkaWindowStats", "kafka_window"]
@@ -72,7 +72,7 @@ def _record(topic: str, partition: int, offset: int, msg: Message) -> ArchivedRe
         offset=offset,
         kafka_timestamp_ms=msg.timestamp()[1],
         key=msg.key(),
-        packet=decode_packet(msg.value() or b""),
+        packet=decode_record(msg.value() or b"", msg.headers()),
     )
 
 

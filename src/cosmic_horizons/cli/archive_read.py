@@ -39,6 +39,7 @@ from ..publisher import Publisher
 from ..topics.admin import TopicAdmin
 from .common import (
     BootstrapOpt,
+    EncodingOpt,
     JsonOpt,
     ProfileOpt,
     StorageOpt,
@@ -274,12 +275,16 @@ def replay(
             "instead of the archive: what retention still holds replays without the archive.",
         ),
     ] = False,
+    encoding: EncodingOpt = None,
     storage: StorageOpt = None,
     bootstrap: BootstrapOpt = None,
     profile: ProfileOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Republish archived packets timed in [--from, --to), in order, or print them.
+
+    Written as JSON, or in the binary form with --encoding binary (the archive keeps the
+    packet, not the form it came in).
 
     Per partition in offset order; across partitions by record timestamp. With --from-kafka
     the window is read from the source topic itself (invalid records there are skipped).
@@ -288,7 +293,7 @@ def replay(
     destination topic does not exist.
     """
     window = TimeWindow.parse(start, end)
-    settings = load_settings(bootstrap, source, profile)
+    settings = load_settings(bootstrap, source, profile).with_overrides(encoding=encoding)
     source_topic = settings.topic
     destination = topic or source_topic
     if not to_stdout:

@@ -16,6 +16,7 @@ from .exits import Exit
 
 __all__ = [
     "BootstrapOpt",
+    "EncodingOpt",
     "JsonOpt",
     "PartitionerOpt",
     "ProfileOpt",
@@ -57,6 +58,15 @@ PartitionerOpt = Annotated[
         "KafkaJS DefaultPartitioner, librdkafka murmur2_random), kafkajs-legacy (KafkaJS "
         "LegacyPartitioner), consistent_random (librdkafka's default) "
         "\\[default: HORIZONS_PARTITIONER or java].",
+        show_default=False,
+    ),
+]
+EncodingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding",
+        help="How packets are written: json (the spec's) or binary (the chunk as raw bytes, "
+        "see the packet page) \\[default: HORIZONS_ENCODING or json].",
         show_default=False,
     ),
 ]

@@ -35,7 +35,8 @@ from ..errors import (
     note_client_error,
     recent_security_error,
 )
-from ..packet import decode_packet, encode_packet
+from ..packet import BINARY_CONTENT_TYPE, decode_packet, encode_packet
+from ..packet_binary import content_type_of, decode_record, is_binary
 from ..publisher import TopicMissingError
 from .common import BootstrapOpt, TopicOpt, err_console, fail, load_settings
 from .exits import Exit, stop_on_signals
@@ -103,10 +104,12 @@ class _Printer:
 
     def _value(self, msg: Message) -> bytes | None:
         value = msg.value() or b""
-        if self.raw and self.element is None:
-            return value
+        headers = msg.headers()
+        binary = is_binary(value) or content_type_of(headers) == BINARY_CONTENT_TYPE
+        if self.raw and self.element is None and not binary:
+            return value  # a binary value is no line of text: printed as its JSON form
         try:
-            packet = decode_packet(value)
+            packet = decode_record(value, headers) if binary else decode_packet(value)
         except PacketError as exc:
             if self.raw:  # --raw --element: a value that is no packet has no element
                 return None
@@ -118,7 +121,7 @@ class _Printer:
             return None
         if self.element is not None and packet.element_id != self.element:
             return None
-        return value if self.raw else encode_packet(packet)
+        return value if self.raw and not binary else encode_packet(packet)
 
     def show(self, msg: Message) -> None:
         value = self._value(msg)
@@ -301,7 +304,11 @@ def consume(
         typer.Option("--follow", "-f", help="Keep waiting for new records until Ctrl-C."),
     ] = False,
     raw: Annotated[
-        bool, typer.Option("--raw", help="Print values as stored, without validating them.")
+        bool,
+        typer.Option(
+            "--raw",
+            help="Print values as stored, without validating them (a binary packet: its JSON).",
+        ),
     ] = False,
     meta: Annotated[
         bool, typer.Option("--meta", help="Wrap each line with partition, offset and key.")

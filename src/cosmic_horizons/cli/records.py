@@ -21,6 +21,7 @@ from ..packet import decode_packet, json_schema
 from ..publisher import Publisher
 from .common import (
     BootstrapOpt,
+    EncodingOpt,
     PartitionerOpt,
     ProfileOpt,
     TopicOpt,
@@ -48,13 +49,18 @@ def produce(
     topic: TopicOpt = None,
     profile: ProfileOpt = None,
     partitioner: PartitionerOpt = None,
+    encoding: EncodingOpt = None,
 ) -> None:
     """Validate and send JSON-lines packets; each bad line is reported with its number (exit 1).
+
+    --encoding binary sends each packet in the binary form (its data_chunk as raw bytes).
 
     The topic must exist (exit 6 otherwise). Ctrl-C or SIGTERM stop reading; what was read
     is flushed and reported.
     """
-    settings = load_settings(bootstrap, topic, profile).with_overrides(partitioner=partitioner)
+    settings = load_settings(bootstrap, topic, profile).with_overrides(
+        partitioner=partitioner, encoding=encoding
+    )
     stream_in: BinaryIO
     if source == "-":
         stream_in = sys.stdin.buffer

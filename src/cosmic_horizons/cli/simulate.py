@@ -28,6 +28,7 @@ from ..topics import TopicAdmin, desired_topic
 from .broker import DataOpt, Engine, EngineOpt, NodesOpt
 from .common import (
     BootstrapOpt,
+    EncodingOpt,
     PartitionerOpt,
     ProfileOpt,
     TopicOpt,
@@ -234,6 +235,7 @@ def simulate(
     topic: TopicOpt = None,
     profile: ProfileOpt = None,
     partitioner: PartitionerOpt = None,
+    encoding: EncodingOpt = None,
     spool: SpoolDirOpt = None,
     spool_max: SpoolMaxOpt = "10GiB",
     spool_policy: SpoolPolicyOpt = "block",
@@ -244,7 +246,9 @@ def simulate(
     """Stream simulated array telemetry into the topic, with a live progress line (a status
     line every --status-interval when the output is a log)."""
     with stop_on_signals() as stop:
-        settings = load_settings(bootstrap, topic, profile).with_overrides(partitioner=partitioner)
+        settings = load_settings(bootstrap, topic, profile).with_overrides(
+            partitioner=partitioner, encoding=encoding
+        )
         duration_s = parse_duration(duration, what="--duration") if duration else None
         status_s = parse_status_interval(status_interval)
         if count is not None and count < 1:

@@ -363,9 +363,7 @@ class LocalKafkaCluster:
         if self.secure:
             raise HorizonsError("adding a node to a secured local Kafka cluster is not supported")
         metrics = find_free_port(self.host) if any(n.metrics_port for n in self.nodes) else 0
-        node = NodeSpec(
-            max(self.node_ids) + 1, find_free_port(self.host), 0, metrics_port=metrics
-        )
+        node = NodeSpec(max(self.node_ids) + 1, find_free_port(self.host), 0, metrics_port=metrics)
         self.nodes.append(node)
         self._format()
         self._spawn(node.node_id)

@@ -73,4 +73,3 @@ def describe_failure(
     if isinstance(exc, TimeoutError):
         return f"{operation} on {target}: no answer in time"
     return f"{operation} on {target}: {exc}"
-

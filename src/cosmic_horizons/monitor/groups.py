@@ -34,9 +34,7 @@ def describe_groups(client: AdminClient, names: list[str], timeout: float) -> di
         owned: set[_TP] = set()
         for member in desc.members:
             if member.assignment is not None:
-                owned.update(
-                    (tp.topic, tp.partition) for tp in member.assignment.topic_partitions
-                )
+                owned.update((tp.topic, tp.partition) for tp in member.assignment.topic_partitions)
         state = getattr(desc.state, "name", str(desc.state))
         if not desc.members and state not in ("EMPTY", "DEAD"):
             # an active group reported without members: the broker does not tell who owns what
@@ -57,9 +55,7 @@ def committed_offsets(
         with kafka_errors("OffsetFetch", f"group {name}"):
             result = future.result(timeout=timeout + 1.0)
     except TimeoutError as exc:
-        raise BrokerUnavailableError(
-            describe_failure(exc, "OffsetFetch", f"group {name}")
-        ) from exc
+        raise BrokerUnavailableError(describe_failure(exc, "OffsetFetch", f"group {name}")) from exc
     committed: dict[_TP, int | None] = {}
     errors: dict[_TP, str] = {}
     for tp in result.topic_partitions or []:

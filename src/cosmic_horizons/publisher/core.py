@@ -25,7 +25,16 @@ from ..clients import CLIENT_ID, producer_config
 from ..cluster import raise_if_refused
 from ..config import KafkaSettings, mask_config
 from ..errors import AuthorizationError, BrokerUnavailableError, ConfigError, PublishError
-from ..packet import KafkaPayload, encode_lines, encode_packet, packet_headers
+from ..packet import (
+    ENCODINGS,
+    Encoding,
+    KafkaPayload,
+    chunk_bytes,
+    encode_lines,
+    encode_packet,
+    packet_headers,
+)
+from ..packet_binary import encode_binary
 from ..partitioner import PartitionerName
 from ..spool import Spool, SpoolSettings
 from ..stats import PublisherStats, StatsSnapshot
@@ -65,6 +74,11 @@ class Publisher:
     the spool before ``publish`` returns and leaves it on its acknowledgement (see
     :mod:`.forward` and docs/publisher.md, "Store and forward").
 
+    ``encoding`` (default ``settings.encoding``, itself ``json``) is how packets are written:
+    the spec's JSON, or ``binary``, the chunk as raw bytes (:mod:`cosmic_horizons.packet_binary`);
+    the ``content-type`` header says which. ``publish(packet, chunk)`` takes a chunk's raw
+    bytes in either encoding (JSON: base64 into ``data_chunk``).
+
     The publisher is thread-safe: several threads may call :meth:`publish`.
     """
 
@@ -78,8 +92,17 @@ class Publisher:
         check_topic: bool = True,
         metadata_timeout: float = 10.0,
         spool: SpoolSettings | None = None,
+        encoding: Encoding | None = None,
     ) -> None:
         self.topic = topic or settings.topic
+        self.encoding: Encoding = encoding or settings.encoding
+        if self.encoding not in ENCODINGS:
+            raise ConfigError(f"encoding {self.encoding!r}: expected {' or '.join(ENCODINGS)}")
+        self._binary = self.encoding == "binary"
+        #: Spooled records name their headers when they are not the JSON default.
+        self._spool_headers: list[tuple[str, str | bytes | None]] | None = (
+            list(packet_headers(self.encoding)) if self._binary else None
+        )
         if partitioner is not None:
             settings = replace(settings, partitioner=partitioner)
         self.settings = settings
@@ -102,7 +125,7 @@ class Publisher:
         conf["error_cb"] = self._watch.on_error
         conf.setdefault("logger", LIBRDKAFKA_LOG)
         self._closed = threading.Event()
-        self._headers: list[tuple[str, str | bytes | None]] = list(packet_headers())
+        self._headers: list[tuple[str, str | bytes | None]] = list(packet_headers(self.encoding))
         self._started = time.monotonic()
         self._metadata_timeout = metadata_timeout
         self._spool = Spool(spool) if spool is not None else None  # taken first: one per spool
@@ -194,14 +217,47 @@ class Publisher:
 
     # -- producing -------------------------------------------------------------------------
 
-    def publish(self, packet: KafkaPayload) -> bool:
-        """Queue one packet; False when it failed at once (counted and logged)."""
+    def _encode(self, packet: KafkaPayload, chunk: bytes | None) -> bytes:
+        """The record value in the publisher's encoding; ``chunk``: raw chunk bytes."""
+        if self._binary:
+            return encode_binary(packet, chunk)
+        if chunk is not None:
+            if packet.data_chunk is not None:
+                raise PublishError("a chunk given twice: as data_chunk and as raw bytes")
+            packet = msgspec.structs.replace(packet, data_chunk=chunk_bytes(chunk))
+        return encode_packet(packet)
+
+    def _encode_many(
+        self, packets: Sequence[KafkaPayload], chunks: Sequence[bytes | None] | None
+    ) -> tuple[list[bytes], int]:
+        """The values of ``packets`` and their bytes in all."""
+        if self._binary:
+            if chunks is None:
+                values = list(map(encode_binary, packets))
+            else:
+                values = list(map(encode_binary, packets, chunks))
+            return values, sum(map(len, values))
+        if chunks is not None:
+            values = list(map(self._encode, packets, chunks))
+            return values, sum(map(len, values))
+        # One JSON document per line; JSON strings never hold a raw newline.
+        blob = encode_lines(packets)
+        values = blob.split(b"\n")
+        return values, len(blob) - len(values) + 1
+
+    def publish(self, packet: KafkaPayload, chunk: bytes | None = None) -> bool:
+        """Queue one packet (``chunk``: its visibility chunk as raw bytes, when ``data_chunk``
+        is None); False when it failed at once (counted and logged)."""
         self._check_open()
-        value = encode_packet(packet)
+        value = (
+            encode_packet(packet)
+            if chunk is None and not self._binary
+            else self._encode(packet, chunk)
+        )
         timestamp = packet.timestamp_ms()
         key = packet.element_id
         if self._forward is not None:
-            record = (key.encode(), value, timestamp, None)
+            record = (key.encode(), value, timestamp, self._spool_headers)
             return self._forward.publish([record], len(value)) == 1
         cache = self._partition_of
         try:
@@ -224,25 +280,29 @@ class Publisher:
         self._record_sent(len(value))
         return True
 
-    def publish_many(self, packets: Sequence[KafkaPayload]) -> int:
+    def publish_many(
+        self, packets: Sequence[KafkaPayload], chunks: Sequence[bytes | None] | None = None
+    ) -> int:
         """Queue several packets (one array tick, say); how many were accepted.
 
-        Cheaper per packet than :meth:`publish`: the packets are encoded in one call and
-        counted once.
+        ``chunks``, when given, are the packets' visibility chunks as raw bytes (one per
+        packet, None for none). Cheaper per packet than :meth:`publish`: the packets are
+        encoded in one pass and counted once.
         """
         self._check_open()
         if not packets:
             return 0
-        # One JSON document per line; JSON strings never hold a raw newline.
-        blob = encode_lines(packets)
-        values = blob.split(b"\n")
+        if chunks is not None and len(chunks) != len(packets):
+            raise PublishError(f"{len(chunks)} chunks for {len(packets)} packets")
+        values, total = self._encode_many(packets, chunks)
         if self._forward is not None:
+            spool_headers = self._spool_headers
             return self._forward.publish(
                 [
-                    (p.element_id.encode(), v, p.timestamp_ms(), None)
+                    (p.element_id.encode(), v, p.timestamp_ms(), spool_headers)
                     for p, v in zip(packets, values, strict=False)
                 ],
-                len(blob) - len(values) + 1,
+                total,
             )
         produce, topic, headers = self._produce, self.topic, self._headers
         if self._partition_of is None:
@@ -258,8 +318,8 @@ class Publisher:
                     break
                 queued += 1
             else:
-                # Every packet queued: count them once (the blob less its newlines).
-                self.stats.record_sent_many(queued, len(blob) - queued)
+                # Every packet queued: count them once.
+                self.stats.record_sent_many(queued, total)
                 return queued
             self.stats.record_sent_many(queued, sum(map(len, values[:queued])))
             return queued + self._careful.publish_rest(packets, values, queued)

@@ -139,4 +139,3 @@ class AdminCalls:
             raise BrokerUnavailableError(
                 f"no answer from {self._bootstrap} within {self.timeout + 5:.0f} s"
             ) from exc
-

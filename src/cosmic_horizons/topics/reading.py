@@ -133,4 +133,3 @@ class TopicReader(AdminCalls):
                     raise TopicError(f"topic {name} did not appear within {self.timeout:.0f} s")
                 return state
             time.sleep(0.2)
-
