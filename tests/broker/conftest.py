@@ -27,7 +27,8 @@ class Outage:
 
     def down(self) -> None:
         if self.tansu is not None:
-            self.tansu.stop()
+            # Abruptly, as a link goes down: Tansu may go on serving for seconds after SIGTERM.
+            self.tansu.stop(timeout=0.2)
         else:
             assert self.kafka is not None
             self.kafka.stop_node(self.kafka.node_ids[0])
