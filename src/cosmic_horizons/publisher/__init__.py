@@ -1,7 +1,8 @@
 """The spec's ``MessagingIntegrationService``: :class:`Publisher`, one long-lived producer
 for array packets, optionally a store-and-forward node with a spool on disk.
 
-Modules: :mod:`.core` (the publisher), :mod:`.careful` (its patient path without a spool),
+Modules: :mod:`.core` (the publisher), :mod:`.encoding` (record values), :mod:`.shutdown`
+(its close and report), :mod:`.careful` (its patient path without a spool),
 :mod:`.forward` (store and forward: live sending, the drain), :mod:`.blocks` (acknowledging a
 block of records with one callback), :mod:`.diagnose` (why deliveries stalled),
 :mod:`.models` (its report and errors).

@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from types import TracebackType
 from typing import Any
 
 import msgspec
@@ -24,25 +23,24 @@ from confluent_kafka import KafkaException, Message, Producer
 from ..clients import CLIENT_ID, producer_config
 from ..cluster import raise_if_refused
 from ..config import KafkaSettings, mask_config
-from ..errors import AuthorizationError, BrokerUnavailableError, ConfigError, PublishError
+from ..errors import BrokerUnavailableError, ConfigError, PublishError
 from ..packet import (
     ENCODINGS,
     Encoding,
     KafkaPayload,
-    chunk_bytes,
-    encode_lines,
     encode_packet,
     packet_headers,
 )
-from ..packet_binary import encode_binary
 from ..partitioner import PartitionerName
 from ..spool import Spool, SpoolSettings
 from ..stats import PublisherStats, StatsSnapshot
 from .careful import CarefulProducer
 from .diagnose import LIBRDKAFKA_LOG
+from .encoding import encode_value, encode_values
 from .forward import Forwarder, SpoolView
 from .metadata import LegacyPlacement, read_partition_count, refresh_count, topic_problem
 from .models import DeliveryReport, TopicMissingError
+from .shutdown import Shutdown
 from .watch import ProducerWatch
 
 __all__ = [
@@ -56,7 +54,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class Publisher:
+class Publisher(Shutdown):
     """A long-lived producer for array packets, keyed by element id.
 
     ``extra_config`` is merged over :func:`producer_config` (for tuning and tests).
@@ -218,32 +216,14 @@ class Publisher:
     # -- producing -------------------------------------------------------------------------
 
     def _encode(self, packet: KafkaPayload, chunk: bytes | None) -> bytes:
-        """The record value in the publisher's encoding; ``chunk``: raw chunk bytes."""
-        if self._binary:
-            return encode_binary(packet, chunk)
-        if chunk is not None:
-            if packet.data_chunk is not None:
-                raise PublishError("a chunk given twice: as data_chunk and as raw bytes")
-            packet = msgspec.structs.replace(packet, data_chunk=chunk_bytes(chunk))
-        return encode_packet(packet)
+        """The record value in the publisher's encoding (:func:`.encoding.encode_value`)."""
+        return encode_value(packet, chunk, binary=self._binary)
 
     def _encode_many(
         self, packets: Sequence[KafkaPayload], chunks: Sequence[bytes | None] | None
     ) -> tuple[list[bytes], int]:
-        """The values of ``packets`` and their bytes in all."""
-        if self._binary:
-            if chunks is None:
-                values = list(map(encode_binary, packets))
-            else:
-                values = list(map(encode_binary, packets, chunks))
-            return values, sum(map(len, values))
-        if chunks is not None:
-            values = list(map(self._encode, packets, chunks))
-            return values, sum(map(len, values))
-        # One JSON document per line; JSON strings never hold a raw newline.
-        blob = encode_lines(packets)
-        values = blob.split(b"\n")
-        return values, len(blob) - len(values) + 1
+        """The values of ``packets`` and their bytes in all (:func:`.encoding.encode_values`)."""
+        return encode_values(packets, chunks, binary=self._binary)
 
     def publish(self, packet: KafkaPayload, chunk: bytes | None = None) -> bool:
         """Queue one packet (``chunk``: its visibility chunk as raw bytes, when ``data_chunk``
@@ -412,78 +392,3 @@ class Publisher:
                 next_sample += 0.5
                 waiting = self.queued() if self._forward is None else len(self._producer)
                 progress = self._watch.stall(now, progress, waiting)
-
-    # -- shutdown --------------------------------------------------------------------------
-
-    def close(self, timeout: float = 30.0) -> DeliveryReport:
-        """Flush for up to ``timeout`` s; what is still queued then is purged and counted failed."""
-        if self._closed.is_set():
-            return self._report(0)
-        self._closed_flag = True
-        if self._forward is not None:
-            report = self._close_spooled(timeout)
-            if self._watch.refused is not None:
-                raise self._watch.refused
-            return report
-        remaining = self._watch.flush_unless_refused(self._producer, timeout)
-        if self._watch.refused is not None:
-            self._stop_refused(self._watch.refused)
-        if remaining:
-            log.error(
-                "%d packets not delivered within %.0f s of shutdown; counting them failed",
-                remaining,
-                timeout,
-            )
-            self._producer.purge(in_queue=True, in_flight=True, blocking=False)
-            self._producer.flush(5.0)  # serves the purge delivery reports
-        self._stop_threads()
-        return self._report(remaining)
-
-    def _stop_refused(self, refused: AuthorizationError | None) -> None:
-        """The principal may not write: nothing more is taken or retried; raise why."""
-        if not self._closed.is_set():
-            self._closed_flag = True
-            if self._forward is not None:
-                self._forward.close(0.0)
-            self._producer.purge(in_queue=True, in_flight=True, blocking=False)
-            self._producer.flush(2.0)  # serves the purge reports
-            self._stop_threads()
-        raise refused or PublishError("the publisher is closed")
-
-    def _stop_threads(self) -> None:
-        self._closed.set()
-        self._poller.join(5.0)
-        if self._legacy is not None:
-            self._legacy.close(self._metadata_timeout + 5.0)
-        self._producer.close()
-
-    def _close_spooled(self, timeout: float) -> DeliveryReport:
-        """Deliver what can be within ``timeout`` s (not waiting out an outage); the rest
-        stays in the spool, never purged unspooled, reported in one line by the caller."""
-        assert self._forward is not None and self._spool is not None
-        left = self._forward.close(timeout)
-        self._stop_threads()
-        return self._report(0, spooled=left)
-
-    def _report(self, undelivered: int, *, spooled: int = 0) -> DeliveryReport:
-        snap = self.stats.snapshot()
-        return DeliveryReport(
-            sent=snap.sent,
-            delivered=snap.delivered,
-            failed=snap.failed,
-            undelivered_at_close=undelivered,
-            spooled=spooled,
-            spool_path=None if self._spool is None else str(self._spool.path),
-            dropped=0 if self._spool is None else self._spool.dropped,
-        )
-
-    def __enter__(self) -> Publisher:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
