@@ -3,7 +3,7 @@
  * check_payload and check_metrics are KafkaPayload's and Metrics' __post_init__ (msgspec
  * calls them with the new struct). They accept at once a packet whose every field is of the
  * exact type and form the rules ask for: ids plain ASCII str of 1..max_id characters, a known
- * route, a Metrics, a timestamp already validated (in packet.py's cache), no chunk or a padded
+ * route, a Metrics, a timestamp already validated (in packet_fields.py's cache), no chunk or a padded
  * standard-base64 ASCII chunk within the limit, four finite floats. Anything else goes to the
  * Python checks given to setup(), which have the final word (and the precise error): this path
  * only ever says yes to what the Python checks accept.
@@ -99,7 +99,7 @@ route_ok(PyObject *v)
     return PyUnicode_Compare(v, route_a) == 0 || PyUnicode_Compare(v, route_b) == 0;
 }
 
-/* Padded standard base64 over ASCII: the form packet._check_base64 takes without decoding. */
+/* Padded standard base64 over ASCII: the form packet_fields._check_base64 takes without decoding. */
 static int
 chunk_ok(PyObject *v)
 {
