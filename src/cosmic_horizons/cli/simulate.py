@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.live import Live
-from rich.text import Text
 
 from .._units import parse_duration
 from ..api.guard import require_safe_exposure, token_from_env
@@ -22,8 +19,8 @@ from ..cluster import require_reachable
 from ..config import KafkaSettings
 from ..errors import BrokerUnavailableError
 from ..kafka_local import LocalKafkaCluster
-from ..publisher import DeliveryReport, Publisher
-from ..simulator import ArraySimulator, stream
+from ..publisher import Publisher
+from ..simulator import ArraySimulator
 from ..topics import TopicAdmin, desired_topic
 from .broker import DataOpt, Engine, EngineOpt, NodesOpt
 from .common import (
@@ -35,15 +32,13 @@ from .common import (
     err_console,
     load_settings,
 )
-from .exits import Exit, stop_on_signals
+from .exits import stop_on_signals
 from .live import (
     DEFAULT_STATUS_INTERVAL,
     StatusIntervalOpt,
     parse_status_interval,
-    periodic_status,
-    publisher_line,
-    report_delivery,
 )
+from .simulate_run import exit_code, run_and_exit, run_simulation
 from .spool import (
     DrainRateOpt,
     FsyncEveryOpt,
@@ -72,128 +67,6 @@ SeedOpt = Annotated[int, typer.Option(help="Random seed: the same seed, the same
 ChunkOpt = Annotated[
     int, typer.Option(help="Complex64 visibility samples per data_chunk (0: none).")
 ]
-#: How long a run stopped by Ctrl-C/SIGTERM waits for deliveries before its final report
-#: (well inside the 10 s Compose and 30 s Kubernetes grace; with a spool nothing is lost).
-STOP_FLUSH_S = 5.0
-
-
-def _interrupt_at_end(
-    publisher: Publisher, stop: threading.Event | None, duration_s: float | None
-) -> threading.Event:
-    """Unblock a publish() waiting on a full queue or spool at ``--duration`` or on
-    ``stop``; set the returned event when the run ends normally."""
-    finished = threading.Event()
-    deadline = None if duration_s is None else time.monotonic() + duration_s
-
-    def watch() -> None:
-        while not finished.wait(0.1):
-            if (stop is not None and stop.is_set()) or (
-                deadline is not None and time.monotonic() >= deadline
-            ):
-                publisher.interrupt()
-                return
-
-    threading.Thread(target=watch, name="run-deadline", daemon=True).start()
-    return finished
-
-
-def run_simulation(
-    publisher: Publisher,
-    simulator: ArraySimulator,
-    *,
-    rate: float,
-    duration_s: float | None,
-    count: int | None,
-    live: bool = True,
-    status_interval: float = 0.0,
-    stop: threading.Event | None = None,
-) -> DeliveryReport:
-    """Stream the simulator through ``publisher`` with a live stats line (or, when ``live``
-    is off, the same line every ``status_interval`` seconds); ``stop`` (set by Ctrl-C or
-    SIGTERM, see :func:`.exits.stop_on_signals`) ends it between ticks, never inside a Kafka
-    call; what was queued is flushed and reported."""
-    started = time.monotonic()
-    target = rate * len(simulator.elements)
-
-    def line() -> Text:
-        return publisher_line(publisher.snapshot(), target_rate=target, started=started)
-
-    display: contextlib.AbstractContextManager[object]
-    if live:
-        display = Live(
-            get_renderable=line, console=err_console, refresh_per_second=4, transient=False
-        )
-    else:
-        display = periodic_status(line, status_interval, err_console)
-    finished = _interrupt_at_end(publisher, stop, duration_s)
-    with display:
-        stream(
-            simulator,
-            publisher.publish_many,
-            rate_hz=rate,
-            duration_s=duration_s,
-            count=count,
-            stop=stop,
-        )
-    finished.set()
-    stopped = stop is not None and stop.is_set()
-    if stopped:
-        err_console.print("stopping: flushing queued packets...")
-    report = publisher.close(timeout=STOP_FLUSH_S if stopped else 30.0)
-    report_run(report)
-    return report
-
-
-def report_run(report: DeliveryReport) -> None:
-    """The run's one summary line: delivered, failed, and what waits in the spool."""
-    if report.spool_path is None or (report.spooled == 0 and report.dropped == 0):
-        report_delivery(report, err_console)
-        return
-    dropped = (
-        f"; {report.dropped:,} DROPPED by --spool-policy drop-oldest" if report.dropped else ""
-    )
-    err_console.print(
-        f"[bold yellow]delivered {report.delivered:,} of {report.sent:,}; failed "
-        f"{report.failed:,}; {report.spooled:,} spooled in {report.spool_path} (not lost: the "
-        f"next run with --spool {report.spool_path}, or `horizons spool drain`, delivers them)"
-        f"{dropped}[/]",
-        soft_wrap=True,
-    )
-
-
-def exit_code(report: DeliveryReport) -> Exit:
-    """OK, PROBLEM (failed or dropped packets) or SPOOLED (left in the spool, none lost)."""
-    if not report.kept:
-        return Exit.PROBLEM
-    if report.spooled:
-        return Exit.SPOOLED
-    return Exit.OK if report.complete else Exit.PROBLEM
-
-
-def run_and_exit(
-    publisher: Publisher,
-    simulator: ArraySimulator,
-    *,
-    rate: float,
-    status_interval: float,
-    stop: threading.Event,
-    duration_s: float | None = None,
-    count: int | None = None,
-) -> None:
-    """The run both ``simulate`` and ``up`` make: stream, report, exit with its code."""
-    report = run_simulation(
-        publisher,
-        simulator,
-        rate=rate,
-        duration_s=duration_s,
-        count=count,
-        live=err_console.is_terminal,
-        status_interval=status_interval,
-        stop=stop,
-    )
-    code = exit_code(report)
-    if code is not Exit.OK:
-        raise typer.Exit(code)
 
 
 def ensure_topic(settings: KafkaSettings, *, spooling: bool = False) -> None:
