@@ -70,7 +70,7 @@ def test_simulate_through_an_outage_ends_on_time_spooled_then_drains(
     _, err = run.communicate(timeout=30)
     assert run.returncode == Exit.SPOOLED, err[-3000:]
     delivered1, sent1, spooled1 = summary(err)
-    assert spooled1 > 1000 and delivered1 + spooled1 == sent1
+    assert spooled1 > 100 and delivered1 + spooled1 == sent1  # ~3,500 on an idle machine
 
     # Started while the broker is still down: spools from the start; SIGTERM ends it fast.
     run = simulate(outage, topic_name, spool, "60s")

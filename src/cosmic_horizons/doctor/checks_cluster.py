@@ -7,6 +7,7 @@ Each is a pure function of a :class:`~.state.ClusterState` returning its verdict
 from __future__ import annotations
 
 from ..topics.diff import diff_topic
+from ..topics.models import dlq_topic_name
 from .checks_exporters import exporter_replication
 from .state import CheckResult, ClusterState
 
@@ -165,7 +166,8 @@ def check_replication(s: ClusterState) -> list[CheckResult]:
     metadata, and from the brokers' exporters where configured)."""
     out: list[CheckResult] = []
     brokers = len(s.brokers)
-    for name in sorted(s.topics):
+    # The data plane's topics (a shared cluster's other topics are not this doctor's).
+    for name in sorted({s.topic, dlq_topic_name(s.topic)} & set(s.topics)):
         t = s.topics[name]
         if not t.partitions:
             continue

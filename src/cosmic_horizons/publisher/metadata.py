@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Final
 
@@ -32,14 +33,27 @@ METADATA_REFRESH_S: Final = 30.0
 PARTITION_CACHE_MAX: Final = 100_000
 
 
+#: How often, and how far apart, the full topic list is read again before a topic counts as
+#: missing: metadata of a new topic reaches every broker of a cluster within moments.
+_MISSING_TRIES = 4
+_MISSING_RETRY_S = 0.5
+
+
 def read_partition_count(
     producer: Producer, settings: KafkaSettings, topic: str, timeout: float
 ) -> int:
     """The topic's partition count, from the cluster's full topic list."""
-    with kafka_errors("reading topic metadata", settings.require_bootstrap()):
-        # No topic named: a Metadata request for all topics creates none.
-        metadata = producer.list_topics(timeout=timeout)
-    found = metadata.topics.get(topic)
+    found = None
+    for attempt in range(_MISSING_TRIES):
+        if attempt:
+            # A topic created a moment ago may not be known yet to the broker that answered.
+            time.sleep(_MISSING_RETRY_S)
+        with kafka_errors("reading topic metadata", settings.require_bootstrap()):
+            # No topic named: a Metadata request for all topics creates none.
+            metadata = producer.list_topics(timeout=timeout)
+        found = metadata.topics.get(topic)
+        if found is not None:
+            break
     if found is None and settings.security_protocol != "PLAINTEXT":
         # A secured cluster leaves out of the full list the topics this principal may not
         # describe: ask for this one by name (auto-creation is off) to tell them apart.
