@@ -21,6 +21,11 @@ from cosmic_horizons.monitor.monitor import connection_reason
             "(after 0ms in state CONNECT)",
             "connection refused",
         ),
+        (  # librdkafka folds a repeat of the same error into the first one's tail
+            "127.0.0.1:9092/bootstrap: Connect to ipv4#127.0.0.1:9092 failed: Connection refused "
+            "(after 0ms in state CONNECT, 1 identical error(s) suppressed)",
+            "connection refused",
+        ),
         (
             "kafka:9092/bootstrap: Failed to resolve 'kafka:9092': Name or service not known "
             "(after 1ms in state CONNECT)",

@@ -49,6 +49,7 @@ from ._librdkafka import (
     kafka_errors,
     note_client_error,
     recent_security_error,
+    without_state_tail,
 )
 from ._librdkafka import rdkafka_error_of as rdkafka_error_of
 from ._tree import (
@@ -94,4 +95,5 @@ __all__ = [
     "kafka_errors",
     "note_client_error",
     "recent_security_error",
+    "without_state_tail",
 ]

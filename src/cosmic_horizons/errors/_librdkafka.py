@@ -93,7 +93,18 @@ _AUTH_TEXT = re.compile(
     r"in state AUTH_(HANDSHAKE|REQ|LEGACY)|Authentication failed|SASL mechanism",
     re.IGNORECASE,
 )
-_AFTER = re.compile(r"\s*\(after \d+ms in state [A-Z_]+\)(\s*\(_[A-Z_]+\))?\s*$")
+#: librdkafka's tail on a connection error: ``(after 0ms in state CONNECT)``, sometimes with
+#: ``, 1 identical error(s) suppressed`` inside and the error code's name after it.
+_AFTER = re.compile(
+    r"\s*\(after \d+ms in state [A-Z_]+(?:, \d+ identical error\(s\) suppressed)?\)"
+    r"(\s*\(_[A-Z_]+\))?\s*$"
+)
+
+
+def without_state_tail(text: str) -> str:
+    """``text`` without librdkafka's ``(after Nms in state X[, N identical error(s)
+    suppressed])`` tail, so the same failure always reads the same."""
+    return _AFTER.sub("", text.strip())
 
 
 def classify_security(code: int | None, text: str) -> SecurityError | None:
@@ -113,7 +124,7 @@ def classify_security(code: int | None, text: str) -> SecurityError | None:
             name = _RdKafkaError(code).name()
         except (TypeError, ValueError):  # an unknown code
             name = str(code)
-    detail = _AFTER.sub("", text.strip()) or text.strip()
+    detail = without_state_tail(text) or text.strip()
     if code in _AUTHORIZATION_CODES:
         return AuthorizationError(detail, code=name)
     if _CERTIFICATE_TEXT.search(text):

@@ -16,6 +16,7 @@ from ..errors import (
     BrokerUnavailableError,
     from_kafka_error,
     rdkafka_error_of,
+    without_state_tail,
 )
 
 __all__ = ["CONNECTION_CODES", "connection_reason", "describe_failure", "is_unreachable"]
@@ -30,7 +31,6 @@ CONNECTION_CODES = frozenset(
         KafkaError.SASL_AUTHENTICATION_FAILED,
     }
 )
-_AFTER = re.compile(r"\s*\(after \d+ms in state \w+\)\s*$")
 _RESOLVE = re.compile(r"Failed to resolve '([^']+)': (.+)$")
 _FAILED = re.compile(r"failed: (.+)$")
 _PREFIX = re.compile(r"^\S+/(?:bootstrap|\d+): ")
@@ -39,7 +39,7 @@ _PREFIX = re.compile(r"^\S+/(?:bootstrap|\d+): ")
 def connection_reason(text: str) -> str:
     """librdkafka's connection error as a few words: ``connection refused``, ``cannot resolve
     kafka:9092: name or service not known``, ``connection setup timed out``."""
-    text = _AFTER.sub("", _PREFIX.sub("", text.strip()))
+    text = without_state_tail(_PREFIX.sub("", text.strip()))
     if m := _RESOLVE.search(text):
         return f"cannot resolve {m.group(1)}: {m.group(2)[:1].lower()}{m.group(2)[1:]}"
     if m := _FAILED.search(text):
