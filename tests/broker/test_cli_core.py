@@ -249,6 +249,36 @@ def test_up_without_kafka_starts_embedded_broker_streams_and_serves(tmp_path: Pa
     assert "embedded broker stopped" in text
 
 
+def test_up_with_binary_encoding_publishes_binary_visibility_packets(tmp_path: Path) -> None:
+    # `up` starts its own embedded broker: the engine fixture does not apply.
+    from cosmic_horizons.packet import BINARY_CONTENT_TYPE
+    from cosmic_horizons.packet_binary import decode_record, is_binary
+
+    port = find_free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "HORIZONS_"))}
+    log = tmp_path / "up.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cosmic_horizons", "up", "--port", str(port), "--no-api",
+             "--elements", "4", "--sites", "2", "--rate", "5", "--chunk-samples", "64",
+             "--encoding", "binary"],
+            stdout=out, stderr=out, env=env,
+        )  # fmt: skip
+        try:
+            _wait_for(log, "streaming 4 elements", proc)
+            records = consume_all(f"127.0.0.1:{port}", "element.raw_data", 8)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(60)
+    assert proc.returncode == 0, log.read_text()
+    for msg in records:
+        headers = dict(msg.headers() or [])
+        assert headers["content-type"] == BINARY_CONTENT_TYPE.encode()
+        assert is_binary(msg.value())
+        packet = decode_record(msg.value(), msg.headers())
+        assert packet.data_chunk and len(packet.data_chunk) > 0
+
+
 # -- progress when the output is a log, not a terminal ---------------------------------------
 
 

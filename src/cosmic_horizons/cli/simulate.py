@@ -177,6 +177,7 @@ def up(
     topic: TopicOpt = None,
     profile: ProfileOpt = None,
     partitioner: PartitionerOpt = None,
+    encoding: EncodingOpt = None,
     engine: EngineOpt = Engine.tansu,
     nodes: NodesOpt = 1,
     data: DataOpt = Path("data/kafka"),
@@ -188,7 +189,9 @@ def up(
     fsync_interval: FsyncIntervalOpt = "1s",
 ) -> None:
     """The main job: broker (embedded unless Kafka is configured), topic, simulated array, API."""
-    settings = load_settings(bootstrap, topic, profile).with_overrides(partitioner=partitioner)
+    settings = load_settings(bootstrap, topic, profile).with_overrides(
+        partitioner=partitioner, encoding=encoding
+    )
     status_s = parse_status_interval(status_interval)
     spooling = spool_settings(
         spool, spool_max, spool_policy, drain_rate, fsync_every, fsync_interval
