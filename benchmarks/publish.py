@@ -56,6 +56,14 @@ def source_rows(n: int, chunk_samples: int) -> list[Row]:
     ]
 
 
+def connected_producer(conf: dict[str, object], topic: str) -> Producer:
+    """A raw producer that has fetched ``topic``'s metadata, as the Publisher's constructor
+    does: neither side's clock then includes connecting."""
+    producer = Producer(conf)
+    producer.list_topics(topic, timeout=10)
+    return producer
+
+
 def new_topic(bootstrap: str) -> str:
     name = f"bench.publish.{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": bootstrap})
@@ -78,7 +86,7 @@ def run_raw(settings: KafkaSettings, topic: str, values: list[tuple[bytes, bytes
     conf = producer_config(settings)
     conf["delivery.report.only.error"] = True
     conf["on_delivery"] = on_delivery
-    producer = Producer(conf)
+    producer = connected_producer(conf, topic)
     produce, headers = producer.produce, packet_headers()
     started, cpu = time.perf_counter(), time.thread_time()
     for key, value, ts in values:

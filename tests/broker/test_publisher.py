@@ -12,7 +12,7 @@ from confluent_kafka.admin import AdminClient
 from cosmic_horizons import publisher as publisher_module
 from cosmic_horizons.broker import EmbeddedBroker, find_free_port
 from cosmic_horizons.config import KafkaSettings
-from cosmic_horizons.errors import BrokerUnavailableError
+from cosmic_horizons.errors import BrokerUnavailableError, PublishError
 from cosmic_horizons.packet import chunk_bytes, decode_packet, encode_packet
 from cosmic_horizons.partitioner import PartitionerName
 from cosmic_horizons.publisher import Publisher, TopicMissingError
@@ -224,6 +224,51 @@ def test_publish_many_counts_and_delivers_each_packet(settings: KafkaSettings) -
     msgs = consume_all(settings.bootstrap_servers or "", settings.topic, 263)
     got = {m.value(): decode_packet(m.value() or b"") for m in msgs}
     assert got == {encode_packet(p): p for p in packets}
+
+
+@pytest.mark.parametrize("encoding", ["binary", "json"])
+def test_publish_many_of_large_chunks_goes_in_slices_and_delivers_each(
+    settings: KafkaSettings, encoding: str
+) -> None:
+    from cosmic_horizons.packet_binary import decode_record
+    from cosmic_horizons.publisher.encoding import SLICE_BYTES, slice_size
+
+    create_topic(settings.bootstrap_servers or "", settings.topic)
+    packets = [make_packet(i) for i in range(20)]
+    chunks: list[bytes | None] = [bytes([i]) * 200_000 for i in range(20)]
+    chunks[7] = None  # a packet without a chunk among them
+    assert slice_size(packets, chunks) == SLICE_BYTES // 200_000 < len(packets)
+    with Publisher(settings, encoding=encoding) as pub:  # type: ignore[arg-type]
+        assert pub.publish_many(packets, chunks) == 20
+        assert pub.flush(20) == 0
+    assert pub.snapshot().delivered == 20
+    msgs = consume_all(settings.bootstrap_servers or "", settings.topic, 20)
+    got = {m.key(): decode_record(m.value(), m.headers()) for m in msgs}
+    for p, c in zip(packets, chunks, strict=True):
+        back = got[p.element_id.encode()]
+        assert back.element_id == p.element_id and back.timestamp == p.timestamp
+        assert (back.chunk() if back.data_chunk is not None else None) == c
+
+
+@pytest.mark.parametrize("encoding", ["binary", "json"])
+def test_a_bad_chunk_refuses_a_sliced_tick_before_any_slice_is_queued(
+    settings: KafkaSettings, encoding: str
+) -> None:
+    from cosmic_horizons.errors import PacketError
+    from cosmic_horizons.packet_binary import MAX_CHUNK_BYTES
+
+    create_topic(settings.bootstrap_servers or "", settings.topic)
+    packets = [make_packet(i) for i in range(10)]
+    chunks: list[bytes | None] = [b"x" * 300_000 for _ in range(10)]
+    if encoding == "binary":
+        chunks[8] = b"x" * (MAX_CHUNK_BYTES + 1)
+    else:
+        packets[8] = make_packet(8, chunk=chunk_bytes(b"twice"))
+    with Publisher(settings, encoding=encoding) as pub:  # type: ignore[arg-type]
+        with pytest.raises((PacketError, PublishError)) as caught:
+            pub.publish_many(packets, chunks)
+        assert pub.snapshot().sent == 0
+    assert "data_chunk" in str(caught.value) or "twice" in str(caught.value)
 
 
 def test_oversized_record_is_a_counted_failure(settings: KafkaSettings) -> None:

@@ -36,7 +36,7 @@ from ..spool import Spool, SpoolSettings
 from ..stats import PublisherStats, StatsSnapshot
 from .careful import CarefulProducer
 from .diagnose import LIBRDKAFKA_LOG
-from .encoding import encode_value, encode_values
+from .encoding import check_chunks, encode_value, encode_values, slice_size
 from .forward import Forwarder, SpoolView
 from .metadata import LegacyPlacement, read_partition_count, refresh_count, topic_problem
 from .models import DeliveryReport, TopicMissingError
@@ -274,6 +274,21 @@ class Publisher(Shutdown):
             return 0
         if chunks is not None and len(chunks) != len(packets):
             raise PublishError(f"{len(chunks)} chunks for {len(packets)} packets")
+        step = slice_size(packets, chunks)
+        if step >= len(packets):
+            return self._publish_slice(packets, chunks)
+        if chunks is not None:
+            check_chunks(packets, chunks, binary=self._binary)
+        return sum(
+            self._publish_slice(
+                packets[i : i + step], None if chunks is None else chunks[i : i + step]
+            )
+            for i in range(0, len(packets), step)
+        )
+
+    def _publish_slice(
+        self, packets: Sequence[KafkaPayload], chunks: Sequence[bytes | None] | None
+    ) -> int:
         values, total = self._encode_many(packets, chunks)
         if self._forward is not None:
             spool_headers = self._spool_headers
