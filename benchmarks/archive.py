@@ -1,7 +1,7 @@
 """Archiver throughput against the raw consume rate of the same topic, in one run.
 
     python -m benchmarks.archive [--packets 200000] [--chunk-bytes 64] [--runs 3]
-    python -m benchmarks.archive --packets 2000 --chunk-bytes 65536
+    python -m benchmarks.archive --packets 2000 --chunk-bytes 65536 --batch 200
 
 Starts the embedded broker, produces N packets (a data_chunk of ``--chunk-bytes`` bytes,
 base64 in the JSON) into a fresh topic, then measures, ``--runs`` times each, in turn:
@@ -181,6 +181,13 @@ def main() -> int:
     parser.add_argument("--chunk-bytes", type=int, default=64)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
+        "--batch",
+        type=int,
+        default=BATCH,
+        help="records per consume() call on both sides (200 for 64 KiB chunks: consume() "
+        "waits up to its timeout to fill a batch, and 2,000 large records then time that)",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=default_workers(),
@@ -198,7 +205,7 @@ def main() -> int:
         size = sum(len(v) for _, v, _ in values) / len(values)
         print(f"producing {args.packets:,} packets of ~{size:.0f} bytes into {topic} ...")
         print(
-            f"(a) raw: bare consume(num_messages={BATCH:,}) loop, the archiver's consumer "
+            f"(a) raw: bare consume(num_messages={args.batch:,}) loop, the archiver's consumer "
             "settings, value read, nothing decoded\n"
             f"(b) archiver, --workers {args.workers}: decode + validate + base64 check, "
             "Parquet, fsync'd file://, commit"
@@ -207,8 +214,8 @@ def main() -> int:
         settings = KafkaSettings(bootstrap_servers=broker.bootstrap, topic=topic)
         raw_rates, arch_rates = [], []
         for run in range(1, args.runs + 1):
-            raw = raw_consume(broker.bootstrap, topic, args.packets)
-            arch, stats = archive_rate(settings, args.packets, args.workers)
+            raw = raw_consume(broker.bootstrap, topic, args.packets, args.batch)
+            arch, stats = archive_rate(settings, args.packets, args.workers, args.batch)
             raw_rates.append(raw)
             arch_rates.append(arch)
             print(
