@@ -230,6 +230,26 @@ def test_lag_of_a_group_without_describe_on_groups(secure_kafka: SecureKafka) ->
     _refused(run, started, f"on group {group}", "consumer group")
 
 
+def test_lag_of_every_group_without_describe_on_groups_says_what_it_cannot_see(
+    secure_kafka: SecureKafka,
+) -> None:
+    topic = _case(secure_kafka, "monitor", "", records=3)
+    group = f"aclf-lagall-{uuid.uuid4().hex[:8]}"
+    conf = secure_kafka.settings("admin").client_config("test-commit")
+    conf.pop("logger", None)
+    consumer = Consumer({**conf, "group.id": group, "log_level": 0})
+    consumer.commit(offsets=[TopicPartition(topic, 0, 1)], asynchronous=False)
+    consumer.close()
+    with _without_shared(secure_kafka, topic, "monitor", "Describe on group *"):
+        env = _as(secure_kafka, "monitor", topic)
+        run = secure_kafka.horizons("lag", "--samples", "1", env=env)
+    # Kafka answers ListGroups with the groups the principal may Describe: here none
+    assert group not in run.output, run.output
+    assert "no consumer groups visible to horizons-monitor" in run.output, run.output
+    assert "horizons acls check" in run.output
+    assert run.code == 0  # no group may be a fresh cluster too: said, not failed
+
+
 def test_consume_without_read_on_group(secure_kafka: SecureKafka) -> None:
     # consume --group as the archiver (whose plan has Read on its one group)
     group = f"aclf-consume-{uuid.uuid4().hex[:8]}"

@@ -319,6 +319,12 @@ def lag(
         out_console.print(
             Text(f"{groups[0].status}: {groups[0].rule}", style=_HEALTH_STYLE[health])
         )
+    elif not groups and settings.sasl_username:
+        # Kafka lists only the groups the principal may Describe: none may mean no rights.
+        out_console.print(
+            f"no consumer groups visible to {settings.sasl_username}: a principal sees only "
+            "the groups it may Describe (`horizons acls check` lists what it lacks)"
+        )
     elif not groups:
         out_console.print("no consumer groups")
     else:
