@@ -213,14 +213,21 @@ def _without_shared(sk: SecureKafka, topic: str, role: Role, gone_text: str) -> 
             future.result(15)
 
 
-def test_lag_of_a_group_without_describe_on_groups(secure_kafka: SecureKafka) -> None:
-    topic = _case(secure_kafka, "monitor", "", records=3)
-    group = f"aclf-lag-{uuid.uuid4().hex[:8]}"
-    conf = secure_kafka.settings("admin").client_config("test-commit")
+def _monitored_group(sk: SecureKafka, prefix: str) -> tuple[str, str]:
+    """A topic with the monitor's ACLs and 3 packets, and a new group (named from ``prefix``)
+    that committed offset 1 on it as the admin."""
+    topic = _case(sk, "monitor", "", records=3)
+    group = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    conf = sk.settings("admin").client_config("test-commit")
     conf.pop("logger", None)
     consumer = Consumer({**conf, "group.id": group, "log_level": 0})
     consumer.commit(offsets=[TopicPartition(topic, 0, 1)], asynchronous=False)
     consumer.close()
+    return topic, group
+
+
+def test_lag_of_a_group_without_describe_on_groups(secure_kafka: SecureKafka) -> None:
+    topic, group = _monitored_group(secure_kafka, "aclf-lag")
     with _without_shared(secure_kafka, topic, "monitor", "Describe on group *"):
         started = time.monotonic()
         run = secure_kafka.horizons(
@@ -233,13 +240,7 @@ def test_lag_of_a_group_without_describe_on_groups(secure_kafka: SecureKafka) ->
 def test_lag_of_every_group_without_describe_on_groups_or_cluster_says_what_it_cannot_see(
     secure_kafka: SecureKafka,
 ) -> None:
-    topic = _case(secure_kafka, "monitor", "", records=3)
-    group = f"aclf-lagall-{uuid.uuid4().hex[:8]}"
-    conf = secure_kafka.settings("admin").client_config("test-commit")
-    conf.pop("logger", None)
-    consumer = Consumer({**conf, "group.id": group, "log_level": 0})
-    consumer.commit(offsets=[TopicPartition(topic, 0, 1)], asynchronous=False)
-    consumer.close()
+    topic, group = _monitored_group(secure_kafka, "aclf-lagall")
     with (
         _without_shared(secure_kafka, topic, "monitor", "Describe on group *"),
         _without_shared(secure_kafka, topic, "monitor", "Describe on the cluster"),
