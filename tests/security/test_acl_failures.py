@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AclBinding, AclBindingFilter, NewTopic
 
 from cosmic_horizons.acls import ARCHIVER_GROUP, Role, acl_plan, bindings, describe
@@ -213,6 +213,14 @@ def _without_shared(sk: SecureKafka, topic: str, role: Role, gone_text: str) -> 
             future.result(15)
 
 
+#: A commit answered with these is retried: the group's coordinator is not ready yet.
+_COORDINATOR_MOVING = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+}
+
+
 def _monitored_group(sk: SecureKafka, prefix: str) -> tuple[str, str]:
     """A topic with the monitor's ACLs and 3 packets, and a new group (named from ``prefix``)
     that committed offset 1 on it as the admin."""
@@ -221,7 +229,16 @@ def _monitored_group(sk: SecureKafka, prefix: str) -> tuple[str, str]:
     conf = sk.settings("admin").client_config("test-commit")
     conf.pop("logger", None)
     consumer = Consumer({**conf, "group.id": group, "log_level": 0})
-    consumer.commit(offsets=[TopicPartition(topic, 0, 1)], asynchronous=False)
+    deadline = time.monotonic() + 20
+    while True:  # a fresh node may not have loaded the group's coordinator yet
+        try:
+            consumer.commit(offsets=[TopicPartition(topic, 0, 1)], asynchronous=False)
+            break
+        except KafkaException as exc:
+            err = exc.args[0]
+            if err.code() not in _COORDINATOR_MOVING or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
     consumer.close()
     return topic, group
 
