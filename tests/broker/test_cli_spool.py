@@ -59,6 +59,10 @@ def summary(stderr: str) -> tuple[int, int, int]:
     return tuple(int(x.replace(",", "")) for x in (delivered, sent, spooled))  # type: ignore[return-value]
 
 
+#: simulate here sends 1,000 packets/s: a second of them bounds one in-flight request.
+IN_FLIGHT_AT_STOP = 1_000
+
+
 def test_simulate_through_an_outage_ends_on_time_spooled_then_drains(
     outage: Outage, topic_name: str, tmp_path: Path
 ) -> None:
@@ -101,7 +105,13 @@ def test_simulate_through_an_outage_ends_on_time_spooled_then_drains(
     assert status.exit_code == Exit.OK, status.stdout
     expected = sent1 + sent2 if outage.keeps_data else spooled2
     got = every_number(outage.bootstrap, topic_name, at_least=expected)
-    assert len(got) == expected
+    if outage.keeps_data:
+        # A node that stops may have written a produce request whose answer never came: the
+        # dev publisher (not idempotent) spools it as undelivered, and the drain delivers it
+        # again. At most what was in flight at the stop: well under a second of packets.
+        assert expected <= len(got) <= expected + IN_FLIGHT_AT_STOP, (len(got), expected)
+    else:  # the embedded broker lost what it held: only the spooled packets are there
+        assert len(got) == expected
 
 
 @only_tansu("up's own broker is the embedded Tansu here; up --engine kafka starts a JVM cluster")
