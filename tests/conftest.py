@@ -12,9 +12,10 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, KafkaException, TopicPartition
@@ -118,16 +119,20 @@ def start_kafka(data_dir: Path, nodes: int = 1) -> LocalKafkaCluster:
     return LocalKafkaCluster(data_dir, nodes, overrides=KAFKA_TEST_OVERRIDES).start()
 
 
-def warm_group_coordinator(bootstrap: str, timeout: float = 60.0) -> None:
+def warm_group_coordinator(
+    bootstrap: str, timeout: float = 60.0, conf: Mapping[str, Any] | None = None
+) -> None:
     """Commit once from a throwaway group, retrying while Kafka creates __consumer_offsets.
 
     A fresh cluster answers the first commits with NOT_COORDINATOR until that topic's
     partitions have leaders; a long-running cluster never does, so the tests start warm.
+    ``conf``: client settings to use (a secured cluster's credentials).
     """
     topic = f"warm-up.{uuid.uuid4().hex[:8]}"
-    admin = AdminClient({"bootstrap.servers": bootstrap})  # kept alive until the answer
+    base = {"bootstrap.servers": bootstrap, **(conf or {})}
+    admin = AdminClient(base)  # kept alive until the answer
     admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(30)
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": topic})
+    consumer = Consumer({**base, "group.id": topic})
     deadline = time.monotonic() + timeout
     try:
         while True:

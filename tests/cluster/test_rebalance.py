@@ -237,14 +237,18 @@ def test_a_throttled_reassignment_shows_progress_and_cancels(grown: LocalKafkaCl
     assert throttled == [topic]
     cancelled = horizons("cluster", "rebalance", "--cancel", "--json", "-b", everyone)
     assert cancelled.returncode == 0, cancelled.stderr
-    assert len(json.loads(cancelled.stdout)["cancelled"]) == len(moving)
+    # What was still moving at --cancel: on a loaded machine a partition may finish between
+    # the two calls (its first fetches can outrun the throttle's first window).
+    names = {f"{r['topic']}[{r['partition']}]": (r["topic"], r["partition"]) for r in moving}
+    stopped = json.loads(cancelled.stdout)["cancelled"]
+    assert stopped and set(stopped) <= set(names), (stopped, moving)
 
     def replicas_now() -> dict[tuple[str, int], list[int]]:
         return {k: sorted(v[0]) for k, v in layout(everyone).items() if k[0] == topic}
 
     # The partitions still copying at --cancel go back to their replicas (one that finished
     # first keeps its new ones).
-    was = {(r["topic"], r["partition"]) for r in moving}
+    was = {names[name] for name in stopped}
     back = {k: sorted(v) for k, v in before.items() if k in was}
     took = time_until(lambda: {k: v for k, v in replicas_now().items() if k in was} == back, 30)
     assert took is not None, f"after --cancel {replicas_now()}, before {back}"

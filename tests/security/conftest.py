@@ -27,6 +27,7 @@ import pytest
 
 from cosmic_horizons.config import KafkaSettings
 from cosmic_horizons.kafka_local import LocalKafkaCluster
+from tests.conftest import warm_group_coordinator
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = Path(os.environ.get("HORIZONS_TEST_OUTPUT", ROOT / "test-output"))
@@ -137,7 +138,12 @@ def secure_kafka() -> Iterator[SecureKafka]:
     started = time.monotonic()
     cluster.start()
     try:
-        yield SecureKafka(cluster, start_s=time.monotonic() - started)
+        start_s = time.monotonic() - started
+        # as the other clusters of the tests: the first commits find a group coordinator
+        conf = cluster.client_settings("admin").client_config("test-warm-up")
+        conf.pop("logger", None)
+        warm_group_coordinator(cluster.bootstrap, conf=conf)
+        yield SecureKafka(cluster, start_s=start_s)
     finally:
         cluster.stop()
 

@@ -17,9 +17,11 @@ Exit codes: :class:`.exits.Exit`, docs/exit-codes.md.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.logging import RichHandler
@@ -111,11 +113,39 @@ _guard_every_command(app)
 def main() -> None:
     """Run ``horizons``; errors of this package become one clear line and a non-zero exit."""
     try:
-        app()
-    except HorizonsError as exc:  # raised outside a command (the root callback)
-        sys.exit(fail_with(exc).exit_code)
-    except KeyboardInterrupt:  # a second Ctrl-C/SIGTERM: stop now
-        sys.exit(130)
+        try:
+            app()
+        except HorizonsError as exc:  # raised outside a command (the root callback)
+            sys.exit(fail_with(exc).exit_code)
+        except KeyboardInterrupt:  # a second Ctrl-C/SIGTERM: stop now
+            sys.exit(130)
+    except SystemExit as done:
+        leave(done.code)
+    leave(0)
+
+
+def leave(code: object) -> NoReturn:
+    """End the process with ``code`` (as :class:`SystemExit` reads it), its output flushed.
+
+    When pyarrow was loaded, without running the interpreter's teardown: pyarrow's thread
+    pools can abort the process there (``terminate called without an active exception``,
+    SIGABRT) after the command had done its work; every command closes its own clients,
+    files and workers before it returns, so nothing is left for that teardown to do.
+    """
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:
+        print(code, file=sys.stderr)
+        status = 1
+    if "pyarrow" not in sys.modules:
+        sys.exit(status)
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(status)
 
 
 if __name__ == "__main__":
