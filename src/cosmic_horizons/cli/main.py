@@ -127,10 +127,10 @@ def main() -> None:
 def leave(code: object) -> NoReturn:
     """End the process with ``code`` (as :class:`SystemExit` reads it), its output flushed.
 
-    When pyarrow was loaded, without running the interpreter's teardown: pyarrow's thread
-    pools can abort the process there (``terminate called without an active exception``,
-    SIGABRT) after the command had done its work; every command closes its own clients,
-    files and workers before it returns, so nothing is left for that teardown to do.
+    When pyarrow was loaded (every command loads it), without the interpreter's teardown:
+    pyarrow's thread pools can abort the process there (``terminate called without an active
+    exception``, SIGABRT) after the command had done its work; every command closes its own
+    clients, files and workers before it returns, so nothing is left for that teardown.
     """
     if code is None:
         status = 0
