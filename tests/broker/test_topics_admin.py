@@ -30,7 +30,7 @@ from cosmic_horizons.topics import (
     desired_topic,
 )
 from tests.engines import only_kafka, only_tansu
-from tests.helpers import consume_all, create_topic
+from tests.helpers import consume_all, create_topic, wait_for
 
 DAY_MS = 86_400_000
 
@@ -54,6 +54,15 @@ def set_out_of_band(bootstrap: str, topic: str, key: str, value: str) -> None:
     )
     client = AdminClient({"bootstrap.servers": bootstrap})  # kept alive until the answer
     client.incremental_alter_configs([resource])[resource].result(10)
+    # Kafka applies it through its metadata log: until then a describe shows the old value.
+    # The other operator's change is one made before ours, so wait until it shows.
+    plain = ConfigResource(ResourceType.TOPIC, topic)
+
+    def visible() -> bool:
+        entry = client.describe_configs([plain])[plain].result(10).get(key)
+        return entry is not None and entry.value == value
+
+    wait_for(visible, f"{topic}: {key}={value} visible", timeout=20)
 
 
 def produce_one_per_batch(bootstrap: str, topic: str, n: int) -> None:

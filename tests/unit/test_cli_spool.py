@@ -22,6 +22,9 @@ def test_status_of_an_empty_and_a_full_spool(tmp_path: Path) -> None:
         assert result.exit_code == Exit.OK and "0 packets waiting" in result.stdout
         spool.append(recs(0, 120))
         spool.ack(0)
+        # the cursor goes to disk every 1,024 acks or 50 ms later: a publisher ticks its spool
+        # a few times a second, which writes it (within 50 ms of opening, ack alone does not)
+        spool.tick()
         # read while the publisher holds the spool: no lock taken, nothing changed
         result = runner.invoke(app, ["spool", "status", "--spool", str(tmp_path)])
         assert result.exit_code == Exit.SPOOLED, result.output
