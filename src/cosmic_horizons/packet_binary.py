@@ -40,6 +40,7 @@ __all__ = [
     "LAYOUT_VERSION",
     "MAX_CHUNK_BYTES",
     "Headers",
+    "check_raw_chunk",
     "content_type_of",
     "decode_binary",
     "decode_binary_packet",
@@ -68,20 +69,31 @@ def encode_binary(packet: KafkaPayload, chunk: bytes | memoryview | None = None)
 
     A packet that has a ``data_chunk`` has its base64 decoded into the value.
     """
-    if chunk is None:
-        if packet.data_chunk is not None:
-            chunk = packet.chunk()
-            packet = msgspec.structs.replace(packet, data_chunk=None)
+    if chunk is not None:
+        check_raw_chunk(packet, chunk)
     elif packet.data_chunk is not None:
-        raise PacketError("$.data_chunk", "given twice: as data_chunk and as raw chunk bytes")
+        chunk = packet.chunk() or b""  # has a data_chunk: never None
+        packet = msgspec.structs.replace(packet, data_chunk=None)
+        _check_size(chunk)
     fields = _encode(packet)
     if chunk is None:
         return b"".join((_HEAD_NO_CHUNK, _LENGTH(len(fields)), fields))
+    return b"".join((_HEAD_CHUNK, _LENGTH(len(fields)), fields, chunk))
+
+
+def check_raw_chunk(packet: KafkaPayload, chunk: bytes | memoryview) -> None:
+    """Raise the :class:`PacketError` :func:`encode_binary` gives for raw ``chunk`` bytes
+    handed with ``packet``: given twice (the packet has a ``data_chunk``), or too long."""
+    if packet.data_chunk is not None:
+        raise PacketError("$.data_chunk", "given twice: as data_chunk and as raw chunk bytes")
+    _check_size(chunk)
+
+
+def _check_size(chunk: bytes | memoryview) -> None:
     if len(chunk) > MAX_CHUNK_BYTES:
         raise PacketError(
             "$.data_chunk", f"{len(chunk)} bytes is over the limit of {MAX_CHUNK_BYTES}"
         )
-    return b"".join((_HEAD_CHUNK, _LENGTH(len(fields)), fields, chunk))
 
 
 def is_binary(value: bytes | memoryview | None) -> bool:

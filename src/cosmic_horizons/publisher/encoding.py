@@ -9,7 +9,7 @@ import msgspec
 
 from ..errors import PublishError
 from ..packet import KafkaPayload, chunk_bytes, encode_lines, encode_packet
-from ..packet_binary import MAX_CHUNK_BYTES, encode_binary
+from ..packet_binary import check_raw_chunk, encode_binary
 
 __all__ = ["SLICE_BYTES", "check_chunks", "encode_value", "encode_values", "slice_size"]
 
@@ -41,10 +41,15 @@ def check_chunks(
         if chunk is None:
             continue
         if binary:
-            if packet.data_chunk is not None or len(chunk) > MAX_CHUNK_BYTES:
-                encode_binary(packet, chunk)  # raises the PacketError naming the field
-        elif packet.data_chunk is not None:
-            raise PublishError("a chunk given twice: as data_chunk and as raw bytes")
+            check_raw_chunk(packet, chunk)
+        else:
+            _check_json_chunk(packet)
+
+
+def _check_json_chunk(packet: KafkaPayload) -> None:
+    """Raw chunk bytes for the JSON form: refused when the packet has a ``data_chunk``."""
+    if packet.data_chunk is not None:
+        raise PublishError("a chunk given twice: as data_chunk and as raw bytes")
 
 
 def encode_value(packet: KafkaPayload, chunk: bytes | None, *, binary: bool) -> bytes:
@@ -52,8 +57,7 @@ def encode_value(packet: KafkaPayload, chunk: bytes | None, *, binary: bool) -> 
     if binary:
         return encode_binary(packet, chunk)
     if chunk is not None:
-        if packet.data_chunk is not None:
-            raise PublishError("a chunk given twice: as data_chunk and as raw bytes")
+        _check_json_chunk(packet)
         packet = msgspec.structs.replace(packet, data_chunk=chunk_bytes(chunk))
     return encode_packet(packet)
 
