@@ -41,7 +41,6 @@ from cosmic_horizons.clients import consumer_config
 from cosmic_horizons.config import KafkaSettings
 from cosmic_horizons.packet import KafkaPayload, Metrics, encode_packet, packet_headers
 
-GROUP_TIMEOUTS = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
 #: Records per consume() call on both sides: the archiver's own default batch.
 BATCH = 2_000
 

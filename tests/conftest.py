@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -18,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from cosmic_horizons.broker import EmbeddedBroker, find_free_port
 from cosmic_horizons.config import KafkaSettings
 from cosmic_horizons.kafka_local import LocalKafkaCluster
 from tests.engines import ENGINES
+from tests.helpers import commit_retrying
 
 ROOT = Path(__file__).resolve().parent.parent
 if "PYTEST_XDIST_WORKER" in os.environ:
@@ -133,16 +133,8 @@ def warm_group_coordinator(
     admin = AdminClient(base)  # kept alive until the answer
     admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(30)
     consumer = Consumer({**base, "group.id": topic})
-    deadline = time.monotonic() + timeout
     try:
-        while True:
-            try:
-                consumer.commit(offsets=[TopicPartition(topic, 0, 0)], asynchronous=False)
-                return
-            except KafkaException:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        commit_retrying(consumer, [TopicPartition(topic, 0, 0)], timeout)
     finally:
         consumer.close()
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TypeVar
 
-from confluent_kafka import Consumer, Message
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from cosmic_horizons.packet import KafkaPayload, Metrics
@@ -102,3 +102,24 @@ def wait_for(probe: Callable[[], T | None], what: str, timeout: float = 60.0) ->
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(0.2)
+
+
+def commit_retrying(
+    consumer: Consumer,
+    offsets: list[TopicPartition],
+    timeout: float,
+    retry_codes: Collection[int] | None = None,
+) -> None:
+    """Commit ``offsets`` synchronously, again every 0.2 s for up to ``timeout`` s while the
+    commit fails with one of ``retry_codes`` (None: any error), as while a fresh cluster's
+    group coordinator loads."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            consumer.commit(offsets=offsets, asynchronous=False)
+            return
+        except KafkaException as exc:
+            retriable = retry_codes is None or exc.args[0].code() in retry_codes
+            if not retriable or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AclBinding, AclBindingFilter, NewTopic
 
 from cosmic_horizons.acls import ARCHIVER_GROUP, Role, acl_plan, bindings, describe
@@ -23,7 +23,7 @@ from cosmic_horizons.config import Profile
 from cosmic_horizons.packet import encode_packet
 from cosmic_horizons.spool import Spool, SpoolSettings
 from cosmic_horizons.topics.models import desired_topic, dlq_topic_name
-from tests.helpers import make_packet
+from tests.helpers import commit_retrying, make_packet
 from tests.security.conftest import Run, SecureKafka
 from tests.security.test_acls import _run_stdin
 from tests.security.test_secured_kafka import _one_clear_line, _record_count
@@ -229,16 +229,8 @@ def _monitored_group(sk: SecureKafka, prefix: str) -> tuple[str, str]:
     conf = sk.settings("admin").client_config("test-commit")
     conf.pop("logger", None)
     consumer = Consumer({**conf, "group.id": group, "log_level": 0})
-    deadline = time.monotonic() + 20
-    while True:  # a fresh node may not have loaded the group's coordinator yet
-        try:
-            consumer.commit(offsets=[TopicPartition(topic, 0, 1)], asynchronous=False)
-            break
-        except KafkaException as exc:
-            err = exc.args[0]
-            if err.code() not in _COORDINATOR_MOVING or time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+    # a fresh node may not have loaded this group's coordinator yet
+    commit_retrying(consumer, [TopicPartition(topic, 0, 1)], 20, _COORDINATOR_MOVING)
     consumer.close()
     return topic, group
 
