@@ -254,9 +254,7 @@ class Archiver:
             if start < 0 or start == OFFSET_INVALID:
                 # A fresh group archives from offset 0: what retention already deleted below
                 # the log start (and the archive lacks) is counted as lost.
-                low, _high = consumer.get_watermark_offsets(
-                    TopicPartition(self.topic, tp.partition), timeout=30, cached=False
-                )
+                low = _fresh_log_start(consumer, TopicPartition(self.topic, tp.partition))
                 start = 0
             part = PartitionRanges(
                 self.topic, tp.partition, self.roll, start, topic_id=self._topic_id
@@ -454,6 +452,27 @@ class Archiver:
             if high >= 0:
                 done = (part.last_archived + 1) if part.last_archived is not None else 0
                 part.lag = max(high - max(done, 0), 0)
+
+
+def _fresh_log_start(consumer: Consumer, tp: TopicPartition, timeout: float = 30.0) -> int:
+    """The partition's log start asked of its leader. A leader that has just taken the
+    partition (a reassignment) answers OFFSET_NOT_AVAILABLE until its high watermark catches
+    up: that, and any other retriable error, is asked again until ``timeout`` runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            low, _high = consumer.get_watermark_offsets(tp, timeout=max(left, 0.1), cached=False)
+            return int(low)
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            retriable = isinstance(err, RdKafkaError) and (
+                err.retriable() or err.code() == RdKafkaError.OFFSET_NOT_AVAILABLE
+            )
+            if not retriable or left <= 0.5:
+                raise
+            log.info("partition %d: log start not known yet (%s); asking again", tp.partition, err)
+            time.sleep(0.5)
 
 
 def _no_checkpoint(_point: Checkpoint) -> None:
