@@ -50,6 +50,7 @@ __all__ = [
     "RouteType",
     "chunk_bytes",
     "decode_packet",
+    "encode_each",
     "encode_lines",
     "encode_packet",
     "fast_checks_built",
@@ -294,11 +295,29 @@ def fast_checks_built() -> bool:
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(KafkaPayload)
 
-
-#: The packet as the spec's JSON (the encoder's own method: no wrapper on the hot path).
-encode_packet: Callable[[KafkaPayload], bytes] = _encoder.encode
+#: msgspec's own encoder: the reference the C writer's bytes are tested against.
+msgspec_encode_packet: Callable[[KafkaPayload], bytes] = _encoder.encode
 #: Several packets as JSON lines, one packet per line, each line ending in a newline.
 encode_lines: Callable[[Sequence[KafkaPayload]], bytes] = _encoder.encode_lines
+
+if _packetcheck is not None:
+    _packetcheck.setup_json(
+        tuple(f.encode_name for f in msgspec.structs.fields(KafkaPayload)),
+        tuple(f.encode_name for f in msgspec.structs.fields(Metrics)),
+        _encoder.encode,
+    )
+    #: The packet as the spec's JSON: msgspec's bytes, written by the C writer for the usual
+    #: packet (a C function: no wrapper on the hot path) and by msgspec for the rest.
+    encode_packet: Callable[[KafkaPayload], bytes] = _packetcheck.encode_json
+    #: Several packets' JSON values, one ``bytes`` each.
+    encode_each: Callable[[Sequence[KafkaPayload]], list[bytes]] = _packetcheck.encode_json_many
+else:  # pragma: no cover - a build without a C compiler
+    encode_packet = _encoder.encode
+
+    def encode_each(packets: Sequence[KafkaPayload]) -> list[bytes]:
+        """Several packets' JSON values, one ``bytes`` each."""
+        # One JSON document per line; JSON strings never hold a raw newline.
+        return encode_lines(packets).split(b"\n")[:-1]
 
 
 def decode_packet(data: bytes | memoryview | str) -> KafkaPayload:

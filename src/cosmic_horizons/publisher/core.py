@@ -31,6 +31,7 @@ from ..packet import (
     encode_packet,
     packet_headers,
 )
+from ..packet_fields import _timestamp_ms_cache
 from ..partitioner import PartitionerName
 from ..spool import Spool, SpoolSettings
 from ..stats import PublisherStats, StatsSnapshot
@@ -52,6 +53,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+#: A validated timestamp's epoch milliseconds, or None (then ``timestamp_ms()`` computes it;
+#: 0 ms, the epoch itself, likewise goes that way).
+_stamp_ms = _timestamp_ms_cache.get
 
 
 class Publisher(Shutdown):
@@ -157,7 +161,7 @@ class Publisher(Shutdown):
             self._legacy = LegacyPlacement(self._read_partition_count, self.topic, self._partitions)
             self._partition_of = self._legacy.cache
         self._produce = self._producer.produce
-        self._record_sent = self.stats.record_sent
+        self._record_sent = self.stats.record_sent_many
         self._closed_flag = False
         self._careful = CarefulProducer(
             self._producer,
@@ -228,13 +232,14 @@ class Publisher(Shutdown):
     def publish(self, packet: KafkaPayload, chunk: bytes | None = None) -> bool:
         """Queue one packet (``chunk``: its visibility chunk as raw bytes, when ``data_chunk``
         is None); False when it failed at once (counted and logged)."""
-        self._check_open()
+        if self._closed_flag or self._watch.refused is not None:
+            self._check_open()
         value = (
             encode_packet(packet)
             if chunk is None and not self._binary
             else self._encode(packet, chunk)
         )
-        timestamp = packet.timestamp_ms()
+        timestamp = _stamp_ms(packet.timestamp) or packet.timestamp_ms()
         key = packet.element_id
         if self._forward is not None:
             record = (key.encode(), value, timestamp, self._spool_headers)
@@ -257,7 +262,7 @@ class Publisher(Shutdown):
                 )
         except (BufferError, KafkaException):
             return self._careful.produce(key.encode(), value, timestamp, self._headers)
-        self._record_sent(len(value))
+        self._record_sent(1, len(value))
         return True
 
     def publish_many(

@@ -8,7 +8,7 @@ from typing import Final
 import msgspec
 
 from ..errors import PublishError
-from ..packet import KafkaPayload, chunk_bytes, encode_lines, encode_packet
+from ..packet import KafkaPayload, chunk_bytes, encode_each, encode_packet
 from ..packet_binary import check_raw_chunk, encode_binary
 
 __all__ = ["SLICE_BYTES", "check_chunks", "encode_value", "encode_values", "slice_size"]
@@ -75,7 +75,5 @@ def encode_values(
     if chunks is not None:
         values = [encode_value(p, c, binary=False) for p, c in zip(packets, chunks, strict=True)]
         return values, sum(map(len, values))
-    # One JSON document per line; JSON strings never hold a raw newline.
-    blob = encode_lines(packets)
-    values = blob.split(b"\n")
-    return values, len(blob) - len(values) + 1
+    values = encode_each(packets)
+    return values, sum(map(len, values))
