@@ -71,7 +71,7 @@ def pack(values: list[bytes | None]) -> PackedValues:
 def test_the_fast_path_is_built_and_takes_canonical_packets() -> None:
     assert fast_path_built(), "the C extension was not built (is a C compiler installed?)"
     values = [encode_packet(make_packet(i, chunk="QUJD" if i % 2 else None)) for i in range(50)]
-    ok, strings, floats, chunks, n_ok = _columns.split(values, MAX_DATA_CHUNK_CHARS)
+    ok, strings, floats, chunks, n_ok = _columns.split(values, MAX_DATA_CHUNK_CHARS, MAX_ID_CHARS)
     assert n_ok == 50 and ok == b"\x01" * 50
     offsets = np.frombuffer(strings[0][0], np.int32)
     assert strings[0][1][offsets[0] : offsets[1]] == b"element-1-0"
@@ -314,7 +314,7 @@ def test_integers_beyond_64_bits_are_archived_as_their_value_or_refused(value: i
         )
     )
     ok, _strings, floats, _chunks, _n = _columns.split(
-        [rfi_level_of(str(value))], MAX_DATA_CHUNK_CHARS
+        [rfi_level_of(str(value))], MAX_DATA_CHUNK_CHARS, MAX_ID_CHARS
     )
     try:
         want = float(value)
@@ -369,7 +369,9 @@ def test_packed_sizes_that_do_not_add_up_are_refused() -> None:
     with pytest.raises(ValueError, match="add up"):
         PackedValues(b"abc", np.array([2, 2], np.int64))
     with pytest.raises(ValueError, match="add up"):
-        _columns.split_packed(b"abc", np.array([2, 2], np.int64), MAX_DATA_CHUNK_CHARS)
+        _columns.split_packed(
+            b"abc", np.array([2, 2], np.int64), MAX_DATA_CHUNK_CHARS, MAX_ID_CHARS
+        )
 
 
 # Property-based fuzzing of the C number parser against msgspec and against Python's own

@@ -7,7 +7,11 @@
  * goes through the msgspec path, which has the final word. So this code only has to be
  * right about the inputs it accepts; it never rejects a packet on its own.
  *
- * split(values, max_chunk_chars) -> (ok, strings, floats, chunks, n_ok)
+ * A row is ok when it has that form and passes the packet's other rules too (ids of 1 to
+ * max_id_chars characters, a known route, a real calendar timestamp in the strict form,
+ * finite metrics, canonical base64 within max_chunk_chars): the caller checks nothing more.
+ *
+ * split(values, max_chunk_chars, max_id_chars) -> (ok, strings, floats, chunks, n_ok)
  *   ok:      bytes, one 0/1 per value
  *   strings: six (int32 offsets, utf-8 data) pairs: sourceId targetId routeType elementId
  *            siteId timestamp, for the ok values in order
@@ -19,6 +23,7 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#include <math.h>
 
 typedef struct {
     char *data;
@@ -281,6 +286,66 @@ typedef struct {
     Py_ssize_t chunk_len, chunk_bytes, chunk_pads;
 } Row;
 
+/* Two ASCII digits at s as a number, or -1. */
+static int two_digits(const char *s) {
+    if (!is_digit(s[0]) || !is_digit(s[1])) return -1;
+    return (s[0] - '0') * 10 + (s[1] - '0');
+}
+
+/* The packet's timestamp rule, strictly: YYYY-MM-DDTHH:MM:SS, then .1 to 9 digits or none,
+ * then Z or +-HH:MM; a real calendar date from year 1 to 9999, hours to 23, minutes and
+ * seconds to 59, offsets to 23:59. A subset of what the packet accepts (which takes any
+ * number of fraction digits): anything else goes to the msgspec path. */
+static int timestamp_ok(const char *s, Py_ssize_t n) {
+    static const int DAYS[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (n < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':')
+        return 0;
+    int hi = two_digits(s), lo = two_digits(s + 2);
+    int month = two_digits(s + 5), day = two_digits(s + 8);
+    int hour = two_digits(s + 11), minute = two_digits(s + 14), second = two_digits(s + 17);
+    if (hi < 0 || lo < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 ||
+        minute < 0 || minute > 59 || second < 0 || second > 59)
+        return 0;
+    int year = hi * 100 + lo;
+    if (year < 1) return 0;
+    int leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    if (day > DAYS[month - 1] + (month == 2 && leap)) return 0;
+    Py_ssize_t i = 19;
+    if (i < n && s[i] == '.') {
+        Py_ssize_t digits = 0;
+        for (i++; i < n && is_digit(s[i]); i++) digits++;
+        if (digits < 1 || digits > 9) return 0;
+    }
+    if (i + 1 == n && s[i] == 'Z') return 1;
+    if (i + 6 != n || (s[i] != '+' && s[i] != '-') || s[i + 3] != ':') return 0;
+    int oh = two_digits(s + i + 1), om = two_digits(s + i + 4);
+    return oh >= 0 && oh <= 23 && om >= 0 && om <= 59;
+}
+
+/* 1 to max_id characters (code points) of valid UTF-8. */
+static int id_ok(const char *s, Py_ssize_t n, Py_ssize_t max_id) {
+    if (n < 1) return 0;
+    if (n <= max_id) return 1; /* at most n characters */
+    Py_ssize_t chars = 0;
+    for (Py_ssize_t i = 0; i < n; i++) chars += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return chars <= max_id;
+}
+
+static int route_ok(const char *s, Py_ssize_t n) {
+    return (n == 11 && memcmp(s, "node_to_hub", 11) == 0) ||
+           (n == 10 && memcmp(s, "hub_to_hub", 10) == 0);
+}
+
+/* The rules past the JSON shape (docs/packet.md), on a parsed row: ids, route, timestamp,
+ * finite metrics (the chunk's rules are checked as it is decoded). */
+static int rules_ok(const Row *r, Py_ssize_t max_id) {
+    for (int k = 0; k < NNUM; k++)
+        if (!isfinite(r->num[k])) return 0;
+    return id_ok(r->str[0], r->str_len[0], max_id) && id_ok(r->str[1], r->str_len[1], max_id) &&
+           route_ok(r->str[2], r->str_len[2]) && id_ok(r->str[3], r->str_len[3], max_id) &&
+           id_ok(r->str[4], r->str_len[4], max_id) && timestamp_ok(r->str[5], r->str_len[5]);
+}
+
 static int parse(const char *p, Py_ssize_t n, Py_ssize_t max_chunk, Row *r) {
     const char *end = p + n;
     for (int k = 0; k < NSTR; k++) {
@@ -354,7 +419,7 @@ static int row_bytes(Source *src, Py_ssize_t i, Py_buffer *view, const char **da
     return 1;
 }
 
-static PyObject *split_rows(Source *src, Py_ssize_t n, Py_ssize_t max_chunk) {
+static PyObject *split_rows(Source *src, Py_ssize_t n, Py_ssize_t max_chunk, Py_ssize_t max_id) {
 
     PyObject *result = NULL, *strings = NULL, *floats = NULL;
     PyObject *ok = PyBytes_FromStringAndSize(NULL, n);
@@ -377,7 +442,7 @@ static PyObject *split_rows(Source *src, Py_ssize_t n, Py_ssize_t max_chunk) {
         if (got < 0) goto done;
         if (got == 0) continue;
         Row r;
-        int good = parse(data, len, max_chunk, &r);
+        int good = parse(data, len, max_chunk, &r) && rules_ok(&r, max_id);
         if (good && r.chunk != NULL) {
             /* checked and decoded in place at the end of the column; kept only if ok */
             if (buf_reserve(&cdat, r.chunk_bytes) < 0) {
@@ -453,12 +518,12 @@ done:
 static PyObject *split(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *values;
-    Py_ssize_t max_chunk;
-    if (!PyArg_ParseTuple(args, "On:split", &values, &max_chunk)) return NULL;
+    Py_ssize_t max_chunk, max_id;
+    if (!PyArg_ParseTuple(args, "Onn:split", &values, &max_chunk, &max_id)) return NULL;
     PyObject *seq = PySequence_Fast(values, "values must be a sequence");
     if (seq == NULL) return NULL;
     Source src = {PySequence_Fast_ITEMS(seq), NULL, NULL, 0, 0};
-    PyObject *result = split_rows(&src, PySequence_Fast_GET_SIZE(seq), max_chunk);
+    PyObject *result = split_rows(&src, PySequence_Fast_GET_SIZE(seq), max_chunk, max_id);
     Py_DECREF(seq);
     return result;
 }
@@ -466,14 +531,15 @@ static PyObject *split(PyObject *self, PyObject *args) {
 static PyObject *split_packed(PyObject *self, PyObject *args) {
     (void)self;
     Py_buffer blob, sizes;
-    Py_ssize_t max_chunk;
-    if (!PyArg_ParseTuple(args, "y*y*n:split_packed", &blob, &sizes, &max_chunk)) return NULL;
+    Py_ssize_t max_chunk, max_id;
+    if (!PyArg_ParseTuple(args, "y*y*nn:split_packed", &blob, &sizes, &max_chunk, &max_id))
+        return NULL;
     PyObject *result = NULL;
     if (sizes.len % (Py_ssize_t)sizeof(int64_t)) {
         PyErr_SetString(PyExc_ValueError, "sizes must be int64 values");
     } else {
         Source src = {NULL, (const char *)blob.buf, (const int64_t *)sizes.buf, blob.len, 0};
-        result = split_rows(&src, sizes.len / (Py_ssize_t)sizeof(int64_t), max_chunk);
+        result = split_rows(&src, sizes.len / (Py_ssize_t)sizeof(int64_t), max_chunk, max_id);
     }
     PyBuffer_Release(&blob);
     PyBuffer_Release(&sizes);
@@ -482,10 +548,10 @@ static PyObject *split_packed(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"split", split, METH_VARARGS,
-     "split(values, max_chunk_chars) -> (ok, strings, floats, chunks, n_ok): canonical "
+     "split(values, max_chunk_chars, max_id_chars) -> (ok, strings, floats, chunks, n_ok): canonical "
      "packets cut into Arrow column buffers."},
     {"split_packed", split_packed, METH_VARARGS,
-     "split_packed(blob, sizes, max_chunk_chars): the same for values packed one after "
+     "split_packed(blob, sizes, max_chunk_chars, max_id_chars): the same for values packed one after "
      "another in blob, with int64 sizes (-1: no value)."},
     {NULL, NULL, 0, NULL},
 };

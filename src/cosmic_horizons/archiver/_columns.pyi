@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 
 def split(
-    values: Sequence[bytes | memoryview | None], max_chunk_chars: int, /
+    values: Sequence[bytes | memoryview | None], max_chunk_chars: int, max_id_chars: int, /
 ) -> tuple[
     bytes,
     tuple[tuple[bytes, bytes], ...],
@@ -12,7 +12,7 @@ def split(
     int,
 ]: ...
 def split_packed(
-    blob: bytes | memoryview, sizes: object, max_chunk_chars: int, /
+    blob: bytes | memoryview, sizes: object, max_chunk_chars: int, max_id_chars: int, /
 ) -> tuple[
     bytes,
     tuple[tuple[bytes, bytes], ...],

@@ -18,8 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import PacketError
+from ..packet import MAX_ID_CHARS
 from ..packet_binary import decode_binary_packet, split_binary
-from .decode import PackedValues, _assemble, _checks, _decode_json, binary_column
+from .decode import PackedValues, _assemble, _decode_json, binary_column
 from .fileformat import RowBuffer
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ def _decode_binary(records: RecordRange) -> tuple[pa.Table, list[tuple[int, Pack
         tails.append(tail)
     if _columns is None or not any(f is not None for f in fields):
         return _decode_exact(records, values, range(len(values)))
-    ok_bytes, strings, floats, in_fields, n_ok = _columns.split(fields, 0)
+    ok_bytes, strings, floats, in_fields, n_ok = _columns.split(fields, 0, MAX_ID_CHARS)
     parsed = np.frombuffer(ok_bytes, np.bool_)
     columns = [
         pa.Array.from_buffers(pa.string(), n_ok, [None, pa.py_buffer(o), pa.py_buffer(d)])
@@ -89,8 +90,8 @@ def _decode_binary(records: RecordRange) -> tuple[pa.Table, list[tuple[int, Pack
     ]
     columns += [pa.Array.from_buffers(pa.float64(), n_ok, [None, pa.py_buffer(f)]) for f in floats]
     parsed_at = np.flatnonzero(parsed)
-    flags = _checks(columns) if n_ok else np.zeros(0, bool)
-    flags &= ~np.frombuffer(in_fields[0], np.bool_)  # a data_chunk in the fields: refused
+    # every packet rule was checked in C; a data_chunk in the fields is refused here
+    flags = ~np.frombuffer(in_fields[0], np.bool_)
     fast = parsed_at[flags]
     if not flags.all():
         keep = pa.array(np.flatnonzero(flags))

@@ -295,7 +295,7 @@ def records_from_table(table: pa.Table) -> Iterator[ArchivedRecord]:
 # created_by names the pyarrow version, nothing in the file names the time of writing).
 _WRITE_OPTIONS: Final[dict[str, Any]] = {
     "compression": "zstd",
-    "compression_level": 3,
+    "compression_level": 1,
     "version": "2.6",
     "data_page_version": "1.0",
     "use_dictionary": ["kafka_topic", "routeType", "siteId", "targetId"],
