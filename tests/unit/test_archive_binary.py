@@ -109,10 +109,9 @@ def test_bad_binary_records_among_good_ones_and_json_ones() -> None:
 def test_the_shared_memory_form_decodes_alike() -> None:
     values = [*good_binary(20), BAD_BINARY[3], encode_packet(make_packet(3)), None]
     records = the_range(values)
-    size, kblob, vblob = records.shared_size()
-    block = shared_memory.SharedMemory(create=True, size=size)
+    block = shared_memory.SharedMemory(create=True, size=records.shared_size())
     try:
-        shared = RecordRange.from_shared(records.to_shared(block, kblob, vblob), block)
+        shared = RecordRange.from_shared(records.to_shared(block), block)
         table, errors = decode_range(shared.records)
         want, want_errors = decode_range(records)
         assert table.to_pylist() == want.to_pylist()

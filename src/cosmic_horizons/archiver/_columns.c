@@ -546,6 +546,167 @@ static PyObject *split_packed(PyObject *self, PyObject *args) {
     return result;
 }
 
+
+/* ---- the consumer's side --------------------------------------------------------------- */
+
+static PyObject *call0(PyObject *method, PyObject *self) {
+    return PyObject_Vectorcall(method, &self, 1, NULL);
+}
+
+/* gather(msgs) -> (partition, offsets, timestamps, keys, values), each a list, or None when
+ * a message carries an error or the batch spans partitions (the Python path then cuts it).
+ * One pass over a consumed batch for what the archiver keeps of each record; a timestamp
+ * below zero (none) counts as the epoch. */
+static PyObject *gather(PyObject *self, PyObject *msgs) {
+    (void)self;
+    if (!PyList_Check(msgs)) {
+        PyErr_SetString(PyExc_TypeError, "gather() expects a list of messages");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(msgs);
+    if (n == 0) Py_RETURN_NONE;
+    PyTypeObject *type = Py_TYPE(PyList_GET_ITEM(msgs, 0));
+    static const char *names[6] = {"error", "partition", "offset", "timestamp", "key", "value"};
+    PyObject *m[6] = {NULL};
+    PyObject *lists[4] = {NULL};
+    PyObject *result = NULL, *zero = NULL;
+    long first = -1;
+    for (int k = 0; k < 6; k++)
+        if ((m[k] = PyObject_GetAttrString((PyObject *)type, names[k])) == NULL) goto done;
+    for (int k = 0; k < 4; k++)
+        if ((lists[k] = PyList_New(n)) == NULL) goto done;
+    if ((zero = PyLong_FromLong(0)) == NULL) goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *msg = PyList_GET_ITEM(msgs, i);
+        if (Py_TYPE(msg) != type) goto none;
+        PyObject *err = call0(m[0], msg);
+        if (err == NULL) goto done;
+        Py_DECREF(err);
+        if (err != Py_None) goto none;
+        PyObject *part = call0(m[1], msg);
+        if (part == NULL) goto done;
+        long p = PyLong_AsLong(part);
+        Py_DECREF(part);
+        if (p == -1 && PyErr_Occurred()) goto done;
+        if (i == 0)
+            first = p;
+        else if (p != first)
+            goto none;
+        PyObject *offset = call0(m[2], msg);
+        if (offset == NULL) goto done;
+        PyList_SET_ITEM(lists[0], i, offset);
+        PyObject *ts = call0(m[3], msg);
+        if (ts == NULL) goto done;
+        if (!PyTuple_Check(ts) || PyTuple_GET_SIZE(ts) != 2) {
+            Py_DECREF(ts);
+            PyErr_SetString(PyExc_TypeError, "timestamp() is not a (type, ms) pair");
+            goto done;
+        }
+        PyObject *ms = PyTuple_GET_ITEM(ts, 1);
+        int negative = PyObject_RichCompareBool(ms, zero, Py_LT);
+        if (negative < 0) {
+            Py_DECREF(ts);
+            goto done;
+        }
+        PyList_SET_ITEM(lists[1], i, Py_NewRef(negative ? zero : ms));
+        Py_DECREF(ts);
+        PyObject *key = call0(m[4], msg);
+        if (key == NULL) goto done;
+        PyList_SET_ITEM(lists[2], i, key);
+        PyObject *value = call0(m[5], msg);
+        if (value == NULL) goto done;
+        PyList_SET_ITEM(lists[3], i, value);
+    }
+    result = Py_BuildValue("(lOOOO)", first, lists[0], lists[1], lists[2], lists[3]);
+    goto done;
+none:
+    result = Py_NewRef(Py_None);
+done:
+    for (int k = 0; k < 6; k++) Py_XDECREF(m[k]);
+    for (int k = 0; k < 4; k++) Py_XDECREF(lists[k]);
+    Py_XDECREF(zero);
+    return result;
+}
+
+/* Copy a list of bytes-like-or-None into out at *pos, their sizes (-1: None) into sizes. */
+static int pack_blobs(PyObject *items, int64_t *sizes, char *out, Py_ssize_t cap, Py_ssize_t *pos) {
+    Py_ssize_t n = PyList_GET_SIZE(items);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(items, i);
+        int64_t size = -1;
+        if (item != Py_None) {
+            const char *data;
+            Py_ssize_t len;
+            Py_buffer view;
+            int release = 0;
+            if (PyBytes_CheckExact(item)) {
+                data = PyBytes_AS_STRING(item);
+                len = PyBytes_GET_SIZE(item);
+            } else {
+                if (PyObject_GetBuffer(item, &view, PyBUF_SIMPLE) < 0) return -1;
+                data = view.buf;
+                len = view.len;
+                release = 1;
+            }
+            if (len > cap - *pos) {
+                if (release) PyBuffer_Release(&view);
+                PyErr_SetString(PyExc_ValueError, "the block is too small for the range");
+                return -1;
+            }
+            memcpy(out + *pos, data, (size_t)len);
+            *pos += len;
+            size = len;
+            if (release) PyBuffer_Release(&view);
+        }
+        memcpy(sizes + i, &size, sizeof size);
+    }
+    return 0;
+}
+
+static int pack_ints(PyObject *items, int64_t *out) {
+    Py_ssize_t n = PyList_GET_SIZE(items);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        long long v = PyLong_AsLongLong(PyList_GET_ITEM(items, i));
+        if (v == -1 && PyErr_Occurred()) return -1;
+        int64_t w = (int64_t)v;
+        memcpy(out + i, &w, sizeof w);
+    }
+    return 0;
+}
+
+/* pack_range(offsets, timestamps, keys, values, block) -> (key bytes, value bytes): the
+ * range written in records.py's block layout (four int64 rows: offsets, timestamps, key
+ * sizes, value sizes, -1 for none; then the keys, then the values), in one pass over each. */
+static PyObject *pack_range(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *offsets, *stamps, *keys, *values;
+    Py_buffer out;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!w*:pack_range", &PyList_Type, &offsets, &PyList_Type,
+                          &stamps, &PyList_Type, &keys, &PyList_Type, &values, &out))
+        return NULL;
+    PyObject *result = NULL;
+    Py_ssize_t n = PyList_GET_SIZE(offsets);
+    if (PyList_GET_SIZE(stamps) != n || PyList_GET_SIZE(keys) != n ||
+        PyList_GET_SIZE(values) != n) {
+        PyErr_SetString(PyExc_ValueError, "pack_range(): columns of different lengths");
+        goto done;
+    }
+    if (out.len < 32 * n) {
+        PyErr_SetString(PyExc_ValueError, "the block is too small for the range");
+        goto done;
+    }
+    int64_t *table = (int64_t *)out.buf; /* written with memcpy: any alignment */
+    if (pack_ints(offsets, table) < 0 || pack_ints(stamps, table + n) < 0) goto done;
+    Py_ssize_t pos = 32 * n;
+    if (pack_blobs(keys, table + 2 * n, out.buf, out.len, &pos) < 0) goto done;
+    Py_ssize_t klen = pos - 32 * n;
+    if (pack_blobs(values, table + 3 * n, out.buf, out.len, &pos) < 0) goto done;
+    result = Py_BuildValue("(nn)", klen, pos - 32 * n - klen);
+done:
+    PyBuffer_Release(&out);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"split", split, METH_VARARGS,
      "split(values, max_chunk_chars, max_id_chars) -> (ok, strings, floats, chunks, n_ok): canonical "
@@ -553,6 +714,12 @@ static PyMethodDef methods[] = {
     {"split_packed", split_packed, METH_VARARGS,
      "split_packed(blob, sizes, max_chunk_chars, max_id_chars): the same for values packed one after "
      "another in blob, with int64 sizes (-1: no value)."},
+    {"gather", gather, METH_O,
+     "gather(msgs) -> (partition, offsets, timestamps, keys, values), or None for a batch "
+     "with an error event or several partitions."},
+    {"pack_range", pack_range, METH_VARARGS,
+     "pack_range(offsets, timestamps, keys, values, block) -> (key bytes, value bytes): a "
+     "range written in the shared-memory block layout."},
     {NULL, NULL, 0, NULL},
 };
 

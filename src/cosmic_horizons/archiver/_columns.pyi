@@ -1,6 +1,7 @@
 """Canonical packets cut into Arrow column buffers (the archiver's fast path, in C)."""
 
 from collections.abc import Sequence
+from typing import Any
 
 def split(
     values: Sequence[bytes | memoryview | None], max_chunk_chars: int, max_id_chars: int, /
@@ -20,3 +21,14 @@ def split_packed(
     tuple[bytes, bytes, bytes],
     int,
 ]: ...
+def gather(
+    msgs: list[Any], /
+) -> tuple[int, list[int], list[int], list[bytes | None], list[bytes | None]] | None: ...
+def pack_range(
+    offsets: list[int],
+    timestamps: list[int],
+    keys: list[bytes | None],
+    values: list[bytes | None],
+    block: Any,
+    /,
+) -> tuple[int, int]: ...

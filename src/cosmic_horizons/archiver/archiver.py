@@ -52,7 +52,7 @@ from ..errors import (
     kafka_errors,
 )
 from ..topics.models import dlq_topic_name
-from .consumer import records_of, split_batch
+from .consumer import batch_records
 from .deadletters import DeadLetters, dead_letter
 from .fileformat import ArchiveFile, file_path
 from .identity import check_incarnation, live_topic_id
@@ -291,14 +291,13 @@ class Archiver:
     def _handle(self, consumer: Consumer, msgs: list[Message]) -> None:
         """A consumed batch: each partition's records into its open range, acting on what
         closes; error events (the end of a partition, a broker error) where they come."""
-        for partition, run, err in split_batch(msgs):
+        for partition, run, err, records in batch_records(self.topic, msgs, self._topic_id):
             if err is not None:
                 self._on_error_event(consumer, partition, err)
                 continue
             part = self._parts.get(partition)  # type: ignore[arg-type]
-            if part is None:
+            if part is None or records is None:
                 continue  # not (or no longer) ours
-            records = records_of(self.topic, part.partition, run, self._topic_id)
             # offsets that jumped: transaction markers or compaction, or retention deleted some
             log_start = None
             if part.jumped(records.offsets):

@@ -10,7 +10,15 @@ from confluent_kafka import KafkaError, Message
 
 from .records import RecordRange
 
-__all__ = ["records_of", "split_batch"]
+try:  # the usual batch gathered in one pass, where the C extension is built
+    from . import _columns
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _columns = None  # type: ignore[assignment]
+
+__all__ = ["batch_records", "records_of", "split_batch"]
+
+#: A run of one partition's records, or an error event: (partition, messages, error, records).
+Run = tuple[int | None, list[Message], KafkaError | None, RecordRange | None]
 
 # Message accessors for map(): a bound-method lookup per record costs as much as the call.
 _error = Message.error
@@ -72,3 +80,27 @@ def records_of(
         list(map(_value, msgs)),
         topic_id,
     )
+
+
+def batch_records(topic: str, msgs: list[Message], topic_id: str | None) -> Iterator[Run]:
+    """:func:`split_batch` with each run's :func:`records_of` (None for an error event).
+
+    The usual batch (one partition, no error event) is gathered in C in one pass; any other
+    takes the Python path, with the same result.
+    """
+    if _columns is not None and msgs:
+        got = _columns.gather(msgs)
+        if got is not None:
+            partition, offsets, stamps, keys, values = got
+            yield (
+                partition,
+                msgs,
+                None,
+                RecordRange(topic, partition, offsets, stamps, keys, values, topic_id),
+            )
+            return
+    for part, run, err in split_batch(msgs):
+        if err is not None or part is None:
+            yield part, run, err, None
+        else:
+            yield part, run, None, records_of(topic, part, run, topic_id)

@@ -21,6 +21,11 @@ import pyarrow as pa
 from ..errors import ArchiveError
 from .decode import PackedValues, binary_column
 
+try:  # the range packed into its block in one pass, where the C extension is built
+    from . import _columns
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _columns = None  # type: ignore[assignment]
+
 __all__ = ["RecordRange", "SharedRange", "total_size"]
 
 
@@ -47,28 +52,33 @@ class RecordRange:
     # missing key or value), then all keys, then all values. Only a small header (the
     # block's name, the range's topic and partition, and the sizes) goes through a pipe.
 
-    def shared_size(self) -> tuple[int, bytes, bytes]:
-        """Bytes the range needs in a block, and its keys and values joined."""
-        kblob, vblob = _join(self.keys), _join(self.values)
-        return 32 * len(self) + len(kblob) + len(vblob), kblob, vblob
+    def shared_size(self) -> int:
+        """Bytes the range needs in a block."""
+        return 32 * len(self) + total_size(self.keys, self.values)
 
-    def to_shared(self, block: shared_memory.SharedMemory, kblob: bytes, vblob: bytes) -> bytes:
+    def to_shared(self, block: shared_memory.SharedMemory) -> bytes:
         """Write the range into ``block`` (sized by :meth:`shared_size`); the header to send."""
         n = len(self)
         buf = _buffer(block)
-        table = np.ndarray((4, n), np.int64, buffer=buf)
-        table[0] = self.offsets
-        table[1] = self.timestamps
-        table[2] = _sizes(self.keys)
-        table[3] = _sizes(self.values)
-        del table
-        pos = 32 * n
-        buf[pos : pos + len(kblob)] = kblob
-        pos += len(kblob)
-        buf[pos : pos + len(vblob)] = vblob
+        columns = (self.offsets, self.timestamps, self.keys, self.values)
+        if _columns is not None and all(type(c) is list for c in columns):
+            klen, vlen = _columns.pack_range(*columns, buf)  # type: ignore[arg-type]
+        else:
+            kblob, vblob = _join(self.keys), _join(self.values)
+            table = np.ndarray((4, n), np.int64, buffer=buf)
+            table[0] = self.offsets
+            table[1] = self.timestamps
+            table[2] = _sizes(self.keys)
+            table[3] = _sizes(self.values)
+            del table
+            pos = 32 * n
+            buf[pos : pos + len(kblob)] = kblob
+            pos += len(kblob)
+            buf[pos : pos + len(vblob)] = vblob
+            klen, vlen = len(kblob), len(vblob)
         del buf
         return pickle.dumps(
-            (block.name, self.topic, self.partition, n, len(kblob), len(vblob), self.topic_id),
+            (block.name, self.topic, self.partition, n, klen, vlen, self.topic_id),
             protocol=pickle.HIGHEST_PROTOCOL,
         )
 

@@ -297,12 +297,12 @@ class EncoderPool:
         """Hand in a range; its result comes out of :meth:`take` after all earlier ones."""
         if self._pool:
             worker = self._pool[self._next]
-            size, kblob, vblob = records.shared_size()
+            size = records.shared_size()
             block = worker.blocks.get(size)
             if block is None:
                 self._warn_no_room(size)
             else:
-                header = records.to_shared(block, kblob, vblob)
+                header = records.to_shared(block)
                 self._next = (self._next + 1) % len(self._pool)
                 try:
                     worker.jobs.send_bytes(header)
