@@ -300,6 +300,13 @@ msgspec_encode_packet: Callable[[KafkaPayload], bytes] = _encoder.encode
 #: Several packets as JSON lines, one packet per line, each line ending in a newline.
 encode_lines: Callable[[Sequence[KafkaPayload]], bytes] = _encoder.encode_lines
 
+
+def _encode_each_msgspec(packets: Sequence[KafkaPayload]) -> list[bytes]:
+    """:data:`encode_each` by msgspec alone (a build without the C writer)."""
+    # One JSON document per line; JSON strings never hold a raw newline.
+    return encode_lines(packets).split(b"\n")[:-1]
+
+
 if _packetcheck is not None:
     _packetcheck.setup_json(
         tuple(f.encode_name for f in msgspec.structs.fields(KafkaPayload)),
@@ -313,11 +320,7 @@ if _packetcheck is not None:
     encode_each: Callable[[Sequence[KafkaPayload]], list[bytes]] = _packetcheck.encode_json_many
 else:  # pragma: no cover - a build without a C compiler
     encode_packet = _encoder.encode
-
-    def encode_each(packets: Sequence[KafkaPayload]) -> list[bytes]:
-        """Several packets' JSON values, one ``bytes`` each."""
-        # One JSON document per line; JSON strings never hold a raw newline.
-        return encode_lines(packets).split(b"\n")[:-1]
+    encode_each = _encode_each_msgspec
 
 
 def decode_packet(data: bytes | memoryview | str) -> KafkaPayload:

@@ -134,6 +134,9 @@ def test_encode_each_mixes_both_paths_in_order() -> None:
     assert encode_each(packets) == [msgspec_encode_packet(p) for p in packets]
     assert encode_each(tuple(packets[:3])) == [msgspec_encode_packet(p) for p in packets[:3]]
     assert encode_each([]) == []
+    # the path of a build without the C writer gives the same values
+    assert packet._encode_each_msgspec(packets) == encode_each(packets)
+    assert packet._encode_each_msgspec([]) == []
 
 
 def test_many_random_doubles_match_msgspec() -> None:
