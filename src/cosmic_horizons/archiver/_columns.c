@@ -30,8 +30,7 @@ typedef struct {
     Py_ssize_t len, cap;
 } Buf;
 
-static int buf_reserve(Buf *b, Py_ssize_t more) {
-    if (b->len + more <= b->cap) return 0;
+static int buf_grow(Buf *b, Py_ssize_t more) {
     Py_ssize_t cap = b->cap ? b->cap : 4096;
     while (cap < b->len + more) cap *= 2;
     char *p = PyMem_Realloc(b->data, (size_t)cap);
@@ -44,7 +43,11 @@ static int buf_reserve(Buf *b, Py_ssize_t more) {
     return 0;
 }
 
-static int buf_put(Buf *b, const void *src, Py_ssize_t n) {
+static inline int buf_reserve(Buf *b, Py_ssize_t more) {
+    return b->len + more <= b->cap ? 0 : buf_grow(b, more);
+}
+
+static inline int buf_put(Buf *b, const void *src, Py_ssize_t n) {
     if (buf_reserve(b, n) < 0) return -1;
     if (n) memcpy(b->data + b->len, src, (size_t)n);
     b->len += n;
@@ -97,7 +100,7 @@ static int utf8_ok(const unsigned char *s, Py_ssize_t n) {
 }
 
 /* Expect the literal lit at *p; advance past it. */
-static int lit(const char **p, const char *end, const char *text, size_t n) {
+static inline int lit(const char **p, const char *end, const char *text, size_t n) {
     if ((size_t)(end - *p) < n || memcmp(*p, text, n) != 0) return 0;
     *p += n;
     return 1;
@@ -109,6 +112,21 @@ static int lit(const char **p, const char *end, const char *text, size_t n) {
 static int str_span(const char **p, const char *end, const char **start, Py_ssize_t *len) {
     const char *q = *p;
     unsigned char high = 0;
+    /* Eight bytes at a time while none is a quote, a backslash or a control character
+     * (the exact tests of the loop below; a word with any of them goes to that loop). */
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t high_bits = 0;
+    while (end - q >= 8) {
+        uint64_t w;
+        memcpy(&w, q, 8);
+        uint64_t quote = w ^ (ones * '"'), slash = w ^ (ones * '\\');
+        uint64_t hit = ((quote - ones) & ~quote) | ((slash - ones) & ~slash) |
+                       ((w - ones * 0x20) & ~w);
+        if (hit & highs) break;
+        high_bits |= w;
+        q += 8;
+    }
+    if (high_bits & highs) high = 0x80;
     while (q < end && *q != '"') {
         unsigned char c = (unsigned char)*q;
         if (c < 0x20 || c == '\\') return 0;
@@ -269,15 +287,6 @@ static Py_ssize_t b64_pads(const unsigned char *s, Py_ssize_t n) {
 #define NSTR 6
 #define NNUM 4
 
-static size_t STR_KEY_LEN[NSTR], NUM_KEY_LEN[NNUM];
-static const char *STR_KEYS[NSTR] = {
-    "{\"sourceId\":\"", "\",\"targetId\":\"", "\",\"routeType\":\"",
-    "\",\"elementId\":\"", "\",\"siteId\":\"", "\",\"timestamp\":\"",
-};
-static const char *NUM_KEYS[NNUM] = {
-    "\",\"metrics\":{\"vibration\":", ",\"powerUsage\":", ",\"noiseFloor\":", ",\"rfiLevel\":",
-};
-
 typedef struct {
     const char *str[NSTR];
     Py_ssize_t str_len[NSTR];
@@ -348,14 +357,23 @@ static int rules_ok(const Row *r, Py_ssize_t max_id) {
 
 static int parse(const char *p, Py_ssize_t n, Py_ssize_t max_chunk, Row *r) {
     const char *end = p + n;
-    for (int k = 0; k < NSTR; k++) {
-        if (!lit(&p, end, STR_KEYS[k], STR_KEY_LEN[k])) return 0;
-        if (!str_span(&p, end, &r->str[k], &r->str_len[k])) return 0;
-    }
-    for (int k = 0; k < NNUM; k++) {
-        if (!lit(&p, end, NUM_KEYS[k], NUM_KEY_LEN[k])) return 0;
-        if (!number(&p, end, &r->num[k])) return 0;
-    }
+    /* Each key a literal: its length is known here, so the comparison is inlined. */
+#define STR_FIELD(k, key) \
+    if (!LIT(&p, end, key) || !str_span(&p, end, &r->str[k], &r->str_len[k])) return 0
+#define NUM_FIELD(k, key) \
+    if (!LIT(&p, end, key) || !number(&p, end, &r->num[k])) return 0
+    STR_FIELD(0, "{\"sourceId\":\"");
+    STR_FIELD(1, "\",\"targetId\":\"");
+    STR_FIELD(2, "\",\"routeType\":\"");
+    STR_FIELD(3, "\",\"elementId\":\"");
+    STR_FIELD(4, "\",\"siteId\":\"");
+    STR_FIELD(5, "\",\"timestamp\":\"");
+    NUM_FIELD(0, "\",\"metrics\":{\"vibration\":");
+    NUM_FIELD(1, ",\"powerUsage\":");
+    NUM_FIELD(2, ",\"noiseFloor\":");
+    NUM_FIELD(3, ",\"rfiLevel\":");
+#undef STR_FIELD
+#undef NUM_FIELD
     if (!LIT(&p, end, "}")) return 0;
     r->chunk = NULL;
     if (LIT(&p, end, "}")) return p == end;
@@ -428,9 +446,16 @@ static PyObject *split_rows(Source *src, Py_ssize_t n, Py_ssize_t max_chunk, Py_
     Py_ssize_t n_ok = 0;
     if (ok == NULL) goto done;
     char *okp = PyBytes_AS_STRING(ok);
+    /* Sized once for the usual packet: growing them row by row costs copies and fresh pages. */
     for (int k = 0; k < NSTR; k++)
-        if (put_offset(&soff[k], 0) < 0) goto done;
-    if (put_offset(&coff, 0) < 0) goto done;
+        if (buf_reserve(&soff[k], 4 * (n + 1)) < 0 || buf_reserve(&sdat[k], 24 * n) < 0 ||
+            put_offset(&soff[k], 0) < 0)
+            goto done;
+    for (int k = 0; k < NNUM; k++)
+        if (buf_reserve(&nums[k], 8 * n) < 0) goto done;
+    if (buf_reserve(&cvalid, n) < 0 || buf_reserve(&coff, 4 * (n + 1)) < 0 ||
+        put_offset(&coff, 0) < 0)
+        goto done;
 
     for (Py_ssize_t i = 0; i < n; i++) {
         okp[i] = 0;
@@ -731,7 +756,5 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__columns(void) {
     b64_init();
-    for (int k = 0; k < NSTR; k++) STR_KEY_LEN[k] = strlen(STR_KEYS[k]);
-    for (int k = 0; k < NNUM; k++) NUM_KEY_LEN[k] = strlen(NUM_KEYS[k]);
     return PyModule_Create(&module);
 }
