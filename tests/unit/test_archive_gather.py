@@ -128,3 +128,40 @@ def test_pack_range_refuses_a_block_too_small_or_columns_that_differ() -> None:
         sum(len(k) for k in r.keys if k),
         sum(len(v) for v in r.values if v),
     )
+
+
+def test_a_range_read_back_from_its_block_decodes_as_the_lists_do() -> None:
+    """Offsets and timestamps come back as int64 arrays (no copies into Arrow): the rows and
+    the errors are those of the lists, good, bad and missing records mixed."""
+    from cosmic_horizons.archiver.decode import decode_range
+    from cosmic_horizons.packet import encode_packet
+    from tests.helpers import make_packet
+
+    values: list[bytes | None] = [encode_packet(make_packet(i)) for i in range(30)]
+    values[4], values[9], values[17] = b"not json", None, b'{"sourceId":"x"}'
+    r = RecordRange(
+        "t",
+        1,
+        list(range(500, 530)),
+        [1_795_780_800_000 + i for i in range(30)],
+        [b"k"] * 30,
+        values,
+        "id",
+    )
+    block = shared_memory.SharedMemory(create=True, size=r.shared_size())
+    try:
+        shared = RecordRange.from_shared(r.to_shared(block), block)
+        table, errors = decode_range(shared.records)
+        want, want_errors = decode_range(r)
+        assert table.to_pylist() == want.to_pylist()
+        assert [(i, str(e)) for i, e in errors] == [(i, str(e)) for i, e in want_errors]
+        assert [i for i, _ in errors] == [4, 9, 17]
+        del table, want, errors
+        shared.release()
+        del shared
+        import gc
+
+        gc.collect()
+    finally:
+        block.close()
+        block.unlink()

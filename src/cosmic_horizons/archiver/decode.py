@@ -32,7 +32,7 @@ from ..packet_binary import decode_binary_packet
 from .fileformat import ARCHIVE_SCHEMA, RowBuffer
 
 if TYPE_CHECKING:
-    from .records import RecordRange
+    from .records import Int64s, RecordRange
 
 __all__ = [
     "PackedValues",
@@ -294,8 +294,8 @@ def _decode_json(records: RecordRange) -> tuple[pa.Table, list[tuple[int, Packet
     others, errors = decode_range_python(
         dataclasses.replace(
             records,
-            offsets=[offsets[i] for i in rest],
-            timestamps=[records.timestamps[i] for i in rest],
+            offsets=_pick(offsets, rest, False),
+            timestamps=_pick(records.timestamps, rest, False),
             keys=rest_keys,
             values=[values[i] for i in rest],
         )
@@ -353,7 +353,7 @@ def decode_range_python(
                 errors.append((i, exc))
                 continue
             key = keys[i].as_py() if isinstance(keys, pa.Array) else keys[i]
-            rows.append(r.topic, r.partition, offsets[i], r.timestamps[i], key, packet)
+            rows.append(r.topic, r.partition, int(offsets[i]), int(r.timestamps[i]), key, packet)
     if fast_table is None:
         return rows.to_table(), errors
     if not len(rows):
@@ -376,16 +376,30 @@ def _assemble(
     arrays = [
         pa.array([records.topic], pa.string()).take(np.zeros(m, np.int32)),
         pa.array(np.full(m, records.partition, np.int32)),
-        pa.array(offsets if every else [offsets[i] for i in rows], s.field("kafka_offset").type),
-        pa.array(
-            timestamps_ms if every else [timestamps_ms[i] for i in rows],
-            s.field("kafka_timestamp").type,
-        ),
+        _int64_column(_pick(offsets, rows, every), s.field("kafka_offset").type),
+        _int64_column(_pick(timestamps_ms, rows, every), s.field("kafka_timestamp").type),
         _keys(records.keys, rows, every),
         *columns,
         chunks if isinstance(chunks, pa.Array) else pa.array(chunks, pa.binary()),
     ]
     return pa.Table.from_arrays(arrays, schema=s)
+
+
+def _pick(values: Sequence[int] | Int64s, rows: list[int], every: bool) -> Sequence[int] | Int64s:
+    """``values`` at ``rows`` (all of them: as they are; an int64 array becomes Arrow's
+    without a copy)."""
+    if every:
+        return values
+    if isinstance(values, np.ndarray):
+        return values[rows]
+    return [values[i] for i in rows]
+
+
+def _int64_column(values: Sequence[int] | Int64s, type_: pa.DataType) -> pa.Array:
+    """A 64-bit column (offsets, timestamps); an int64 array is taken without a copy."""
+    if isinstance(values, np.ndarray):
+        return pa.array(values, pa.int64()).view(type_)
+    return pa.array(values, type_)
 
 
 def _keys(keys: Sequence[bytes | None] | pa.Array, rows: list[int], every: bool) -> pa.Array:

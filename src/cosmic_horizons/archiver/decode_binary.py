@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from ..errors import PacketError
 from ..packet import MAX_ID_CHARS
 from ..packet_binary import decode_binary_packet, split_binary
-from .decode import PackedValues, _assemble, _decode_json, binary_column
+from .decode import PackedValues, _assemble, _decode_json, _pick, binary_column
 from .fileformat import RowBuffer
 
 if TYPE_CHECKING:
@@ -38,8 +38,8 @@ def _subset(records: RecordRange, rows: Sequence[int]) -> RecordRange:
     keys = records.keys
     return dataclasses.replace(
         records,
-        offsets=[records.offsets[i] for i in rows],
-        timestamps=[records.timestamps[i] for i in rows],
+        offsets=_pick(records.offsets, list(rows), False),
+        timestamps=_pick(records.timestamps, list(rows), False),
         keys=keys.take(pa.array(rows, pa.int64()))
         if isinstance(keys, pa.Array)
         else [keys[i] for i in rows],
@@ -131,6 +131,11 @@ def _decode_exact(
             continue
         key = keys[i].as_py() if isinstance(keys, pa.Array) else keys[i]
         out.append(
-            records.topic, records.partition, records.offsets[i], records.timestamps[i], key, packet
+            records.topic,
+            records.partition,
+            int(records.offsets[i]),
+            int(records.timestamps[i]),
+            key,
+            packet,
         )
     return out.to_table(), errors

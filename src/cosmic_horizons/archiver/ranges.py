@@ -26,7 +26,7 @@ import msgspec
 
 from ..errors import ConfigError
 from .gaps import find_loss
-from .records import RecordRange, total_size
+from .records import Int64s, RecordRange, total_size
 from .stats import PartitionStats
 
 __all__ = [
@@ -171,7 +171,7 @@ class PartitionRanges:
         self.next_offset = position
         self.fences = [r for r in ranges if r[0] >= position]
 
-    def jumped(self, offsets: Sequence[int]) -> bool:
+    def jumped(self, offsets: Sequence[int] | Int64s) -> bool:
         """Do these offsets (increasing) skip some: markers, compaction, or a loss?"""
         return offsets[0] != self.next_offset or offsets[-1] - offsets[0] + 1 != len(offsets)
 

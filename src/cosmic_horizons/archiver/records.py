@@ -16,6 +16,7 @@ from multiprocessing import shared_memory
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from ..errors import ArchiveError
@@ -26,7 +27,10 @@ try:  # the range packed into its block in one pass, where the C extension is bu
 except ImportError:  # pragma: no cover - a build without a C compiler
     _columns = None  # type: ignore[assignment]
 
-__all__ = ["RecordRange", "SharedRange", "total_size"]
+__all__ = ["Int64s", "RecordRange", "SharedRange", "total_size"]
+
+#: Offsets or timestamps as one int64 array (what shared memory holds).
+Int64s = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +39,9 @@ class RecordRange:
 
     topic: str
     partition: int
-    offsets: Sequence[int]
-    timestamps: Sequence[int]
+    offsets: Sequence[int] | Int64s
+    """Lists in the archiver; int64 arrays where read back from shared memory."""
+    timestamps: Sequence[int] | Int64s
     """Kafka timestamps (ms since the epoch)."""
     keys: Sequence[bytes | None] | pa.Array
     values: Sequence[bytes | None]
@@ -94,7 +99,7 @@ class RecordRange:
         _name, topic, partition, n, klen, vlen, topic_id = pickle.loads(header)
         buf = _buffer(block)
         table = np.ndarray((4, n), np.int64, buffer=buf)
-        offsets, timestamps = table[0].tolist(), table[1].tolist()
+        offsets, timestamps = table[0].copy(), table[1].copy()  # for Arrow without copies
         ksizes, vsizes = table[2].copy(), table[3].copy()
         del table
         pos = 32 * n
