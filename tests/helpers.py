@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Callable, Collection
@@ -123,3 +126,35 @@ def commit_retrying(
             if not retriable or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+def sigterm_and_wait(proc: subprocess.Popen[str], timeout: float = 30.0) -> tuple[int, str]:
+    """SIGTERM a CLI process (started with ``PYTHONFAULTHANDLER=1`` and stderr piped, its
+    first lines already read); its exit code and the rest of its stderr.
+
+    Its stderr is drained meanwhile, so a full pipe cannot hold it up. When it has not
+    exited within ``timeout`` s, SIGABRT makes faulthandler print every thread's stack, and
+    the test fails with that dump: where it hung, not only that it did.
+    """
+    assert proc.stderr is not None
+    stream = proc.stderr
+    chunks: list[str] = []
+    drain = threading.Thread(target=lambda: chunks.append(stream.read()), daemon=True)
+    drain.start()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        code = proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        drain.join(10)
+        raise AssertionError(
+            f"not stopped {timeout:.0f} s after SIGTERM; its stderr, thread stacks last:\n"
+            + "".join(chunks)[-12_000:]
+        ) from None
+    drain.join(10)
+    return code, "".join(chunks)

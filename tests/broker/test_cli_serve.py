@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -12,12 +11,12 @@ import time
 import httpx
 
 from cosmic_horizons.config import KafkaSettings
-from tests.helpers import create_topic
+from tests.helpers import create_topic, sigterm_and_wait
 
 
 def test_serve_prints_its_address_and_stops_on_sigterm(settings: KafkaSettings) -> None:
     create_topic(settings.bootstrap_servers or "", settings.topic, 1)
-    env = {**os.environ, "COLUMNS": "300", "NO_COLOR": "1"}
+    env = {**os.environ, "COLUMNS": "300", "NO_COLOR": "1", "PYTHONFAULTHANDLER": "1"}
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -53,9 +52,9 @@ def test_serve_prints_its_address_and_stops_on_sigterm(settings: KafkaSettings) 
                 time.sleep(0.25)
             snap = client.get("/api/messaging/snapshot").json()
             assert snap["connected"] is True and snap["topic"] == settings.topic
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 0
-        assert "API stopped" in proc.stderr.read()
+        code, rest = sigterm_and_wait(proc)
+        assert code == 0
+        assert "API stopped" in rest
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -65,7 +64,13 @@ def test_serve_prints_its_address_and_stops_on_sigterm(settings: KafkaSettings) 
 def test_serve_with_a_token_guards_every_route_but_health(settings: KafkaSettings) -> None:
     create_topic(settings.bootstrap_servers or "", settings.topic, 1)
     token = "cli-serve-test-token-0042"
-    env = {**os.environ, "COLUMNS": "300", "NO_COLOR": "1", "HORIZONS_API_TOKEN": token}
+    env = {
+        **os.environ,
+        "COLUMNS": "300",
+        "NO_COLOR": "1",
+        "HORIZONS_API_TOKEN": token,
+        "PYTHONFAULTHANDLER": "1",
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "cosmic_horizons.cli.main", "serve",
          "--bootstrap", settings.bootstrap_servers or "", "--topic", settings.topic,
@@ -87,8 +92,8 @@ def test_serve_with_a_token_guards_every_route_but_health(settings: KafkaSetting
                 assert first.status_code == 200
                 second = client.get("/api/stream", headers=bearer)
                 assert second.status_code == 503 and "allows 1 at once" in second.text
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 0
+        code, rest = sigterm_and_wait(proc)
+        assert code == 0, rest
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ..array_view import ArrayView, HealthThresholds
@@ -15,6 +17,10 @@ from .server import ApiServer
 from .state import ApiState, StatsProvider
 
 __all__ = ["RunningApi", "start_api"]
+
+log = logging.getLogger(__name__)
+#: A step of stopping that takes longer than this is reported (Kubernetes waits 30 s in all).
+_SLOW_STOP_S = 2.0
 
 
 class RunningApi:
@@ -29,16 +35,28 @@ class RunningApi:
         return self.server.url
 
     def close(self) -> None:
-        self.server.stop()
+        """Stop the server (its poller with it), the array view, then the monitor; a step
+        that is slow is logged with its time, so a slow stop says where it waited."""
+        _timed("the API server and its poller", self.server.stop)
         if self.state.array is not None:
-            self.state.array.close()
-        self.state.monitor.close()
+            _timed("the array view", self.state.array.close)
+        _timed("the monitor", self.state.monitor.close)
 
     def __enter__(self) -> RunningApi:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _timed(what: str, step: Callable[[], None]) -> None:
+    started = time.monotonic()
+    step()
+    took = time.monotonic() - started
+    if took > _SLOW_STOP_S:
+        log.warning("stopping %s took %.1f s", what, took)
+    else:
+        log.debug("stopped %s in %.2f s", what, took)
 
 
 def start_api(
