@@ -55,3 +55,36 @@ def test_unreachable_broker_is_one_human_line_naming_the_address() -> None:
         message = str(info.value)
         assert message.startswith(f"broker unreachable at {address} (connection refused); ")
         assert "KafkaError{" not in message and "_TRANSPORT" not in message
+
+
+def test_close_does_not_wait_for_a_call_in_flight_which_releases_the_clients() -> None:
+    """A poll or lag call over many groups on a slow broker can hold the monitor for long;
+    closing (serve and up on SIGTERM) waits at most CLOSE_WAIT_S, and the call releases the
+    admin client itself when it ends."""
+    import threading
+
+    from cosmic_horizons.monitor import monitor as monitor_module
+
+    monitor = Monitor(KafkaSettings(bootstrap_servers=f"127.0.0.1:{find_free_port()}"))
+    assert monitor._admin is not None
+    entered, leave = threading.Event(), threading.Event()
+
+    def call_in_flight() -> None:
+        with monitor._locked():
+            entered.set()
+            leave.wait(30)
+
+    thread = threading.Thread(target=call_in_flight)
+    thread.start()
+    try:
+        assert entered.wait(10)
+        started = time.monotonic()
+        monitor.close()
+        assert time.monotonic() - started < monitor_module.CLOSE_WAIT_S + 5
+        assert monitor._lock.locked(), "close() waited for the call to end"
+        assert monitor._admin is not None  # not released under the call's feet
+    finally:
+        leave.set()
+        thread.join(10)
+    assert monitor._admin is None  # the call released it as it ended
+    monitor.close()  # and a second close is harmless

@@ -54,6 +54,10 @@ def create_app(state: ApiState, guard: ApiGuard | None = None) -> FastAPI:
     return app
 
 
+#: Seconds the server's stop waits for the poller to finish a poll in flight.
+_POLLER_STOP_WAIT_S = 2.0
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Start the poller and the array view with the server; stop the poller with it."""
@@ -66,7 +70,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         state.closing.set()
-        await asyncio.to_thread(state.cache.stop)
+        # a poll in flight is not waited for long: the poller is a daemon thread, and the
+        # monitor's clients are released when that poll ends (Monitor.close)
+        await asyncio.to_thread(state.cache.stop, _POLLER_STOP_WAIT_S)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

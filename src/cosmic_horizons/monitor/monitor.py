@@ -14,10 +14,11 @@ exact and is used as reported, with no extra request.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import msgspec
@@ -59,6 +60,8 @@ __all__ = ["Monitor", "connection_reason"]
 _TP = tuple[str, int]
 _LATEST: OffsetSpec = OffsetSpec.latest()  # type: ignore[no-untyped-call]  # untyped upstream
 _EARLIEST: OffsetSpec = OffsetSpec.earliest()  # type: ignore[no-untyped-call]  # untyped upstream
+#: Seconds :meth:`Monitor.close` waits for a call in flight before leaving the release to it.
+CLOSE_WAIT_S = 1.0
 
 
 class Monitor:
@@ -94,6 +97,8 @@ class Monitor:
         self._connection_error: str | None = None  # the last one librdkafka reported
         self._admin: AdminClient | None = self._make_admin()
         self._lock = threading.Lock()
+        #: close() came while a call held the lock: that call releases the clients as it ends.
+        self._close_pending = False
         self._windows: dict[tuple[str, str, int], deque[OffsetSample]] = {}
         self._history: dict[_TP, WatermarkHistory] = {}
         #: True once the cluster answered with the embedded broker's cluster id.
@@ -212,7 +217,7 @@ class Monitor:
 
     def poll(self) -> KafkaSnapshot:
         """The spec's snapshot; never raises (an unreachable broker gives ``connected=False``)."""
-        with self._lock:
+        with self._locked():
             try:
                 return self._poll()
             except Exception as exc:  # the snapshot reports, it never raises
@@ -292,7 +297,7 @@ class Monitor:
 
     def groups(self) -> list[str]:
         """Consumer group ids known to the cluster, sorted."""
-        with self._lock:
+        with self._locked():
             try:
                 return self._groups()
             finally:
@@ -320,7 +325,7 @@ class Monitor:
 
     def lag(self, group: str | None = None) -> list[GroupLag]:
         """Lag of ``group`` (every group when None), judged over each group's sliding window."""
-        with self._lock:
+        with self._locked():
             try:
                 if group:
                     self._ensure_reachable()
@@ -371,12 +376,36 @@ class Monitor:
         return out
 
     def close(self) -> None:
-        """Release the admin connection; later polls report ``connected=False``."""
+        """Release the admin connection; later polls report ``connected=False``.
+
+        A poll or lag call in flight (many groups on a slow broker can take a while) is not
+        waited for beyond :data:`CLOSE_WAIT_S`: it releases the clients itself when it ends.
+        """
+        if not self._lock.acquire(timeout=CLOSE_WAIT_S):
+            self._close_pending = True
+            if not self._lock.acquire(blocking=False):
+                return
+            self._close_pending = False  # the call ended meanwhile: release here
+        try:
+            self._release()
+        finally:
+            self._lock.release()
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
         with self._lock:
-            self._admin = None
-            if self._end_reader is not None:
-                reader, self._end_reader = self._end_reader, None
-                reader.close()
+            try:
+                yield
+            finally:
+                if self._close_pending:
+                    self._close_pending = False
+                    self._release()
+
+    def _release(self) -> None:
+        self._admin = None
+        if self._end_reader is not None:
+            reader, self._end_reader = self._end_reader, None
+            reader.close()
 
     def __enter__(self) -> Monitor:
         return self
