@@ -267,3 +267,31 @@ def test_recreated_topic_stops_the_archiver_and_trim(
     stats = run_to_end(settings, fresh, group="g2", workers=1)  # encoded in a worker
     assert stats.rows == 40
     assert {archived_topic_id(fresh, f) for f in fresh.list_files(topic_name)} == {new_id}
+
+
+def test_an_assignment_delivered_while_the_consumer_closes_is_not_taken(
+    settings: KafkaSettings, topic_name: str, tmp_path: Path
+) -> None:
+    """consumer.close() can still hand over a rebalance's assignment; its OffsetFetch would
+    fail with _DESTROY and end a clean SIGTERM with exit 3 (seen in the rebalance test).
+    While leaving, the archiver takes nothing: no offsets fetched, nothing assigned."""
+    from confluent_kafka import TopicPartition
+
+    from tests.helpers import create_topic
+
+    create_topic(settings.bootstrap_servers or "", topic_name, 1)
+    archiver = Archiver(
+        settings, ArchiveStorage(tmp_path.as_uri()), group=group_of("leaving", topic_name), **FAST
+    )
+    consumer = Consumer(archiver._consumer_conf)
+    try:
+        archiver._leaving = True
+        archiver._on_assign(consumer, [TopicPartition(topic_name, 0)])
+        assert archiver._parts == {}
+        assert consumer.assignment() == []
+        archiver._leaving = False  # the same call when not leaving takes the partition
+        archiver._on_assign(consumer, [TopicPartition(topic_name, 0)])
+        assert list(archiver._parts) == [0]
+        assert [tp.partition for tp in consumer.assignment()] == [0]
+    finally:
+        consumer.close()

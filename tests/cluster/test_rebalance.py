@@ -260,12 +260,28 @@ def test_a_throttled_reassignment_shows_progress_and_cancels(grown: LocalKafkaCl
 
 def test_every_node_exports_the_configured_metrics(grown: LocalKafkaCluster) -> None:
     wanted = rule_names()
+    # Per-topic bytes in/out exist once a topic had traffic: this test makes its own (it once
+    # relied on the traffic of the test before it, and failed whenever that one had).
+    topic = f"test.metrics.{time.monotonic_ns()}"
+    admin = AdminClient({"bootstrap.servers": grown.bootstrap})
+    admin.create_topics([NewTopic(topic, 1, 3)], operation_timeout=20)[topic].result(30)
+    producer = Producer({"bootstrap.servers": grown.bootstrap, "acks": "all"})
+    for i in range(200):
+        producer.produce(topic, b"x" * 100, b"k%d" % i)
+    assert producer.flush(30) == 0
+    consume_all(grown.bootstrap, topic, 200)
     seen_topic: set[str] = set()
-    for node in grown.nodes:
-        got = names(scrape(grown.metrics_url(node.node_id)))
-        required = wanted - PER_TOPIC - (set() if node.voter else CONTROLLER_ONLY)
-        assert required <= got, f"node {node.node_id} misses {sorted(required - got)}"
-        seen_topic |= got & PER_TOPIC
+    deadline = time.monotonic() + 30
+    while True:
+        seen_topic = set()
+        for node in grown.nodes:
+            got = names(scrape(grown.metrics_url(node.node_id)))
+            required = wanted - PER_TOPIC - (set() if node.voter else CONTROLLER_ONLY)
+            assert required <= got, f"node {node.node_id} misses {sorted(required - got)}"
+            seen_topic |= got & PER_TOPIC
+        if seen_topic == PER_TOPIC or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     assert seen_topic == PER_TOPIC, "no broker exported bytes in/out per topic"
     active = [
         scrape(grown.metrics_url(n.node_id))["kafka_controller_active_controller_count"]

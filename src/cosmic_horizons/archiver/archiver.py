@@ -136,6 +136,7 @@ class Archiver:
         """The live topic's Kafka id, read at each assignment (None: the broker has none)."""
         #: Set by :meth:`stop` (from any thread); :meth:`run` checks it with its own event.
         self._stop = threading.Event()
+        self._leaving = False
         #: Held while :meth:`run` is in progress; :meth:`close` waits for it.
         self._running = threading.Lock()
         self._run_thread: int | None = None
@@ -188,6 +189,7 @@ class Archiver:
 
     def _run(self, stop_event: threading.Event) -> ArchiverStats:
         log.debug("archiver consumer config: %s", mask_config(self._consumer_conf))
+        self._leaving = False
         self._dead.open()
         try:
             consumer = Consumer(self._consumer_conf)
@@ -228,6 +230,7 @@ class Archiver:
             self._closing.clear()
             final = self.stats()
             self._parts.clear()
+            self._leaving = True  # an assignment that arrives while closing is not taken
             with contextlib.suppress(KafkaException, RuntimeError):
                 consumer.close()
             self._consumer = None
@@ -237,6 +240,11 @@ class Archiver:
     # -- 1. assignment -----------------------------------------------------------------
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self._leaving:
+            # consumer.close() can still deliver a rebalance's assignment; the consumer is
+            # going away (its OffsetFetch would fail with _DESTROY), so nothing is taken.
+            log.debug("partitions %s assigned while leaving: not taken", partitions)
+            return
         with kafka_errors("OffsetFetch", self.group):
             committed = consumer.committed(partitions, timeout=30)
         files = self.storage.list_files(self.topic)
