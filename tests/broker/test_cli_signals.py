@@ -29,7 +29,7 @@ def _stop_at_random(
             stdout=out,
             stderr=out,
             cwd=cwd,
-            env=env,
+            env={**(os.environ if env is None else env), "PYTHONFAULTHANDLER": "1"},
         )
         try:
             deadline = time.monotonic() + 60
@@ -39,7 +39,14 @@ def _stop_at_random(
                 time.sleep(0.05)
             time.sleep(rng.uniform(0.0, 1.5))  # mid-tick, mid-flush or between ticks
             proc.send_signal(signal.SIGTERM)
-            proc.wait(60)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.send_signal(signal.SIGABRT)  # faulthandler: every thread's stack
+                proc.wait(10)
+                raise AssertionError(
+                    "not stopped 60 s after SIGTERM:\n" + log.read_text()[-12_000:]
+                ) from None
         finally:
             if proc.poll() is None:
                 proc.kill()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -80,7 +82,7 @@ def test_a_signal_sets_the_event_and_a_second_one_forces_exit() -> None:
     before = signal.getsignal(signal.SIGTERM)
     with stop_on_signals() as stop:
         signal.raise_signal(signal.SIGTERM)
-        assert stop.is_set()
+        assert stop.wait(5)  # set by the relay thread, at once
         with pytest.raises(KeyboardInterrupt):
             signal.raise_signal(signal.SIGTERM)
     assert signal.getsignal(signal.SIGTERM) is before
@@ -88,4 +90,26 @@ def test_a_signal_sets_the_event_and_a_second_one_forces_exit() -> None:
     with stop_on_signals(given, force=False) as stop:
         signal.raise_signal(signal.SIGINT)
         signal.raise_signal(signal.SIGINT)  # no force: still only the event
-        assert stop is given and given.is_set()
+        assert stop is given and given.wait(5)
+
+
+_INSIDE_WAIT = """
+import os, signal, time
+from cosmic_horizons.cli.exits import stop_on_signals
+with stop_on_signals() as stop:
+    with stop._cond:  # where the main thread's own stop.wait() holds the event's lock
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.3)  # the handler runs here, with the lock held
+    assert stop.wait(5)
+print("stopped")
+"""
+
+
+def test_a_signal_inside_the_events_own_wait_does_not_deadlock() -> None:
+    """The handler runs in the main thread, maybe inside its own stop.wait() while that holds
+    the event's lock: setting the event there waited for that lock forever (``up`` then
+    ignored SIGTERM). Now the signal is relayed to a thread that sets it."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _INSIDE_WAIT], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0 and "stopped" in proc.stdout, proc.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import queue
 import signal
 import sys
 import threading
@@ -114,19 +115,36 @@ def stop_on_signals(
     (``broker --engine kafka``). Off the main thread nothing is installed.
     """
     event = stop if stop is not None else threading.Event()
-
-    def handle(signum: int, frame: FrameType | None) -> None:
-        again = event.is_set()
-        event.set()
-        if interrupt or (again and force):
-            raise KeyboardInterrupt
-
     if threading.current_thread() is not threading.main_thread():
         yield event
         return
+    # The handler runs in the main thread between two bytecodes, possibly inside that
+    # thread's own event.wait() while it holds the event's lock: event.set() there would
+    # wait for that lock forever (a deadlock seen as `up` ignoring SIGTERM). So the handler
+    # only puts the signal on a SimpleQueue (whose put() is safe in a signal handler), and a
+    # helper thread sets the event.
+    signals: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+    received = 0
+
+    def relay() -> None:
+        while signals.get() is not None:
+            event.set()
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        nonlocal received
+        again = received > 0 or event.is_set()  # is_set() takes no lock
+        received += 1
+        signals.put(signum)
+        if interrupt or (again and force):
+            raise KeyboardInterrupt
+
+    helper = threading.Thread(target=relay, name="signal-relay", daemon=True)
+    helper.start()
     previous = {sig: signal.signal(sig, handle) for sig in _SIGNALS}
     try:
         yield event
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+        signals.put(None)
+        helper.join(5)
