@@ -8,12 +8,15 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Collection
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from cosmic_horizons.packet import KafkaPayload, Metrics
+
+if TYPE_CHECKING:
+    from cosmic_horizons.archiver.records import RecordRange
 
 
 def make_packet(
@@ -158,3 +161,30 @@ def sigterm_and_wait(proc: subprocess.Popen[str], timeout: float = 30.0) -> tupl
         ) from None
     drain.join(10)
     return code, "".join(chunks)
+
+
+def decoded_through_shared_memory(
+    records: RecordRange,
+) -> tuple[list[dict[str, object]], list[tuple[int, str]]]:
+    """``records`` written into a shared-memory block, read back as an encoder worker reads
+    them and decoded: the rows and ``(index, error)`` pairs, as plain values (nothing left
+    pointing into the block, which is gone when this returns)."""
+    import gc
+    from multiprocessing import shared_memory
+
+    from cosmic_horizons.archiver.decode import decode_range
+    from cosmic_horizons.archiver.records import RecordRange
+
+    block = shared_memory.SharedMemory(create=True, size=records.shared_size())
+    try:
+        shared = RecordRange.from_shared(records.to_shared(block), block)
+        table, errors = decode_range(shared.records)
+        out = table.to_pylist(), [(i, str(e)) for i, e in errors]
+        del table, errors
+        shared.release()
+        del shared
+        gc.collect()  # the exact decoder's errors may sit in a reference cycle
+        return out
+    finally:
+        block.close()
+        block.unlink()

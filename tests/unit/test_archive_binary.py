@@ -3,9 +3,6 @@ alone, mixed with JSON packets, and through the workers' shared-memory form."""
 
 from __future__ import annotations
 
-import gc
-from multiprocessing import shared_memory
-
 import pyarrow as pa
 import pytest
 
@@ -17,7 +14,7 @@ from cosmic_horizons.archiver.records import RecordRange
 from cosmic_horizons.errors import PacketError
 from cosmic_horizons.packet import decode_packet, encode_packet
 from cosmic_horizons.packet_binary import decode_binary_packet, encode_binary, is_binary
-from tests.helpers import make_packet
+from tests.helpers import decoded_through_shared_memory, make_packet
 from tests.unit.test_packet_binary import FIELDS, build
 
 BAD_BINARY: list[bytes | None] = [
@@ -109,17 +106,7 @@ def test_bad_binary_records_among_good_ones_and_json_ones() -> None:
 def test_the_shared_memory_form_decodes_alike() -> None:
     values = [*good_binary(20), BAD_BINARY[3], encode_packet(make_packet(3)), None]
     records = the_range(values)
-    block = shared_memory.SharedMemory(create=True, size=records.shared_size())
-    try:
-        shared = RecordRange.from_shared(records.to_shared(block), block)
-        table, errors = decode_range(shared.records)
-        want, want_errors = decode_range(records)
-        assert table.to_pylist() == want.to_pylist()
-        assert [(i, str(e)) for i, e in errors] == [(i, str(e)) for i, e in want_errors]
-        del table, want, errors
-        shared.release()
-        del shared
-        gc.collect()  # the exact decoder's errors may sit in a reference cycle
-    finally:
-        block.close()
-        block.unlink()
+    rows, errors = decoded_through_shared_memory(records)
+    want, want_errors = decode_range(records)
+    assert rows == want.to_pylist()
+    assert errors == [(i, str(e)) for i, e in want_errors]

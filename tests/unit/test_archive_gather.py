@@ -135,7 +135,7 @@ def test_a_range_read_back_from_its_block_decodes_as_the_lists_do() -> None:
     the errors are those of the lists, good, bad and missing records mixed."""
     from cosmic_horizons.archiver.decode import decode_range
     from cosmic_horizons.packet import encode_packet
-    from tests.helpers import make_packet
+    from tests.helpers import decoded_through_shared_memory, make_packet
 
     values: list[bytes | None] = [encode_packet(make_packet(i)) for i in range(30)]
     values[4], values[9], values[17] = b"not json", None, b'{"sourceId":"x"}'
@@ -148,20 +148,8 @@ def test_a_range_read_back_from_its_block_decodes_as_the_lists_do() -> None:
         values,
         "id",
     )
-    block = shared_memory.SharedMemory(create=True, size=r.shared_size())
-    try:
-        shared = RecordRange.from_shared(r.to_shared(block), block)
-        table, errors = decode_range(shared.records)
-        want, want_errors = decode_range(r)
-        assert table.to_pylist() == want.to_pylist()
-        assert [(i, str(e)) for i, e in errors] == [(i, str(e)) for i, e in want_errors]
-        assert [i for i, _ in errors] == [4, 9, 17]
-        del table, want, errors
-        shared.release()
-        del shared
-        import gc
-
-        gc.collect()
-    finally:
-        block.close()
-        block.unlink()
+    rows, errors = decoded_through_shared_memory(r)
+    want, want_errors = decode_range(r)
+    assert rows == want.to_pylist()
+    assert errors == [(i, str(e)) for i, e in want_errors]
+    assert [i for i, _ in errors] == [4, 9, 17]
