@@ -35,11 +35,11 @@ __all__ = ["decode_with_binary"]
 
 
 def _subset(records: RecordRange, rows: Sequence[int]) -> RecordRange:
-    keys = records.keys
+    keys, picked = records.keys, list(rows)
     return dataclasses.replace(
         records,
-        offsets=_pick(records.offsets, list(rows), False),
-        timestamps=_pick(records.timestamps, list(rows), False),
+        offsets=_pick(records.offsets, picked, False),
+        timestamps=_pick(records.timestamps, picked, False),
         keys=keys.take(pa.array(rows, pa.int64()))
         if isinstance(keys, pa.Array)
         else [keys[i] for i in rows],
