@@ -113,3 +113,28 @@ def test_a_signal_inside_the_events_own_wait_does_not_deadlock() -> None:
         [sys.executable, "-c", _INSIDE_WAIT], capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0 and "stopped" in proc.stdout, proc.stderr
+
+
+_ON_ANOTHER_THREAD = """
+import signal, threading
+from cosmic_horizons.cli.exits import stop_on_signals
+with stop_on_signals() as stop:
+    idle = threading.Event()
+    other = threading.Thread(target=idle.wait, daemon=True)
+    other.start()
+    # The kernel may hand a kill(pid) to any thread; this one makes it another thread.
+    threading.Timer(0.3, signal.pthread_kill, (other.ident, signal.SIGTERM)).start()
+    stop.wait()  # a plain wait, as serve's: the main thread runs no bytecode until it ends
+    idle.set()
+print("stopped")
+"""
+
+
+def test_a_signal_taken_by_another_thread_still_ends_a_plain_wait() -> None:
+    """Python runs a signal's handler only in the main thread, when it next runs bytecode: a
+    main thread in a plain ``stop.wait()`` never did if another thread took the signal (serve
+    then ignored SIGTERM). The wakeup fd wakes the relay thread, whichever thread took it."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _ON_ANOTHER_THREAD], capture_output=True, text=True, timeout=20
+    )
+    assert proc.returncode == 0 and "stopped" in proc.stdout, proc.stderr

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import queue
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -98,7 +98,9 @@ def guarded(command: Callable[P, Any]) -> Callable[P, Any]:
     return run
 
 
+_END = b"\0"  # written by this module when leaving: no signal has the number 0
 _SIGNALS = (signal.SIGINT,) if sys.platform == "win32" else (signal.SIGINT, signal.SIGTERM)
+_NUMBERS = frozenset(int(sig) for sig in _SIGNALS)
 
 
 @contextlib.contextmanager
@@ -118,27 +120,37 @@ def stop_on_signals(
     if threading.current_thread() is not threading.main_thread():
         yield event
         return
-    # The handler runs in the main thread between two bytecodes, possibly inside that
-    # thread's own event.wait() while it holds the event's lock: event.set() there would
-    # wait for that lock forever (a deadlock seen as `up` ignoring SIGTERM). So the handler
-    # only puts the signal on a SimpleQueue (whose put() is safe in a signal handler), and a
-    # helper thread sets the event.
-    signals: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+    # The kernel hands a process's signal to any thread that does not block it, and Python
+    # runs its handler only when the main thread next runs bytecode. A main thread blocked in
+    # a plain stop.wait() never does if the signal landed on another thread (uvicorn's, a
+    # poller's): serve then ignored SIGTERM. Setting the event in the handler could also
+    # deadlock inside that wait, which holds the event's lock. So the event is set by a relay
+    # thread that reads the signal wakeup fd, which the C-level handler writes to from
+    # whichever thread took the signal; the Python handler only counts, to force a stop.
+    reader, writer = socket.socketpair()
+    reader.setblocking(True)
+    writer.setblocking(False)
     received = 0
 
     def relay() -> None:
-        while signals.get() is not None:
-            event.set()
+        while True:
+            try:
+                got = reader.recv(64)
+            except OSError:
+                return
+            if any(number in _NUMBERS for number in got):  # one of ours, not another handler's
+                event.set()
+            if not got or _END in got:
+                return
 
     def handle(signum: int, frame: FrameType | None) -> None:
         nonlocal received
-        again = received > 0 or event.is_set()  # is_set() takes no lock
         received += 1
-        signals.put(signum)
-        if interrupt or (again and force):
+        if interrupt or (received > 1 and force):
             raise KeyboardInterrupt
 
     helper = threading.Thread(target=relay, name="signal-relay", daemon=True)
+    previous_fd = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
     helper.start()
     previous = {sig: signal.signal(sig, handle) for sig in _SIGNALS}
     try:
@@ -146,5 +158,9 @@ def stop_on_signals(
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-        signals.put(None)
+        signal.set_wakeup_fd(previous_fd)
+        with contextlib.suppress(OSError):
+            writer.send(_END)
         helper.join(5)
+        writer.close()
+        reader.close()
