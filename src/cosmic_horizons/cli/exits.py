@@ -128,7 +128,6 @@ def stop_on_signals(
     # thread that reads the signal wakeup fd, which the C-level handler writes to from
     # whichever thread took the signal; the Python handler only counts, to force a stop.
     reader, writer = socket.socketpair()
-    reader.setblocking(True)
     writer.setblocking(False)
     received = 0
 
